@@ -1,0 +1,294 @@
+//! The command line as clap sees it: syntax only.
+//!
+//! This is the only module that knows about clap. Each value is parsed into its
+//! final type here (durations, sizes, URLs) so that a malformed value is a usage
+//! error with exit status 2; `config` then checks how the values fit together.
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Parser, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Input: lines end at \\n; a trailing \\r is removed; empty lines are skipped and not \
+counted. Bytes that are not UTF-8 are replaced with U+FFFD. A line longer than \
+--max-len is dropped whole, never truncated.
+
+Delivery: at least once. A batch counts as sent once it is written and flushed to \
+the connection; a batch that fails part way is sent again whole on a new connection, \
+so duplicates are possible after a reconnect, gaps are not. With one worker the \
+server sees lines in input order; with several, order holds within a batch.
+
+Exit status:
+  0    every line read was sent or dropped by policy (--max-len)
+  1    a line failed, an input could not be read, or the server refused us
+  2    usage error
+  130  interrupted by SIGINT or SIGTERM (a second signal exits at once)";
+
+/// Ship log lines to a WebSocket server, one timestamped JSON message per line.
+///
+/// Reads FILEs (or standard input) line by line, wraps each line as
+/// {\"timestamp\":\"<RFC 3339 UTC>\",\"message\":\"<line>\"}, groups the messages in
+/// batches and writes them over a pool of WebSocket connections. At end of input
+/// every pending batch is sent and each connection is closed cleanly.
+#[derive(Debug, Parser)]
+#[command(name = "wsship", version, after_help = AFTER_HELP, max_term_width = 100)]
+pub struct Args {
+    /// Files to read, in order; none or `-` means standard input.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Server URL, ws://HOST[:PORT]/PATH; takes the place of --schema, --addr and --path.
+    #[arg(long, env = "WSSHIP_URL", value_name = "URL", value_parser = parse_url,
+          conflicts_with_all = ["schema", "addr", "path"], help_heading = "Connection")]
+    pub url: Option<Url>,
+
+    /// URL scheme used with --addr and --path.
+    #[arg(long, env = "WSSHIP_SCHEMA", value_enum, default_value_t = Schema::Ws,
+          help_heading = "Connection")]
+    pub schema: Schema,
+
+    /// Server address as HOST:PORT (IPv6 as [ADDR]:PORT).
+    #[arg(
+        long,
+        env = "WSSHIP_ADDR",
+        value_name = "HOST:PORT",
+        default_value = "localhost:8080",
+        help_heading = "Connection"
+    )]
+    pub addr: String,
+
+    /// Request path (and query) on the server.
+    #[arg(
+        long,
+        env = "WSSHIP_PATH",
+        default_value = "/",
+        help_heading = "Connection"
+    )]
+    pub path: String,
+
+    /// Time allowed to connect and to complete the opening or closing handshake.
+    #[arg(long, env = "WSSHIP_CONNECT_TIMEOUT", value_name = "DURATION", default_value = "10s",
+          value_parser = parse_duration, help_heading = "Connection")]
+    pub connect_timeout: Duration,
+
+    /// A connection that accepts no data for this long is dead: reconnect and resend.
+    #[arg(long, env = "WSSHIP_WRITE_TIMEOUT", value_name = "DURATION", default_value = "30s",
+          value_parser = parse_duration, help_heading = "Connection")]
+    pub write_timeout: Duration,
+
+    /// Send a WebSocket Ping on every idle or busy connection this often; 0 disables.
+    #[arg(long, env = "WSSHIP_PING_INTERVAL", value_name = "DURATION", default_value = "30s",
+          value_parser = parse_duration, help_heading = "Connection")]
+    pub ping_interval: Duration,
+
+    /// Number of connections, each owned by its own worker thread.
+    #[arg(
+        short,
+        long,
+        env = "WSSHIP_WORKERS",
+        value_name = "N",
+        default_value = "1",
+        help_heading = "Batching"
+    )]
+    pub workers: NonZeroUsize,
+
+    /// Send a batch once it holds this many lines ...
+    #[arg(
+        short,
+        long,
+        env = "WSSHIP_BATCH_SIZE",
+        value_name = "N",
+        default_value = "500",
+        help_heading = "Batching"
+    )]
+    pub batch_size: NonZeroUsize,
+
+    /// ... or once this long has passed since its first line, whichever comes first.
+    #[arg(long, env = "WSSHIP_FLUSH_INTERVAL", value_name = "DURATION", default_value = "100ms",
+          value_parser = parse_duration, help_heading = "Batching")]
+    pub flush_interval: Duration,
+
+    /// Drop (never truncate) lines longer than this many bytes; K, M and G suffixes are binary.
+    #[arg(long, env = "WSSHIP_MAX_LEN", value_name = "BYTES", default_value = "1MiB",
+          value_parser = parse_size, help_heading = "Messages")]
+    pub max_len: usize,
+
+    /// What each message holds: the JSON object, or the line itself.
+    #[arg(long, env = "WSSHIP_FORMAT", value_enum, default_value_t = Format::Json,
+          help_heading = "Messages")]
+    pub format: Format,
+
+    /// Add a constant string field to every JSON message (repeatable).
+    #[arg(long = "field", env = "WSSHIP_FIELD", value_name = "KEY=VALUE",
+          value_parser = parse_field, action = ArgAction::Append, help_heading = "Messages")]
+    pub fields: Vec<(String, String)>,
+
+    /// Retries of one batch before it is dropped as failed: a number, or `forever` (or -1).
+    #[arg(long, env = "WSSHIP_RETRY_LIMIT", value_name = "N|forever", default_value = "8",
+          value_parser = parse_retry_limit, allow_hyphen_values = true,
+          help_heading = "Retries")]
+    pub retry_limit: RetryLimit,
+
+    /// First delay before a retry; each further retry doubles it, with jitter.
+    #[arg(long, env = "WSSHIP_BACKOFF_INIT", value_name = "DURATION", default_value = "1s",
+          value_parser = parse_duration, help_heading = "Retries")]
+    pub backoff_init: Duration,
+
+    /// Longest delay between retries.
+    #[arg(long, env = "WSSHIP_BACKOFF_MAX", value_name = "DURATION", default_value = "60s",
+          value_parser = parse_duration, help_heading = "Retries")]
+    pub backoff_max: Duration,
+
+    /// After SIGINT or SIGTERM, time allowed to send what was already read.
+    #[arg(long, env = "WSSHIP_DRAIN_TIMEOUT", value_name = "DURATION", default_value = "5s",
+          value_parser = parse_duration, help_heading = "Retries")]
+    pub drain_timeout: Duration,
+
+    /// Print the statistics line on stderr this often, as well as at exit.
+    #[arg(long, env = "WSSHIP_STATS_INTERVAL", value_name = "DURATION",
+          value_parser = parse_duration, help_heading = "Output")]
+    pub stats_interval: Option<Duration>,
+
+    /// Print only errors: no summary, no outage notices.
+    #[arg(
+        short,
+        long,
+        env = "WSSHIP_QUIET",
+        conflicts_with = "verbose",
+        help_heading = "Output"
+    )]
+    pub quiet: bool,
+
+    /// Also print each connection event and retry.
+    #[arg(short, long, env = "WSSHIP_VERBOSE", help_heading = "Output")]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Schema {
+    /// Plain WebSocket.
+    Ws,
+    /// WebSocket over TLS.
+    Wss,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// {"timestamp":"…","message":"…"} plus any --field.
+    Json,
+    /// The line itself, as read.
+    Raw,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryLimit {
+    Limited(u32),
+    Forever,
+}
+
+/// A ws:// or wss:// URL, checked for scheme and host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Url(pub tungstenite::http::Uri);
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("{e} (examples: 100ms, 5s, 1m30s; 0 where zero makes sense)"))
+}
+
+fn parse_size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let number: usize = digits
+        .parse()
+        .map_err(|_| "expected a number of bytes, such as 65536, 64K or 1MiB".to_string())?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        other => return Err(format!("unknown unit '{other}' (use K, M or G)")),
+    };
+    match number.checked_mul(1 << shift) {
+        Some(0) => Err("must be at least 1 byte".to_string()),
+        Some(n) => Ok(n),
+        None => Err("too large".to_string()),
+    }
+}
+
+fn parse_field(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err("expected KEY=VALUE with a non-empty KEY".to_string()),
+    }
+}
+
+fn parse_retry_limit(s: &str) -> Result<RetryLimit, String> {
+    match s {
+        "forever" | "-1" => Ok(RetryLimit::Forever),
+        _ => s
+            .parse()
+            .map(RetryLimit::Limited)
+            .map_err(|_| "expected a number of retries, or `forever` (or -1)".to_string()),
+    }
+}
+
+fn parse_url(s: &str) -> Result<Url, String> {
+    let uri: tungstenite::http::Uri = s.parse().map_err(|e| format!("not a URL: {e}"))?;
+    match uri.scheme_str() {
+        Some("ws" | "wss") => {}
+        Some(other) => return Err(format!("scheme '{other}' is not ws or wss")),
+        None => return Err("missing scheme: expected ws://HOST[:PORT]/PATH".to_string()),
+    }
+    match uri.host() {
+        Some(host) if !host.is_empty() => Ok(Url(uri)),
+        _ => Err("missing host".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("65536"), Ok(65536));
+        assert_eq!(parse_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_size("2g"), Ok(2 << 30));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("1T").is_err());
+        assert!(parse_size("many").is_err());
+    }
+
+    #[test]
+    fn retry_limits() {
+        assert_eq!(parse_retry_limit("0"), Ok(RetryLimit::Limited(0)));
+        assert_eq!(parse_retry_limit("forever"), Ok(RetryLimit::Forever));
+        assert_eq!(parse_retry_limit("-1"), Ok(RetryLimit::Forever));
+        assert!(parse_retry_limit("-2").is_err());
+    }
+
+    #[test]
+    fn urls() {
+        assert!(parse_url("ws://host:1/x").is_ok());
+        assert!(parse_url("wss://host/x").is_ok());
+        assert!(parse_url("http://host/x").unwrap_err().contains("scheme"));
+        assert!(parse_url("host:8080").is_err());
+    }
+
+    #[test]
+    fn fields() {
+        assert_eq!(parse_field("host=a=b"), Ok(("host".into(), "a=b".into())));
+        assert!(parse_field("=x").is_err());
+        assert!(parse_field("novalue").is_err());
+    }
+}

@@ -1,0 +1,257 @@
+//! The validated run configuration, built once from the command line.
+//!
+//! Everything past `main` sees `&Config`, never clap types: the endpoint is
+//! resolved to one URL, durations are `Duration`s, counts are non-zero, and
+//! options that only make sense together have been checked together.
+
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::CommandFactory;
+use clap::error::ErrorKind;
+use tungstenite::http::Uri;
+
+use crate::cli::{Args, Format, RetryLimit, Schema, Url};
+use crate::messages::Verbosity;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub endpoint: Endpoint,
+    pub inputs: Vec<Input>,
+    pub max_len: usize,
+    pub format: Format,
+    pub fields: Vec<(String, String)>,
+    pub workers: NonZeroUsize,
+    pub batch_size: NonZeroUsize,
+    pub flush_interval: Duration,
+    pub ping_interval: Option<Duration>,
+    pub connect_timeout: Duration,
+    pub write_timeout: Duration,
+    pub retry_limit: RetryLimit,
+    pub backoff_init: Duration,
+    pub backoff_max: Duration,
+    pub drain_timeout: Duration,
+    pub stats_interval: Option<Duration>,
+    pub verbosity: Verbosity,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Stdin,
+    File(PathBuf),
+}
+
+impl Input {
+    /// The name used in messages, as `cat` would print it.
+    pub fn name(&self) -> &Path {
+        match self {
+            Input::Stdin => Path::new("-"),
+            Input::File(path) => path,
+        }
+    }
+}
+
+/// Where to connect: the request URI plus the TCP address it names.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub uri: Uri,
+    pub host: String,
+    pub port: u16,
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Built from parts rather than printing the URI so that nothing but
+        // scheme, host, port and path can ever reach a log line.
+        let scheme = self.uri.scheme_str().unwrap_or("ws");
+        let path = self.uri.path();
+        match self.host.contains(':') {
+            true => write!(f, "{scheme}://[{}]:{}{path}", self.host, self.port),
+            false => write!(f, "{scheme}://{}:{}{path}", self.host, self.port),
+        }
+    }
+}
+
+impl Config {
+    /// Checks what clap cannot check alone; a problem is a usage error.
+    pub fn from_args(args: Args) -> Result<Config, clap::Error> {
+        let usage = |msg: String| Args::command().error(ErrorKind::ValueValidation, msg);
+
+        let url = match args.url {
+            Some(url) => url,
+            None => endpoint_url(args.schema, &args.addr, &args.path).map_err(usage)?,
+        };
+        let endpoint = Endpoint::from_url(url).map_err(usage)?;
+        if args.backoff_init.is_zero() {
+            return Err(usage("--backoff-init must be longer than 0".into()));
+        }
+        if args.backoff_init > args.backoff_max {
+            return Err(usage(format!(
+                "--backoff-init ({}) is longer than --backoff-max ({})",
+                humantime::format_duration(args.backoff_init),
+                humantime::format_duration(args.backoff_max)
+            )));
+        }
+        for (name, value) in [
+            ("--flush-interval", args.flush_interval),
+            ("--connect-timeout", args.connect_timeout),
+            ("--write-timeout", args.write_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(usage(format!("{name} must be longer than 0")));
+            }
+        }
+        if args.stats_interval.is_some_and(|d| d.is_zero()) {
+            return Err(usage("--stats-interval must be longer than 0".into()));
+        }
+        if args.format == Format::Raw && !args.fields.is_empty() {
+            return Err(usage("--field needs --format json".into()));
+        }
+
+        let inputs = match args.files.is_empty() {
+            true => vec![Input::Stdin],
+            false => args
+                .files
+                .into_iter()
+                .map(|path| match path.as_os_str() == "-" {
+                    true => Input::Stdin,
+                    false => Input::File(path),
+                })
+                .collect(),
+        };
+        let verbosity = match (args.quiet, args.verbose) {
+            (true, _) => Verbosity::Quiet,
+            (false, true) => Verbosity::Verbose,
+            (false, false) => Verbosity::Normal,
+        };
+
+        Ok(Config {
+            endpoint,
+            inputs,
+            max_len: args.max_len,
+            format: args.format,
+            fields: args.fields,
+            workers: args.workers,
+            batch_size: args.batch_size,
+            flush_interval: args.flush_interval,
+            ping_interval: Some(args.ping_interval).filter(|d| !d.is_zero()),
+            connect_timeout: args.connect_timeout,
+            write_timeout: args.write_timeout,
+            retry_limit: args.retry_limit,
+            backoff_init: args.backoff_init,
+            backoff_max: args.backoff_max,
+            drain_timeout: args.drain_timeout,
+            stats_interval: args.stats_interval,
+            verbosity,
+        })
+    }
+}
+
+fn endpoint_url(schema: Schema, addr: &str, path: &str) -> Result<Url, String> {
+    let scheme = match schema {
+        Schema::Ws => "ws",
+        Schema::Wss => "wss",
+    };
+    let slash = if path.starts_with('/') { "" } else { "/" };
+    let text = format!("{scheme}://{addr}{slash}{path}");
+    let uri: Uri = text
+        .parse()
+        .map_err(|e| format!("--addr '{addr}' with --path '{path}' is not a valid URL: {e}"))?;
+    // `HOST:PORT/PATH` smuggled into --addr would silently change the path.
+    if uri.authority().map(|a| a.as_str()) != Some(addr) {
+        return Err(format!(
+            "--addr '{addr}' must be HOST:PORT, without scheme or path"
+        ));
+    }
+    Ok(Url(uri))
+}
+
+impl Endpoint {
+    fn from_url(Url(uri): Url) -> Result<Endpoint, String> {
+        let authority = uri.authority().ok_or("the URL has no host")?;
+        if authority.as_str().contains('@') {
+            return Err("credentials in the URL are not supported yet".into());
+        }
+        let secure = uri.scheme_str() == Some("wss");
+        if secure {
+            return Err("wss:// (TLS) is not supported yet: use ws://".into());
+        }
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let port = authority
+            .port_u16()
+            .unwrap_or(if secure { 443 } else { 80 });
+        Ok(Endpoint {
+            host: host.to_string(),
+            port,
+            uri,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn config(args: &[&str]) -> Result<Config, clap::Error> {
+        Config::from_args(Args::try_parse_from(
+            std::iter::once("wsship").chain(args.iter().copied()),
+        )?)
+    }
+
+    #[test]
+    fn addr_and_path_make_the_url() {
+        let c = config(&["--addr", "127.0.0.1:9000", "--path", "ingest"]).unwrap();
+        assert_eq!(c.endpoint.to_string(), "ws://127.0.0.1:9000/ingest");
+        assert_eq!(
+            (c.endpoint.host.as_str(), c.endpoint.port),
+            ("127.0.0.1", 9000)
+        );
+    }
+
+    #[test]
+    fn ipv6_and_default_port() {
+        let c = config(&["--url", "ws://[::1]/x?y=1"]).unwrap();
+        assert_eq!((c.endpoint.host.as_str(), c.endpoint.port), ("::1", 80));
+        assert_eq!(c.endpoint.to_string(), "ws://[::1]:80/x");
+    }
+
+    #[test]
+    fn addr_with_a_path_is_refused() {
+        assert!(config(&["--addr", "host:1/x"]).is_err());
+        assert!(config(&["--addr", "ws://host:1"]).is_err());
+    }
+
+    #[test]
+    fn credentials_never_accepted_silently() {
+        let err = config(&["--url", "ws://user:secret@host/"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("credentials"), "{err}");
+        assert!(!err.contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn checks_that_span_options() {
+        assert!(config(&["--backoff-init", "2s", "--backoff-max", "1s"]).is_err());
+        assert!(config(&["--flush-interval", "0"]).is_err());
+        assert!(config(&["--format", "raw", "--field", "a=b"]).is_err());
+        assert!(config(&["--schema", "wss"]).is_err());
+    }
+
+    #[test]
+    fn inputs_default_to_stdin() {
+        assert_eq!(config(&[]).unwrap().inputs, vec![Input::Stdin]);
+        let c = config(&["a.log", "-"]).unwrap();
+        assert_eq!(c.inputs, vec![Input::File("a.log".into()), Input::Stdin]);
+        assert_eq!(
+            config(&["--ping-interval", "0"]).unwrap().ping_interval,
+            None
+        );
+    }
+}

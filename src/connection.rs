@@ -1,0 +1,247 @@
+//! One WebSocket connection, owned by one worker thread.
+//!
+//! The socket is blocking only for the TCP connect and the opening handshake,
+//! both bounded by --connect-timeout (tungstenite's own `connect` has no
+//! timeout). After that it is non-blocking and every wait goes through
+//! `poll(2)` on both directions: while a batch is being written, whatever the
+//! server sends (pings, a Close, an echo of our own messages) is read and
+//! handled, so a server that writes back can never deadlock us against full
+//! socket buffers. A batch is `write` per message and one `flush`.
+
+use std::io;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use tungstenite::handshake::HandshakeError;
+use tungstenite::protocol::WebSocketConfig;
+use tungstenite::{Message, Utf8Bytes, WebSocket};
+
+use crate::config::Endpoint;
+use crate::error::{Error, Stage};
+
+pub struct Connection {
+    ws: WebSocket<TcpStream>,
+    write_timeout: Duration,
+}
+
+/// Readiness we wait for: data to read, and room to write when output is pending.
+#[derive(Clone, Copy)]
+enum Want {
+    Read,
+    ReadWrite,
+}
+
+impl Connection {
+    pub fn open(
+        endpoint: &Endpoint,
+        connect_timeout: Duration,
+        write_timeout: Duration,
+        max_message: usize,
+    ) -> Result<Connection, Error> {
+        let deadline = Instant::now() + connect_timeout;
+        let stream = connect(endpoint, deadline)?;
+        let setup = |stream: &TcpStream| -> io::Result<()> {
+            stream.set_nodelay(true)?;
+            let left = remaining(deadline).max(Duration::from_millis(1));
+            stream.set_read_timeout(Some(left))?;
+            stream.set_write_timeout(Some(left))
+        };
+        setup(&stream).map_err(|e| Error::Handshake(e.into()))?;
+
+        // Incoming messages are read only to be discarded (an echo of ours
+        // at most), but tungstenite assembles each one: allow our own size.
+        let limit = Some(max_message.max(64 << 20));
+        let config = WebSocketConfig::default()
+            .max_message_size(limit)
+            .max_frame_size(limit);
+        let (ws, _response) =
+            tungstenite::client::client_with_config(endpoint.uri.clone(), stream, Some(config))
+                .map_err(handshake_error)?;
+
+        let stream = ws.get_ref();
+        let unblock = || -> io::Result<()> {
+            stream.set_read_timeout(None)?;
+            stream.set_write_timeout(None)?;
+            stream.set_nonblocking(true)
+        };
+        unblock().map_err(|e| Error::Handshake(e.into()))?;
+        Ok(Connection { ws, write_timeout })
+    }
+
+    /// Writes every message of a batch, then flushes once.
+    pub fn send(&mut self, messages: &[Utf8Bytes]) -> Result<(), Error> {
+        for message in messages {
+            self.queue(Message::Text(message.clone()))?;
+        }
+        self.flush()?;
+        self.service()
+    }
+
+    pub fn ping(&mut self) -> Result<(), Error> {
+        self.queue(Message::Ping(Default::default()))?;
+        self.flush()
+    }
+
+    /// Reads and handles whatever the server sent, without waiting. Pings are
+    /// answered by tungstenite; data messages are discarded; a Close ends the
+    /// connection (its reply is flushed on the way out).
+    pub fn service(&mut self) -> Result<(), Error> {
+        loop {
+            match self.ws.read() {
+                Ok(Message::Close(frame)) => {
+                    let _ = self.ws.flush();
+                    let (code, reason) = frame.map_or((1005, String::new()), |f| {
+                        (u16::from(f.code), f.reason.as_str().to_string())
+                    });
+                    return Err(Error::ClosedByServer { code, reason });
+                }
+                Ok(_) => {}
+                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Ok(());
+                }
+                Err(e) => return Err(Error::from_session(e)),
+            }
+        }
+    }
+
+    /// The closing handshake (RFC 6455 section 7): send Close, read until the
+    /// server answers and closes the TCP connection, or until `timeout`.
+    pub fn close(mut self, timeout: Duration) -> Result<(), Error> {
+        let deadline = Instant::now() + timeout;
+        match self.ws.close(None) {
+            Ok(()) => {}
+            Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(Error::from_session(e)),
+        }
+        loop {
+            let flushed = match self.ws.flush() {
+                Ok(()) => true,
+                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => false,
+                Err(tungstenite::Error::ConnectionClosed) => return Ok(()),
+                Err(e) => return Err(Error::from_session(e)),
+            };
+            match self.ws.read() {
+                Ok(_) => continue,
+                Err(tungstenite::Error::ConnectionClosed) => return Ok(()),
+                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(Error::from_session(e)),
+            }
+            self.wait(if flushed { Want::Read } else { Want::ReadWrite }, deadline)?;
+        }
+    }
+
+    /// Hands one message to tungstenite. A "would block" here means the frame
+    /// was buffered but the socket is full: drain it before buffering more, so
+    /// our buffer stays near tungstenite's write_buffer_size.
+    fn queue(&mut self, message: Message) -> Result<(), Error> {
+        match self.ws.write(message) {
+            Ok(()) => Ok(()),
+            Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => self.flush(),
+            Err(e) => Err(Error::from_session(e)),
+        }
+    }
+
+    /// Writes out everything buffered, reading while the socket is full. A
+    /// server that takes nothing for --write-timeout is taken to be dead.
+    fn flush(&mut self) -> Result<(), Error> {
+        let deadline = Instant::now() + self.write_timeout;
+        loop {
+            match self.ws.flush() {
+                Ok(()) => return Ok(()),
+                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(Error::from_session(e)),
+            }
+            self.wait(Want::ReadWrite, deadline)?;
+            self.service()?;
+        }
+    }
+
+    /// Blocks until the socket is ready for what we want, or has an error or
+    /// hang-up to report (the next read or write returns it).
+    fn wait(&self, want: Want, deadline: Instant) -> Result<(), Error> {
+        let events = match want {
+            Want::Read => libc::POLLIN,
+            Want::ReadWrite => libc::POLLIN | libc::POLLOUT,
+        };
+        let mut fd = libc::pollfd {
+            fd: self.ws.get_ref().as_raw_fd(),
+            events,
+            revents: 0,
+        };
+        loop {
+            let left = remaining(deadline);
+            if left.is_zero() {
+                return Err(Error::Timeout(Stage::Write));
+            }
+            let millis = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+            // SAFETY: `fd` is one valid pollfd that outlives the call.
+            let ready = unsafe { libc::poll(&mut fd, 1, millis) };
+            match ready {
+                1.. => return Ok(()),
+                0 => continue,
+                _ => {
+                    let err = io::Error::last_os_error();
+                    if err.kind() != io::ErrorKind::Interrupted {
+                        return Err(Error::Lost(err.into()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn connect(endpoint: &Endpoint, deadline: Instant) -> Result<TcpStream, Error> {
+    let addr = match endpoint.host.contains(':') {
+        true => format!("[{}]:{}", endpoint.host, endpoint.port),
+        false => format!("{}:{}", endpoint.host, endpoint.port),
+    };
+    let resolved: Vec<SocketAddr> = match (endpoint.host.as_str(), endpoint.port).to_socket_addrs()
+    {
+        Ok(addrs) => addrs.collect(),
+        Err(source) => return Err(Error::Resolve { addr, source }),
+    };
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address found");
+    for candidate in resolved {
+        let left = remaining(deadline);
+        if left.is_zero() {
+            return Err(Error::Timeout(Stage::Connect));
+        }
+        match TcpStream::connect_timeout(&candidate, left) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = e,
+        }
+    }
+    match last.kind() {
+        io::ErrorKind::TimedOut => Err(Error::Timeout(Stage::Connect)),
+        _ => Err(Error::Connect { addr, source: last }),
+    }
+}
+
+fn handshake_error(err: HandshakeError<tungstenite::ClientHandshake<TcpStream>>) -> Error {
+    match err {
+        // A blocking socket interrupted by its read timeout.
+        HandshakeError::Interrupted(_) => Error::Timeout(Stage::Handshake),
+        HandshakeError::Failure(tungstenite::Error::Http(response)) => Error::Rejected {
+            status: response.status().as_u16(),
+            reason: response
+                .status()
+                .canonical_reason()
+                .unwrap_or("")
+                .to_string(),
+        },
+        HandshakeError::Failure(tungstenite::Error::Io(e))
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            Error::Timeout(Stage::Handshake)
+        }
+        HandshakeError::Failure(e) => Error::Handshake(e),
+    }
+}
+
+fn remaining(deadline: Instant) -> Duration {
+    deadline.saturating_duration_since(Instant::now())
+}

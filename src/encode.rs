@@ -1,0 +1,200 @@
+//! Turns a line into the text of one WebSocket message.
+//!
+//! Runs on the reader thread. The JSON is written by hand rather than through
+//! serde because the shape is fixed and the escaping must also cover U+2028 and
+//! U+2029 (valid JSON, but line terminators to JavaScript consumers), which
+//! serde_json leaves alone. The timestamp is formatted once per millisecond, not
+//! once per line: lines read by one `read` call share their instant.
+
+use std::time::SystemTime;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::cli::Format;
+
+pub struct Encoder {
+    format: Format,
+    /// `,"key":"value"` for every --field, then the closing brace.
+    tail: String,
+    millis: i128,
+    timestamp: String,
+}
+
+impl Encoder {
+    pub fn new(format: Format, fields: &[(String, String)]) -> Encoder {
+        let mut tail = String::new();
+        for (key, value) in fields {
+            tail.push_str(",\"");
+            escape_into(key, &mut tail);
+            tail.push_str("\":\"");
+            escape_into(value, &mut tail);
+            tail.push('"');
+        }
+        tail.push('}');
+        Encoder {
+            format,
+            tail,
+            millis: i128::MIN,
+            timestamp: String::new(),
+        }
+    }
+
+    /// Sets the read time stamped on the lines encoded from now on.
+    pub fn set_time(&mut self, now: SystemTime) {
+        let now = DateTime::<Utc>::from(now);
+        let millis = now.timestamp_millis() as i128;
+        if millis != self.millis {
+            self.millis = millis;
+            self.timestamp = now.to_rfc3339_opts(SecondsFormat::Millis, true);
+        }
+    }
+
+    /// Appends the message for `line` to `out`.
+    pub fn encode(&self, line: &str, out: &mut String) {
+        match self.format {
+            Format::Raw => out.push_str(line),
+            Format::Json => {
+                out.push_str("{\"timestamp\":\"");
+                out.push_str(&self.timestamp);
+                out.push_str("\",\"message\":\"");
+                escape_into(line, out);
+                out.push('"');
+                out.push_str(&self.tail);
+            }
+        }
+    }
+}
+
+/// Bytes that cannot stand for themselves inside a JSON string, plus 0xE2,
+/// the lead byte of U+2028 and U+2029, checked further when seen.
+const SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table[0xE2] = true;
+    table
+};
+
+/// Appends `s` escaped for the inside of a JSON string (RFC 8259 section 7).
+pub fn escape_into(s: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if !SPECIAL[b as usize] {
+            i += 1;
+            continue;
+        }
+        let (escape, width): (&str, usize) = match b {
+            b'"' => ("\\\"", 1),
+            b'\\' => ("\\\\", 1),
+            b'\n' => ("\\n", 1),
+            b'\r' => ("\\r", 1),
+            b'\t' => ("\\t", 1),
+            0x08 => ("\\b", 1),
+            0x0c => ("\\f", 1),
+            0xE2 => match (bytes.get(i + 1), bytes.get(i + 2)) {
+                (Some(0x80), Some(0xA8)) => ("\\u2028", 3),
+                (Some(0x80), Some(0xA9)) => ("\\u2029", 3),
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            },
+            _ => ("", 1),
+        };
+        // Every special byte is ASCII or the start of a 3-byte sequence, so
+        // `start..i` always falls on character boundaries.
+        out.push_str(&s[start..i]);
+        if escape.is_empty() {
+            let hex = [
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(b >> 4) as usize],
+                HEX[(b & 15) as usize],
+            ];
+            out.push_str(std::str::from_utf8(&hex).expect("ASCII"));
+        } else {
+            out.push_str(escape);
+        }
+        i += width;
+        start = i;
+    }
+    out.push_str(&s[start..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn escaped(s: &str) -> String {
+        let mut out = String::new();
+        escape_into(s, &mut out);
+        out
+    }
+
+    #[test]
+    fn escapes_what_json_and_javascript_need() {
+        assert_eq!(escaped("plain"), "plain");
+        assert_eq!(escaped("a\"b\\c"), "a\\\"b\\\\c");
+        assert_eq!(
+            escaped("\t\n\r\x08\x0c\x00\x1f"),
+            "\\t\\n\\r\\b\\f\\u0000\\u001f"
+        );
+        assert_eq!(escaped("x\u{2028}y\u{2029}z"), "x\\u2028y\\u2029z");
+        // Other characters starting with 0xE2 pass through.
+        assert_eq!(escaped("€ – ✓"), "€ – ✓");
+    }
+
+    #[test]
+    fn every_char_round_trips_through_a_json_parser() {
+        let all: String = (0..0x3000u32).filter_map(char::from_u32).collect();
+        let json = format!("\"{}\"", escaped(&all));
+        let back: String = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, all);
+        assert!(!json.contains('\u{2028}') && !json.contains('\u{2029}'));
+    }
+
+    #[test]
+    fn json_message_shape() {
+        let fields = [("host".to_string(), "web\"1".to_string())];
+        let mut enc = Encoder::new(Format::Json, &fields);
+        enc.set_time(UNIX_EPOCH + Duration::from_millis(1_764_081_153_123));
+        let mut out = String::new();
+        enc.encode("hello \"world\"", &mut out);
+        assert_eq!(
+            out,
+            r#"{"timestamp":"2025-11-25T14:32:33.123Z","message":"hello \"world\"","host":"web\"1"}"#
+        );
+    }
+
+    #[test]
+    fn timestamp_follows_the_clock() {
+        let mut enc = Encoder::new(Format::Json, &[]);
+        enc.set_time(UNIX_EPOCH);
+        let mut out = String::new();
+        enc.encode("a", &mut out);
+        enc.set_time(UNIX_EPOCH + Duration::from_millis(1));
+        enc.encode("b", &mut out);
+        assert!(
+            out.contains("1970-01-01T00:00:00.000Z") && out.contains("1970-01-01T00:00:00.001Z")
+        );
+    }
+
+    #[test]
+    fn raw_is_the_line() {
+        let mut out = String::new();
+        Encoder::new(Format::Raw, &[]).encode("a \"b\"", &mut out);
+        assert_eq!(out, "a \"b\"");
+    }
+}

@@ -1,0 +1,157 @@
+//! What can go wrong on a connection, and whether trying again can help.
+//!
+//! Classification follows tungstenite's error docs: I/O errors and a closed
+//! connection mean "reconnect"; a refused handshake (a 4xx other than 408 and
+//! 429, a redirect, a non-WebSocket answer), a malformed URL and a capacity
+//! error will fail the same way every time.
+
+use std::fmt;
+use std::io;
+
+use crate::messages::io_reason;
+
+#[derive(Debug)]
+pub enum Error {
+    Resolve { addr: String, source: io::Error },
+    Connect { addr: String, source: io::Error },
+    Timeout(Stage),
+    Rejected { status: u16, reason: String },
+    Handshake(tungstenite::Error),
+    Lost(tungstenite::Error),
+    ClosedByServer { code: u16, reason: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Connect,
+    Handshake,
+    Write,
+}
+
+impl Error {
+    /// True when no retry can succeed, so the run should end now.
+    pub fn is_fatal(&self) -> bool {
+        match self {
+            Error::Rejected { status, .. } => !matches!(status, 408 | 429 | 500..=599),
+            Error::Handshake(err) => !matches!(err, tungstenite::Error::Io(_)),
+            _ => false,
+        }
+    }
+
+    /// Turns an error from an open connection into ours; `Ok(())` for the
+    /// "would block" that a non-blocking socket reports as an error.
+    pub fn from_session(err: tungstenite::Error) -> Error {
+        match err {
+            tungstenite::Error::Io(e) if e.kind() == io::ErrorKind::TimedOut => {
+                Error::Timeout(Stage::Write)
+            }
+            err => Error::Lost(err),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Resolve { addr, source } => {
+                write!(f, "cannot resolve {addr}: {}", io_reason(source))
+            }
+            Error::Connect { addr, source } => {
+                write!(f, "cannot connect to {addr}: {}", io_reason(source))
+            }
+            Error::Timeout(Stage::Connect) => f.write_str("connect timed out (--connect-timeout)"),
+            Error::Timeout(Stage::Handshake) => {
+                f.write_str("handshake timed out (--connect-timeout)")
+            }
+            Error::Timeout(Stage::Write) => {
+                f.write_str("server accepted no data for --write-timeout")
+            }
+            Error::Rejected { status, reason } => {
+                write!(
+                    f,
+                    "server refused the WebSocket handshake: HTTP {status} {reason}"
+                )?;
+                match status {
+                    200..=299 => f.write_str(" (is this a WebSocket endpoint? check --path)"),
+                    300..=399 => f.write_str(" (redirects are not followed: use the final URL)"),
+                    404 => f.write_str(" (check --path)"),
+                    _ => Ok(()),
+                }
+            }
+            Error::Handshake(err) => write!(f, "handshake failed: {}", tungstenite_reason(err)),
+            Error::Lost(err) => write!(f, "connection lost: {}", tungstenite_reason(err)),
+            Error::ClosedByServer { code, reason } if reason.is_empty() => {
+                write!(f, "server closed the connection (code {code})")
+            }
+            Error::ClosedByServer { code, reason } => {
+                write!(f, "server closed the connection (code {code}: {reason})")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Resolve { source, .. } | Error::Connect { source, .. } => Some(source),
+            Error::Handshake(err) | Error::Lost(err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
+fn tungstenite_reason(err: &tungstenite::Error) -> String {
+    match err {
+        tungstenite::Error::Io(e) => io_reason(e),
+        err => err.to_string().to_lowercase(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rejected(status: u16) -> Error {
+        Error::Rejected {
+            status,
+            reason: String::new(),
+        }
+    }
+
+    #[test]
+    fn only_permanent_refusals_are_fatal() {
+        for status in [400, 401, 403, 404, 200, 301] {
+            assert!(rejected(status).is_fatal(), "{status}");
+        }
+        for status in [408, 429, 500, 502, 503] {
+            assert!(!rejected(status).is_fatal(), "{status}");
+        }
+        let io = || io::Error::from(io::ErrorKind::ConnectionRefused);
+        assert!(!Error::Handshake(tungstenite::Error::Io(io())).is_fatal());
+        assert!(
+            !Error::Connect {
+                addr: "a:1".into(),
+                source: io()
+            }
+            .is_fatal()
+        );
+        assert!(
+            Error::Handshake(tungstenite::Error::Url(
+                tungstenite::error::UrlError::NoHostName
+            ))
+            .is_fatal()
+        );
+    }
+
+    #[test]
+    fn messages_read_like_cat() {
+        let err = Error::Connect {
+            addr: "127.0.0.1:9".into(),
+            source: io::Error::from_raw_os_error(libc::ECONNREFUSED),
+        };
+        assert_eq!(
+            err.to_string(),
+            "cannot connect to 127.0.0.1:9: Connection refused"
+        );
+    }
+}

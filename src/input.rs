@@ -1,0 +1,345 @@
+//! Reading input: files and stdin in order, split into lines, encoded.
+//!
+//! The reader runs on its own thread, which owns every input handle. It reads
+//! into a fixed buffer, splits lines with a size cap (`LineSplitter`, a pure
+//! state machine) and sends the encoded messages of each `read` as one `Chunk`,
+//! so the channel is crossed once per read, not once per line. A line is never
+//! held beyond `max_len` (+1 for a possible `\r`) bytes: past that it is skipped
+//! as it streams by, whatever its length.
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{self, Read};
+use std::sync::Arc;
+use std::thread;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use crossbeam_channel::Sender;
+use tungstenite::Utf8Bytes;
+
+use crate::config::Input;
+use crate::encode::Encoder;
+use crate::messages::{self, io_reason};
+use crate::shutdown::Shutdown;
+use crate::stats::Stats;
+
+const READ_BUFFER: usize = 64 * 1024;
+
+/// The messages encoded from one read, with what was dropped on the way.
+#[derive(Debug, Default)]
+pub struct Chunk {
+    pub messages: Vec<Utf8Bytes>,
+    /// Lines longer than --max-len, dropped whole.
+    pub oversize: u64,
+    /// Lines sent with U+FFFD in place of bytes that were not UTF-8.
+    pub invalid_utf8: u64,
+}
+
+/// One step of splitting: a line to send, or the fact that one was too long.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Piece<'a> {
+    Line(&'a [u8]),
+    Oversize,
+}
+
+/// Splits a byte stream into lines without ever holding more than
+/// `max_len + 1` bytes of an unfinished line.
+pub struct LineSplitter {
+    max_len: usize,
+    carry: Vec<u8>,
+    discarding: bool,
+}
+
+impl LineSplitter {
+    pub fn new(max_len: usize) -> LineSplitter {
+        LineSplitter {
+            max_len,
+            carry: Vec::new(),
+            discarding: false,
+        }
+    }
+
+    pub fn feed(&mut self, data: &[u8], mut emit: impl FnMut(Piece<'_>)) {
+        let mut rest = data;
+        while let Some(newline) = memchr::memchr(b'\n', rest) {
+            let segment = &rest[..newline];
+            rest = &rest[newline + 1..];
+            if self.discarding {
+                self.discarding = false;
+                emit(Piece::Oversize);
+            } else if self.carry.is_empty() {
+                complete(segment, self.max_len, &mut emit);
+            } else if self.fits(segment.len()) {
+                self.carry.extend_from_slice(segment);
+                complete(&self.carry, self.max_len, &mut emit);
+                self.carry.clear();
+            } else {
+                self.carry.clear();
+                emit(Piece::Oversize);
+            }
+        }
+        if self.discarding || rest.is_empty() {
+            return;
+        }
+        if self.fits(rest.len()) {
+            self.carry.extend_from_slice(rest);
+        } else {
+            self.carry.clear();
+            self.discarding = true;
+        }
+    }
+
+    /// Ends the stream: a last line without a newline is still a line.
+    pub fn finish(&mut self, mut emit: impl FnMut(Piece<'_>)) {
+        if std::mem::take(&mut self.discarding) {
+            emit(Piece::Oversize);
+        } else if !self.carry.is_empty() {
+            complete(&self.carry, self.max_len, &mut emit);
+            self.carry.clear();
+        }
+    }
+
+    /// Whether `more` bytes can join the carried part and still make a line
+    /// of at most `max_len` bytes once a trailing `\r` is removed.
+    fn fits(&self, more: usize) -> bool {
+        self.carry.len() + more <= self.max_len.saturating_add(1)
+    }
+}
+
+fn complete(line: &[u8], max_len: usize, emit: &mut impl FnMut(Piece<'_>)) {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.is_empty() {
+        return;
+    }
+    emit(match line.len() > max_len {
+        true => Piece::Oversize,
+        false => Piece::Line(line),
+    })
+}
+
+/// Starts the reader thread. It ends at the end of the last input, when the
+/// receiver is gone, or when a shutdown has begun; dropping `tx` tells the
+/// batcher that input is over.
+pub fn spawn(
+    inputs: Vec<Input>,
+    max_len: usize,
+    encoder: Encoder,
+    tx: Sender<Chunk>,
+    shutdown: Arc<Shutdown>,
+    stats: Arc<Stats>,
+) -> io::Result<thread::JoinHandle<()>> {
+    thread::Builder::new().name("reader".into()).spawn(move || {
+        let mut reader = Reader {
+            splitter: LineSplitter::new(max_len),
+            encoder,
+            buffer: vec![0; READ_BUFFER],
+            tx,
+            shutdown,
+            warned_oversize: false,
+            max_len,
+        };
+        for input in &inputs {
+            let result = match input {
+                Input::Stdin => reader.read_all(io::stdin().lock()),
+                Input::File(path) => File::open(path).and_then(|file| reader.read_all(file)),
+            };
+            match result {
+                Ok(Flow::Continue) => {}
+                Ok(Flow::Stop) => return,
+                Err(err) => {
+                    messages::error!("{}: {}", input.name().display(), io_reason(&err));
+                    stats.input_error();
+                }
+            }
+        }
+    })
+}
+
+enum Flow {
+    Continue,
+    Stop,
+}
+
+struct Reader {
+    splitter: LineSplitter,
+    encoder: Encoder,
+    buffer: Vec<u8>,
+    tx: Sender<Chunk>,
+    shutdown: Arc<Shutdown>,
+    warned_oversize: bool,
+    max_len: usize,
+}
+
+impl Reader {
+    fn read_all(&mut self, mut input: impl Read) -> io::Result<Flow> {
+        // Whatever happens to this input, a partial line must not be glued
+        // to the first line of the next one.
+        let result = self.read_until_end(&mut input);
+        let mut batch = Pending::default();
+        let encoder = &self.encoder;
+        self.splitter.finish(|piece| batch.add(piece, encoder));
+        match self.send(batch) {
+            Flow::Stop => Ok(Flow::Stop),
+            Flow::Continue => result,
+        }
+    }
+
+    fn read_until_end(&mut self, input: &mut impl Read) -> io::Result<Flow> {
+        loop {
+            if self.shutdown.is_stopping() {
+                return Ok(Flow::Stop);
+            }
+            let n = match input.read(&mut self.buffer) {
+                Ok(0) => return Ok(Flow::Continue),
+                Ok(n) => n,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(err),
+            };
+            self.encoder.set_time(SystemTime::now());
+            let mut batch = Pending::default();
+            let encoder = &self.encoder;
+            self.splitter
+                .feed(&self.buffer[..n], |piece| batch.add(piece, encoder));
+            if let Flow::Stop = self.send(batch) {
+                return Ok(Flow::Stop);
+            }
+        }
+    }
+
+    fn send(&mut self, pending: Pending) -> Flow {
+        if pending.ends.is_empty() && pending.chunk.oversize == 0 {
+            return Flow::Continue;
+        }
+        if pending.chunk.oversize > 0 && !std::mem::replace(&mut self.warned_oversize, true) {
+            messages::notice!(
+                "dropping lines longer than --max-len ({} bytes); the summary counts them",
+                self.max_len
+            );
+        }
+        match self.tx.send(pending.finish()) {
+            Ok(()) => Flow::Continue,
+            Err(_) => Flow::Stop,
+        }
+    }
+}
+
+/// Messages of one read, encoded back to back into one buffer so that the
+/// whole read costs one allocation; each message is a slice of it.
+#[derive(Default)]
+struct Pending {
+    text: String,
+    ends: Vec<usize>,
+    chunk: Chunk,
+}
+
+impl Pending {
+    fn add(&mut self, piece: Piece<'_>, encoder: &Encoder) {
+        match piece {
+            Piece::Oversize => self.chunk.oversize += 1,
+            Piece::Line(line) => {
+                let line = String::from_utf8_lossy(line);
+                if let Cow::Owned(_) = line {
+                    self.chunk.invalid_utf8 += 1;
+                }
+                encoder.encode(&line, &mut self.text);
+                self.ends.push(self.text.len());
+            }
+        }
+    }
+
+    fn finish(self) -> Chunk {
+        let Pending {
+            text,
+            ends,
+            mut chunk,
+        } = self;
+        let text = Bytes::from(text);
+        let mut start = 0;
+        chunk.messages = ends
+            .into_iter()
+            .map(|end| {
+                let message = text.slice(start..end);
+                start = end;
+                Utf8Bytes::try_from(message).expect("messages end on character boundaries")
+            })
+            .collect();
+        chunk
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(max_len: usize, pieces: &[&[u8]]) -> Vec<String> {
+        let mut splitter = LineSplitter::new(max_len);
+        let mut out = Vec::new();
+        let mut record = |piece: Piece<'_>| {
+            out.push(match piece {
+                Piece::Line(line) => String::from_utf8_lossy(line).into_owned(),
+                Piece::Oversize => "<oversize>".to_string(),
+            })
+        };
+        for piece in pieces {
+            splitter.feed(piece, &mut record);
+        }
+        splitter.finish(&mut record);
+        out
+    }
+
+    #[test]
+    fn lines_crlf_empty_and_last_without_newline() {
+        assert_eq!(split(100, &[b"a\r\n\nb\r\n\r\nc"]), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn lines_across_reads() {
+        assert_eq!(
+            split(100, &[b"he", b"llo\r", b"\nwor", b"ld\n"]),
+            ["hello", "world"]
+        );
+    }
+
+    #[test]
+    fn oversize_dropped_whole_neighbours_intact() {
+        assert_eq!(
+            split(3, &[b"abc\nabcd\nxyz\n"]),
+            ["abc", "<oversize>", "xyz"]
+        );
+        assert_eq!(split(3, &[b"ab", b"cd", b"ef\nok\n"]), ["<oversize>", "ok"]);
+        // Cut at the last byte: still dropped, not truncated.
+        assert_eq!(split(3, &[b"abcdefgh"]), ["<oversize>"]);
+    }
+
+    #[test]
+    fn a_line_of_exactly_max_len_with_crlf_across_reads() {
+        assert_eq!(split(3, &[b"abc", b"\r", b"\n"]), ["abc"]);
+        assert_eq!(split(3, &[b"abc\r", b"x\n"]), ["<oversize>"]);
+    }
+
+    #[test]
+    fn carry_never_exceeds_the_cap() {
+        let mut splitter = LineSplitter::new(10);
+        let mut pieces = 0;
+        for _ in 0..1000 {
+            splitter.feed(&[b'x'; 7], |_| pieces += 1);
+            assert!(splitter.carry.len() <= 11);
+        }
+        splitter.finish(|piece| assert_eq!(piece, Piece::Oversize));
+        assert_eq!(pieces, 0);
+    }
+
+    #[test]
+    fn chunk_messages_are_slices_of_one_buffer() {
+        let encoder = Encoder::new(crate::cli::Format::Raw, &[]);
+        let mut pending = Pending::default();
+        pending.add(Piece::Line(b"one"), &encoder);
+        pending.add(Piece::Oversize, &encoder);
+        pending.add(Piece::Line(b"t\xffo"), &encoder);
+        let chunk = pending.finish();
+        let texts: Vec<&str> = chunk.messages.iter().map(|m| m.as_str()).collect();
+        assert_eq!(texts, ["one", "t\u{fffd}o"]);
+        assert_eq!((chunk.oversize, chunk.invalid_utf8), (1, 1));
+    }
+}

@@ -1,0 +1,54 @@
+//! wsship: ship log lines to a WebSocket server.
+//!
+//! Parse, validate, run, and turn the outcome into an exit status, here and
+//! only here (but for a second Ctrl-C, which exits from the signal handler).
+
+mod backoff;
+mod batch;
+mod cli;
+mod config;
+mod connection;
+mod encode;
+mod error;
+mod input;
+mod messages;
+mod ping;
+mod run;
+mod shutdown;
+mod stats;
+mod ticker;
+mod worker;
+
+use clap::Parser;
+
+use crate::cli::Args;
+use crate::config::Config;
+use crate::shutdown::Shutdown;
+
+fn main() {
+    std::process::exit(wsship());
+}
+
+fn wsship() -> i32 {
+    let config = match Config::from_args(Args::parse()) {
+        Ok(config) => config,
+        Err(err) => err.exit(),
+    };
+    messages::set_verbosity(config.verbosity);
+
+    let shutdown = Shutdown::new(config.drain_timeout);
+    if let Err(err) = shutdown.handle_signals() {
+        messages::error!("cannot handle signals: {err}");
+        return 1;
+    }
+    match run::run(&config, &shutdown) {
+        Ok(outcome) => {
+            messages::notice!("summary: {}", outcome.summary);
+            outcome.exit_code()
+        }
+        Err(err) => {
+            messages::error!("cannot start: {}", messages::io_reason(&err));
+            1
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! Diagnostics on stderr, filtered by verbosity.
+//!
+//! Every line starts with `wsship: ` so it stands out in a pipeline's mixed
+//! stderr. Write errors are ignored: a closed stderr must not stop the shipping.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    Quiet = 0,
+    Normal = 1,
+    Verbose = 2,
+}
+
+static LEVEL: AtomicU8 = AtomicU8::new(Verbosity::Normal as u8);
+
+pub fn set_verbosity(level: Verbosity) {
+    LEVEL.store(level as u8, Ordering::Relaxed);
+}
+
+pub fn enabled(level: Verbosity) -> bool {
+    LEVEL.load(Ordering::Relaxed) >= level as u8
+}
+
+#[doc(hidden)]
+pub fn emit(level: Verbosity, args: std::fmt::Arguments<'_>) {
+    if enabled(level) {
+        let _ = writeln!(std::io::stderr().lock(), "wsship: {args}");
+    }
+}
+
+/// Something the user must know whatever `-q` says: lost data, a fatal error.
+macro_rules! error {
+    ($($arg:tt)*) => { $crate::messages::emit($crate::messages::Verbosity::Quiet, format_args!($($arg)*)) };
+}
+
+/// Runtime trouble worth one line: an outage starting or ending; the summary.
+macro_rules! notice {
+    ($($arg:tt)*) => { $crate::messages::emit($crate::messages::Verbosity::Normal, format_args!($($arg)*)) };
+}
+
+/// Per-connection events, shown with `-v`.
+macro_rules! info {
+    ($($arg:tt)*) => { $crate::messages::emit($crate::messages::Verbosity::Verbose, format_args!($($arg)*)) };
+}
+
+pub(crate) use {error, info, notice};
+
+/// An I/O error as `cat` prints it: "No such file or directory", without the
+/// "(os error 2)" that Rust appends.
+pub fn io_reason(err: &std::io::Error) -> String {
+    let text = err.to_string();
+    match text.find(" (os error ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}

@@ -1,0 +1,190 @@
+//! The pipeline: reader → batcher → workers → sockets, one way only.
+//!
+//! The reader thread sends chunks of encoded lines over a small bounded
+//! channel; the batcher (this thread) groups them by count and age and hands
+//! batches to a bounded queue shared by the workers. Every queue is bounded,
+//! so a slow server blocks the workers, then the batcher, then the reader, and
+//! finally the upstream pipe: memory stays flat whatever the input rate.
+
+use std::io;
+use std::sync::Arc;
+use std::thread;
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Select, Sender};
+
+use crate::batch::{Batch, Batcher};
+use crate::config::Config;
+use crate::encode::Encoder;
+use crate::input::{self, Chunk};
+use crate::messages;
+use crate::ping;
+use crate::shutdown::{Cause, Shutdown};
+use crate::stats::{Stats, Summary};
+use crate::ticker;
+use crate::worker::{Outage, Worker};
+
+/// Chunks (one per read, up to 64 KiB of input each) waiting for the batcher.
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+pub struct Outcome {
+    pub summary: Summary,
+    pub cause: Option<Cause>,
+}
+
+impl Outcome {
+    pub fn exit_code(&self) -> i32 {
+        match self.cause {
+            Some(Cause::Signal) => 130,
+            Some(Cause::Fatal) => 1,
+            None if self.summary.failed > 0 || self.summary.input_errors > 0 => 1,
+            None => 0,
+        }
+    }
+}
+
+pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> io::Result<Outcome> {
+    let stats = Arc::new(Stats::default());
+    let (chunk_tx, chunk_rx) = crossbeam_channel::bounded(CHUNKS_IN_FLIGHT);
+    // Not scoped: after a signal it may sit in a blocking read of stdin
+    // forever, and the process must not wait for it.
+    input::spawn(
+        config.inputs.clone(),
+        config.max_len,
+        Encoder::new(config.format, &config.fields),
+        chunk_tx,
+        Arc::clone(shutdown),
+        Arc::clone(&stats),
+    )?;
+
+    let outage = Outage::default();
+    thread::scope(|scope| -> io::Result<()> {
+        // Dropped when this closure returns, which stops the tickers before
+        // the scope joins them.
+        let (_stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
+        // One batch waiting per worker: enough to keep every worker busy,
+        // small enough that memory is a few batches.
+        let (batch_tx, batch_rx) = crossbeam_channel::bounded::<Batch>(config.workers.get());
+
+        let mut ticks = Vec::new();
+        let mut workers = Vec::new();
+        for id in 0..config.workers.get() {
+            let tick_rx = match config.ping_interval {
+                Some(_) => {
+                    let (tick_tx, tick_rx) = crossbeam_channel::bounded(1);
+                    ticks.push(tick_tx);
+                    tick_rx
+                }
+                None => crossbeam_channel::never(),
+            };
+            let batch_rx = batch_rx.clone();
+            let (stats, outage) = (&*stats, &outage);
+            let worker = Worker::new(id, config, stats, shutdown, outage);
+            workers.push(
+                thread::Builder::new()
+                    .name(format!("worker-{id}"))
+                    .spawn_scoped(scope, move || worker.run(&batch_rx, &tick_rx))?,
+            );
+        }
+        drop(batch_rx);
+
+        if let Some(interval) = config.ping_interval {
+            let stop = stop_rx.clone();
+            thread::Builder::new()
+                .name("ping".into())
+                .spawn_scoped(scope, move || ping::run(interval, &ticks, &stop))?;
+        }
+        if let Some(interval) = config.stats_interval {
+            let (stop, stats) = (stop_rx.clone(), &stats);
+            thread::Builder::new()
+                .name("stats".into())
+                .spawn_scoped(scope, move || {
+                    ticker::every(interval, &stop, || {
+                        messages::notice!("stats: {}", stats.summary())
+                    })
+                })?;
+        }
+
+        batch_lines(config, &chunk_rx, &batch_tx, shutdown, &stats);
+        drop(batch_tx);
+        for worker in workers {
+            let _ = worker.join();
+        }
+        Ok(())
+    })?;
+
+    Ok(Outcome {
+        summary: stats.summary(),
+        cause: shutdown.cause(),
+    })
+}
+
+/// The batcher loop: until input ends or a shutdown begins.
+fn batch_lines(
+    config: &Config,
+    chunks: &Receiver<Chunk>,
+    batches: &Sender<Batch>,
+    shutdown: &Shutdown,
+    stats: &Stats,
+) {
+    let mut batcher = Batcher::new(config.batch_size.get(), config.flush_interval);
+    let take = |chunk: Chunk, batcher: &mut Batcher| {
+        stats.chunk(&chunk);
+        let now = Instant::now();
+        for message in chunk.messages {
+            if let Some(batch) = batcher.push(message, now) {
+                dispatch(batch, batches, shutdown, stats);
+            }
+        }
+    };
+    loop {
+        let flush_at = match batcher.deadline() {
+            Some(deadline) => crossbeam_channel::at(deadline),
+            None => crossbeam_channel::never(),
+        };
+        crossbeam_channel::select! {
+            recv(chunks) -> chunk => match chunk {
+                Ok(chunk) => take(chunk, &mut batcher),
+                Err(_) => break,
+            },
+            recv(flush_at) -> _ => {
+                if let Some(batch) = batcher.take() {
+                    dispatch(batch, batches, shutdown, stats);
+                }
+            }
+            recv(shutdown.wake()) -> _ => {
+                // Stop reading, but what was read before the signal is sent.
+                while let Ok(chunk) = chunks.try_recv() {
+                    take(chunk, &mut batcher);
+                }
+                break;
+            }
+        }
+    }
+    if let Some(batch) = batcher.take() {
+        dispatch(batch, batches, shutdown, stats);
+    }
+}
+
+/// Hands a batch to the workers, blocking while all are busy. During a
+/// shutdown it waits no longer than the drain deadline; a batch that cannot
+/// be handed over by then is counted as failed.
+fn dispatch(batch: Batch, batches: &Sender<Batch>, shutdown: &Shutdown, stats: &Stats) {
+    if !shutdown.is_stopping() {
+        let mut select = Select::new();
+        let send = select.send(batches);
+        select.recv(shutdown.wake());
+        let operation = select.select();
+        if operation.index() == send {
+            if let Err(lost) = operation.send(batches, batch) {
+                stats.failed(lost.into_inner().lines());
+            }
+            return;
+        }
+        let _ = operation.recv(shutdown.wake());
+    }
+    let deadline = shutdown.deadline().unwrap_or_else(Instant::now);
+    if let Err(lost) = batches.send_deadline(batch, deadline) {
+        stats.failed(lost.into_inner().lines());
+    }
+}

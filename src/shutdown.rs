@@ -1,0 +1,154 @@
+//! How a run ends early: a signal (drain, then exit 130) or a fatal error.
+//!
+//! A first SIGINT/SIGTERM stops the reader and gives the workers until
+//! `--drain-timeout` to send what was already read; a second one exits at once.
+//! A fatal error (a handshake no retry can fix) sets the deadline to now.
+//! Sleepers wait on `wake`, a channel whose sender is dropped when shutdown
+//! begins, so a 60 s backoff does not hold up a Ctrl-C.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    Signal,
+    Fatal,
+}
+
+pub struct Shutdown {
+    stopping: AtomicBool,
+    state: Mutex<State>,
+    wake: Receiver<()>,
+    drain: Duration,
+}
+
+struct State {
+    cause: Option<Cause>,
+    deadline: Option<Instant>,
+    wake_tx: Option<Sender<()>>,
+}
+
+impl Shutdown {
+    pub fn new(drain: Duration) -> Arc<Shutdown> {
+        let (wake_tx, wake) = crossbeam_channel::bounded(0);
+        Arc::new(Shutdown {
+            stopping: AtomicBool::new(false),
+            state: Mutex::new(State {
+                cause: None,
+                deadline: None,
+                wake_tx: Some(wake_tx),
+            }),
+            wake,
+            drain,
+        })
+    }
+
+    /// Routes SIGINT and SIGTERM here. ctrlc runs the handler on its own
+    /// thread, not in signal context, so it may lock and allocate.
+    pub fn handle_signals(self: &Arc<Self>) -> Result<(), ctrlc::Error> {
+        let this = Arc::clone(self);
+        ctrlc::set_handler(move || {
+            if this.begin(Cause::Signal, this.drain).is_some() {
+                // The user asked twice: stop waiting for the network.
+                std::process::exit(130);
+            }
+        })
+    }
+
+    /// Ends the run now: nothing more is sent.
+    pub fn abort(&self) {
+        self.begin(Cause::Fatal, Duration::ZERO);
+    }
+
+    /// Starts the shutdown; returns the earlier cause if one was already set.
+    fn begin(&self, cause: Cause, drain: Duration) -> Option<Cause> {
+        let mut state = self.lock();
+        let deadline = Instant::now() + drain;
+        state.deadline = Some(state.deadline.map_or(deadline, |d| d.min(deadline)));
+        state.wake_tx = None;
+        self.stopping.store(true, Ordering::Release);
+        let earlier = state.cause;
+        state.cause = earlier.or(Some(cause));
+        earlier
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    pub fn cause(&self) -> Option<Cause> {
+        self.lock().cause
+    }
+
+    pub fn deadline(&self) -> Option<Instant> {
+        self.lock().deadline
+    }
+
+    /// True once the time to drain is over: from then on nothing is sent.
+    pub fn expired(&self) -> bool {
+        self.deadline().is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Disconnected (ready at once) from the moment a shutdown begins.
+    pub fn wake(&self) -> &Receiver<()> {
+        &self.wake
+    }
+
+    /// Waits `duration`, or less when a shutdown deadline comes first.
+    pub fn sleep(&self, duration: Duration) {
+        let until = Instant::now() + duration;
+        if !self.is_stopping() {
+            // Returns on timeout, or at once when shutdown drops the sender.
+            let _ = self.wake.recv_timeout(duration);
+        }
+        let until = self.deadline().map_or(until, |d| d.min(until));
+        thread::sleep(until.saturating_duration_since(Instant::now()));
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic elsewhere must not turn shutdown into a second panic.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abort_wakes_sleepers_and_expires_at_once() {
+        let shutdown = Shutdown::new(Duration::from_secs(5));
+        assert!(!shutdown.is_stopping() && !shutdown.expired());
+        shutdown.abort();
+        assert!(shutdown.is_stopping() && shutdown.expired());
+        assert!(
+            shutdown
+                .wake()
+                .recv_timeout(Duration::from_secs(5))
+                .is_err()
+        );
+        let started = Instant::now();
+        shutdown.sleep(Duration::from_secs(60));
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(shutdown.cause(), Some(Cause::Fatal));
+    }
+
+    #[test]
+    fn first_cause_is_kept_and_deadline_only_shrinks() {
+        let shutdown = Shutdown::new(Duration::from_secs(5));
+        assert_eq!(shutdown.begin(Cause::Signal, Duration::from_secs(5)), None);
+        assert!(!shutdown.expired());
+        assert_eq!(
+            shutdown.begin(Cause::Fatal, Duration::ZERO),
+            Some(Cause::Signal)
+        );
+        assert!(shutdown.expired());
+        assert_eq!(shutdown.cause(), Some(Cause::Signal));
+    }
+}

@@ -1,0 +1,102 @@
+//! Counters shared by every thread, and the one-line summary made from them.
+//!
+//! Lines are counted as read by the batcher when it takes them from the reader,
+//! so that every line counted as read is also on its way to being counted as
+//! sent, dropped or failed: `read = sent + dropped + failed` holds at exit.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use crate::input::Chunk;
+
+#[derive(Debug, Default)]
+pub struct Stats {
+    read: AtomicU64,
+    sent: AtomicU64,
+    dropped: AtomicU64,
+    failed: AtomicU64,
+    invalid_utf8: AtomicU64,
+    reconnects: AtomicU64,
+    retries: AtomicU64,
+    bytes_sent: AtomicU64,
+    input_errors: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub read: u64,
+    pub sent: u64,
+    pub dropped: u64,
+    pub failed: u64,
+    pub invalid_utf8: u64,
+    pub reconnects: u64,
+    pub retries: u64,
+    pub bytes_sent: u64,
+    pub input_errors: u64,
+}
+
+impl Stats {
+    pub fn chunk(&self, chunk: &Chunk) {
+        self.read
+            .fetch_add(chunk.messages.len() as u64 + chunk.oversize, Relaxed);
+        self.dropped.fetch_add(chunk.oversize, Relaxed);
+        self.invalid_utf8.fetch_add(chunk.invalid_utf8, Relaxed);
+    }
+
+    pub fn sent(&self, lines: usize, bytes: usize) {
+        self.sent.fetch_add(lines as u64, Relaxed);
+        self.bytes_sent.fetch_add(bytes as u64, Relaxed);
+    }
+
+    pub fn failed(&self, lines: usize) {
+        self.failed.fetch_add(lines as u64, Relaxed);
+    }
+
+    pub fn reconnect(&self) {
+        self.reconnects.fetch_add(1, Relaxed);
+    }
+
+    pub fn retry(&self) {
+        self.retries.fetch_add(1, Relaxed);
+    }
+
+    pub fn input_error(&self) {
+        self.input_errors.fetch_add(1, Relaxed);
+    }
+
+    pub fn summary(&self) -> Summary {
+        Summary {
+            read: self.read.load(Relaxed),
+            sent: self.sent.load(Relaxed),
+            dropped: self.dropped.load(Relaxed),
+            failed: self.failed.load(Relaxed),
+            invalid_utf8: self.invalid_utf8.load(Relaxed),
+            reconnects: self.reconnects.load(Relaxed),
+            retries: self.retries.load(Relaxed),
+            bytes_sent: self.bytes_sent.load(Relaxed),
+            input_errors: self.input_errors.load(Relaxed),
+        }
+    }
+}
+
+/// `key=value` pairs: readable, and easy to pick apart with `grep -o`.
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "read={} sent={} dropped={} failed={} invalid_utf8={} reconnects={} retries={} bytes_sent={}",
+            self.read,
+            self.sent,
+            self.dropped,
+            self.failed,
+            self.invalid_utf8,
+            self.reconnects,
+            self.retries,
+            self.bytes_sent
+        )?;
+        if self.input_errors > 0 {
+            write!(f, " input_errors={}", self.input_errors)?;
+        }
+        Ok(())
+    }
+}
