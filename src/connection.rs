@@ -19,10 +19,15 @@ use tungstenite::{Message, Utf8Bytes, WebSocket};
 
 use crate::config::Endpoint;
 use crate::error::{Error, Stage};
+use crate::shutdown::Shutdown;
 
-pub struct Connection {
+/// Longest single wait in `poll`, so that the end of a drain is noticed.
+const POLL_SLICE: Duration = Duration::from_millis(100);
+
+pub struct Connection<'a> {
     ws: WebSocket<TcpStream>,
     write_timeout: Duration,
+    shutdown: &'a Shutdown,
 }
 
 /// Readiness we wait for: data to read, and room to write when output is pending.
@@ -32,13 +37,14 @@ enum Want {
     ReadWrite,
 }
 
-impl Connection {
+impl<'a> Connection<'a> {
     pub fn open(
         endpoint: &Endpoint,
         connect_timeout: Duration,
         write_timeout: Duration,
         max_message: usize,
-    ) -> Result<Connection, Error> {
+        shutdown: &'a Shutdown,
+    ) -> Result<Connection<'a>, Error> {
         let deadline = Instant::now() + connect_timeout;
         let stream = connect(endpoint, deadline)?;
         let setup = |stream: &TcpStream| -> io::Result<()> {
@@ -66,7 +72,11 @@ impl Connection {
             stream.set_nonblocking(true)
         };
         unblock().map_err(|e| Error::Handshake(e.into()))?;
-        Ok(Connection { ws, write_timeout })
+        Ok(Connection {
+            ws,
+            write_timeout,
+            shutdown,
+        })
     }
 
     /// Writes every message of a batch, then flushes once.
@@ -158,7 +168,8 @@ impl Connection {
     }
 
     /// Blocks until the socket is ready for what we want, or has an error or
-    /// hang-up to report (the next read or write returns it).
+    /// hang-up to report (the next read or write returns it). Gives up at
+    /// `deadline`, or when a shutdown's time to drain is over.
     fn wait(&self, want: Want, deadline: Instant) -> Result<(), Error> {
         let events = match want {
             Want::Read => libc::POLLIN,
@@ -174,6 +185,10 @@ impl Connection {
             if left.is_zero() {
                 return Err(Error::Timeout(Stage::Write));
             }
+            if self.shutdown.expired() {
+                return Err(Error::Drained);
+            }
+            let left = left.min(POLL_SLICE);
             let millis = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
             // SAFETY: `fd` is one valid pollfd that outlives the call.
             let ready = unsafe { libc::poll(&mut fd, 1, millis) };

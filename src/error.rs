@@ -12,13 +12,27 @@ use crate::messages::io_reason;
 
 #[derive(Debug)]
 pub enum Error {
-    Resolve { addr: String, source: io::Error },
-    Connect { addr: String, source: io::Error },
+    Resolve {
+        addr: String,
+        source: io::Error,
+    },
+    Connect {
+        addr: String,
+        source: io::Error,
+    },
     Timeout(Stage),
-    Rejected { status: u16, reason: String },
+    Rejected {
+        status: u16,
+        reason: String,
+    },
     Handshake(tungstenite::Error),
     Lost(tungstenite::Error),
-    ClosedByServer { code: u16, reason: String },
+    ClosedByServer {
+        code: u16,
+        reason: String,
+    },
+    /// The time to drain after a signal ran out mid-write.
+    Drained,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +100,7 @@ impl fmt::Display for Error {
             Error::ClosedByServer { code, reason } => {
                 write!(f, "server closed the connection (code {code}: {reason})")
             }
+            Error::Drained => f.write_str("stopped: --drain-timeout is over"),
         }
     }
 }

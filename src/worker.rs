@@ -62,7 +62,7 @@ pub struct Worker<'a> {
     stats: &'a Stats,
     shutdown: &'a Shutdown,
     outage: &'a Outage,
-    conn: Option<Connection>,
+    conn: Option<Connection<'a>>,
     connected_before: bool,
     backoff: Backoff,
     /// Set once a batch has used up its retries while the server is down:
@@ -144,6 +144,10 @@ impl<'a> Worker<'a> {
                 Ok(()) => return self.delivered(&batch),
                 Err(err) => err,
             };
+            if self.shutdown.expired() {
+                self.stats.failed(lines);
+                return;
+            }
             if err.is_fatal() {
                 messages::error!("{}: {err}", self.config.endpoint);
                 self.stats.failed(lines);
@@ -181,13 +185,14 @@ impl<'a> Worker<'a> {
         Ok(())
     }
 
-    fn connect(&mut self) -> Result<Connection, Error> {
+    fn connect(&mut self) -> Result<Connection<'a>, Error> {
         let config = self.config;
         let conn = Connection::open(
             &config.endpoint,
             config.connect_timeout,
             config.write_timeout,
             config.max_len.saturating_mul(6).saturating_add(4096),
+            self.shutdown,
         )?;
         if std::mem::replace(&mut self.connected_before, true) {
             self.stats.reconnect();
@@ -235,7 +240,7 @@ impl<'a> Worker<'a> {
 
     /// Runs a ping or an idle read on the open connection, if there is one;
     /// a failure just drops it, and the next batch reconnects.
-    fn on_connection(&mut self, action: fn(&mut Connection) -> Result<(), Error>) {
+    fn on_connection(&mut self, action: fn(&mut Connection<'a>) -> Result<(), Error>) {
         if let Some(mut conn) = self.conn.take() {
             match action(&mut conn) {
                 Ok(()) => self.conn = Some(conn),
