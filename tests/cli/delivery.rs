@@ -1,0 +1,172 @@
+//! What arrives, in what order and shape, when all goes well.
+
+use std::time::Duration;
+
+use crate::server::{Behaviour, Server};
+use crate::util::{LONG, messages_of, numbered, wsship};
+
+#[test]
+fn one_worker_keeps_order_and_content_of_100k_lines() {
+    let server = Server::start(Behaviour::default());
+    let input = numbered(100_000);
+    let done = wsship(&["--url", &server.url()]).run(input.clone());
+    done.expect_code(0);
+    server.wait_for_messages(100_000, LONG);
+
+    let received = server.messages();
+    let expected: Vec<&str> = input.lines().collect();
+    assert_eq!(messages_of(&received), expected);
+    let summary = done.summary();
+    assert_eq!(
+        (summary["read"], summary["sent"], summary["failed"]),
+        (100_000, 100_000, 0)
+    );
+    let bytes: usize = received.iter().map(|m| m.len()).sum();
+    assert_eq!(summary["bytes_sent"], bytes as u64);
+}
+
+#[test]
+fn four_workers_lose_nothing_when_batches_do_not_divide_the_count() {
+    let server = Server::start(Behaviour::default());
+    let input = numbered(10_007);
+    let done = wsship(&[
+        "--url",
+        &server.url(),
+        "--workers",
+        "4",
+        "--batch-size",
+        "64",
+    ])
+    .run(input.clone());
+    done.expect_code(0);
+    server.wait_for_messages(10_007, LONG);
+
+    let mut received = messages_of(&server.messages());
+    received.sort();
+    let mut expected: Vec<&str> = input.lines().collect();
+    expected.sort();
+    assert_eq!(received, expected, "every line exactly once");
+    assert_eq!(done.summary()["sent"], 10_007);
+}
+
+#[test]
+fn addr_and_path_reach_the_server() {
+    let server = Server::start(Behaviour::default());
+    wsship(&["--addr", &server.addr(), "--path", "/ingest"])
+        .run("one\n")
+        .expect_code(0);
+    assert_eq!(messages_of(&server.messages()), ["one"]);
+}
+
+#[test]
+fn options_from_the_environment() {
+    let server = Server::start(Behaviour::default());
+    let done = wsship(&[])
+        .env("WSSHIP_URL", &server.url())
+        .env("WSSHIP_FORMAT", "raw")
+        .env("WSSHIP_BATCH_SIZE", "1")
+        .run("from env\n");
+    done.expect_code(0);
+    assert_eq!(server.messages(), ["from env"]);
+}
+
+#[test]
+fn fields_follow_the_message_in_order() {
+    let server = Server::start(Behaviour::default());
+    wsship(&[
+        "--url",
+        &server.url(),
+        "--field",
+        "host=web-1",
+        "--field",
+        "env=a\"b",
+    ])
+    .run("hello\n")
+    .expect_code(0);
+    let received = server.messages();
+    assert_eq!(messages_of(&received), ["hello"]);
+    let text = &received[0];
+    let order: Vec<usize> = ["\"timestamp\"", "\"message\"", "\"host\"", "\"env\""]
+        .iter()
+        .map(|key| {
+            text.find(key)
+                .unwrap_or_else(|| panic!("{key} missing in {text}"))
+        })
+        .collect();
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "field order in {text}"
+    );
+    let value: serde_json::Value = serde_json::from_str(text).unwrap();
+    assert_eq!(value["host"], "web-1");
+    assert_eq!(value["env"], "a\"b");
+}
+
+#[test]
+fn raw_format_sends_the_line_itself() {
+    let server = Server::start(Behaviour::default());
+    wsship(&["--url", &server.url(), "--format", "raw"])
+        .run("{\"already\":\"json\"}\nplain\n")
+        .expect_code(0);
+    assert_eq!(server.messages(), ["{\"already\":\"json\"}", "plain"]);
+}
+
+#[test]
+fn a_trickle_arrives_within_the_flush_interval_while_stdin_stays_open() {
+    let server = Server::start(Behaviour::default());
+    let mut running = wsship(&[
+        "--url",
+        &server.url(),
+        "--batch-size",
+        "1000",
+        "--flush-interval",
+        "200ms",
+    ])
+    .spawn();
+    // 200ms plus a margin for a loaded machine; far below "at EOF".
+    running.write(b"first\n");
+    server.wait_for_messages(1, Duration::from_secs(5));
+    running.write(b"second\n");
+    server.wait_for_messages(2, Duration::from_secs(5));
+    assert_eq!(messages_of(&server.messages()), ["first", "second"]);
+    running.wait(LONG).expect_code(0);
+}
+
+#[test]
+fn idle_connections_are_pinged() {
+    let server = Server::start(Behaviour::default());
+    let mut running = wsship(&["--url", &server.url(), "--ping-interval", "100ms"]).spawn();
+    running.write(b"open the connection\n");
+    server.wait_for_pings(2, Duration::from_secs(20));
+    running.wait(LONG).expect_code(0);
+}
+
+#[test]
+fn periodic_stats_and_quiet() {
+    let server = Server::start(Behaviour::default());
+    let mut running = wsship(&[
+        "--url",
+        &server.url(),
+        "--stats-interval",
+        "50ms",
+        "--flush-interval",
+        "10ms",
+    ])
+    .spawn();
+    running.write(b"a\nb\n");
+    running.wait_for_stderr("wsship: stats: read=2 sent=2", LONG);
+    running.wait(LONG).expect_code(0).summary();
+
+    let quiet = wsship(&["--url", &server.url(), "-q"]).run("c\n");
+    quiet.expect_code(0);
+    assert_eq!(quiet.stderr, "", "-q prints nothing when all is well");
+}
+
+#[test]
+fn empty_input_exits_zero_without_connecting() {
+    let server = Server::start(Behaviour::default());
+    let done = wsship(&["--url", &server.url()]).run("\n\r\n");
+    done.expect_code(0);
+    assert_eq!(done.summary()["read"], 0);
+    assert_eq!(server.connections(), 0);
+}

@@ -1,0 +1,211 @@
+//! Faults met for real: servers that echo, vanish, drop us, refuse us,
+//! never answer, or stop reading.
+
+use crate::server::{Behaviour, Server};
+use crate::util::{LONG, messages_of, numbered, wsship};
+use std::net::TcpListener;
+
+/// An address where nothing listens (a port that was free a moment ago).
+fn free_addr() -> std::net::SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+#[test]
+fn an_echo_server_cannot_deadlock_a_million_lines() {
+    let server = Server::start(Behaviour {
+        echo: true,
+        ..Behaviour::default()
+    });
+    let done = wsship(&["--url", &server.url()]).run(numbered(1_000_000));
+    done.expect_code(0);
+    assert_eq!(done.summary()["sent"], 1_000_000);
+    server.wait_for_messages(1_000_000, LONG);
+}
+
+#[test]
+fn a_server_that_comes_up_late_gets_every_line() {
+    let addr = free_addr();
+    let url = format!("ws://{addr}/late");
+    let mut running = wsship(&[
+        "--url",
+        &url,
+        "--retry-limit",
+        "forever",
+        "--backoff-init",
+        "20ms",
+        "--backoff-max",
+        "100ms",
+    ])
+    .spawn();
+    running.write(numbered(1000).as_bytes());
+    running.wait_for_stderr("Connection refused; retrying", LONG);
+    let server = Server::start_on(addr, Behaviour::default());
+    running.wait_for_stderr("connected again after", LONG);
+    let done = running.wait(LONG);
+    done.expect_code(0);
+    let expected = numbered(1000);
+    assert_eq!(
+        messages_of(&server.messages()),
+        expected.lines().collect::<Vec<_>>()
+    );
+    let summary = done.summary();
+    assert!(summary["retries"] >= 1, "{summary:?}");
+    assert_eq!(
+        done.stderr.matches("Connection refused").count(),
+        1,
+        "reported once:\n{}",
+        done.stderr
+    );
+}
+
+#[test]
+fn a_server_closing_every_1000_messages_loses_nothing() {
+    let server = Server::start(Behaviour {
+        close_every: Some(1000),
+        ..Behaviour::default()
+    });
+    let input = numbered(20_000);
+    let done = wsship(&[
+        "--url",
+        &server.url(),
+        "--batch-size",
+        "300",
+        "--backoff-init",
+        "10ms",
+    ])
+    .run(input.clone());
+    done.expect_code(0);
+    let summary = done.summary();
+    assert_eq!(summary["sent"], 20_000);
+    assert!(server.connections() > 1);
+    assert_eq!(
+        summary["reconnects"],
+        server.connections() as u64 - 1,
+        "{summary:?}"
+    );
+
+    // At least once, and with one worker in order: the first time each
+    // line arrives is its place in the input.
+    let received = messages_of(&server.messages());
+    let mut seen = std::collections::HashSet::new();
+    let firsts: Vec<&str> = received
+        .iter()
+        .map(|s| s.as_str())
+        .filter(|s| seen.insert(*s))
+        .collect();
+    assert_eq!(firsts, input.lines().collect::<Vec<_>>());
+}
+
+#[test]
+fn retries_exhausted_fail_the_batch_and_the_run() {
+    let url = format!("ws://{}/gone", free_addr());
+    let done = wsship(&[
+        "--url",
+        &url,
+        "--batch-size",
+        "5",
+        "--retry-limit",
+        "2",
+        "--backoff-init",
+        "10ms",
+    ])
+    .run(numbered(10));
+    done.expect_code(1);
+    let summary = done.summary();
+    assert_eq!(
+        (summary["sent"], summary["failed"], summary["retries"]),
+        (0, 10, 2)
+    );
+    assert!(
+        done.stderr
+            .contains("dropped a batch of 5 lines after 3 attempts"),
+        "{}",
+        done.stderr
+    );
+}
+
+#[test]
+fn a_refused_handshake_is_not_retried() {
+    let server = Server::start(Behaviour {
+        reject: Some(403),
+        ..Behaviour::default()
+    });
+    let done = wsship(&["--url", &server.url(), "--backoff-init", "10ms"]).run(numbered(10));
+    done.expect_code(1);
+    assert!(
+        done.stderr.contains("HTTP 403 Forbidden"),
+        "{}",
+        done.stderr
+    );
+    assert_eq!(done.summary()["failed"], 10);
+    assert_eq!(server.connections(), 1);
+}
+
+#[test]
+fn a_503_is_retried() {
+    let server = Server::start(Behaviour {
+        reject: Some(503),
+        ..Behaviour::default()
+    });
+    let done = wsship(&[
+        "--url",
+        &server.url(),
+        "--retry-limit",
+        "1",
+        "--backoff-init",
+        "10ms",
+    ])
+    .run("x\n");
+    done.expect_code(1);
+    assert_eq!(server.connections(), 2);
+    assert_eq!(done.summary()["retries"], 1);
+}
+
+#[test]
+fn a_silent_handshake_times_out() {
+    let server = Server::start(Behaviour {
+        mute: true,
+        ..Behaviour::default()
+    });
+    let done = wsship(&[
+        "--url",
+        &server.url(),
+        "--connect-timeout",
+        "300ms",
+        "--retry-limit",
+        "0",
+    ])
+    .run("x\n");
+    done.expect_code(1);
+    assert!(
+        done.stderr.contains("handshake timed out"),
+        "{}",
+        done.stderr
+    );
+}
+
+#[test]
+fn a_server_that_stops_reading_is_abandoned_after_the_write_timeout() {
+    let server = Server::start(Behaviour {
+        black_hole: true,
+        ..Behaviour::default()
+    });
+    // 64 MB: far more than the socket buffers on both sides hold.
+    let line = format!("{}\n", "z".repeat(999_999));
+    let input = line.repeat(64);
+    let done = wsship(&[
+        "--url",
+        &server.url(),
+        "--write-timeout",
+        "300ms",
+        "--retry-limit",
+        "0",
+    ])
+    .run(input);
+    done.expect_code(1);
+    assert!(done.stderr.contains("accepted no data"), "{}", done.stderr);
+    assert!(done.summary()["failed"] > 0);
+}

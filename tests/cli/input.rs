@@ -1,0 +1,154 @@
+//! Input handling: files, size cap, encoding of whatever bytes come in.
+
+use std::path::PathBuf;
+
+use crate::server::{Behaviour, Server};
+use crate::util::{LONG, messages_of, wsship};
+
+fn temp_file(name: &str, content: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("wsship-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, content).unwrap();
+    path
+}
+
+#[test]
+fn oversized_lines_are_dropped_whole_and_counted() {
+    let server = Server::start(Behaviour::default());
+    let long = "x".repeat(11);
+    let input = format!("short\n{long}\nexactly10!\r\n{}\nlast", "y".repeat(100_000));
+    let done = wsship(&["--url", &server.url(), "--max-len", "10"]).run(input);
+    done.expect_code(0);
+    assert_eq!(
+        messages_of(&server.messages()),
+        ["short", "exactly10!", "last"]
+    );
+    let summary = done.summary();
+    assert_eq!(
+        (summary["read"], summary["dropped"], summary["sent"]),
+        (5, 2, 3)
+    );
+    assert!(
+        done.stderr.contains("longer than --max-len"),
+        "{}",
+        done.stderr
+    );
+}
+
+#[test]
+fn a_200_mb_line_without_newline_costs_no_memory() {
+    let server = Server::start(Behaviour::default());
+    let mut running = wsship(&["--url", &server.url()]).spawn();
+    running.write(b"before\n");
+    let block = vec![b'x'; 1 << 20];
+    for _ in 0..200 {
+        running.write(&block);
+    }
+    // All but a pipe buffer's worth has been read by now.
+    let peak_kib = running.peak_rss_kib();
+    let done = running.wait(LONG);
+    done.expect_code(0);
+    assert_eq!(messages_of(&server.messages()), ["before"]);
+    let summary = done.summary();
+    assert_eq!((summary["read"], summary["dropped"]), (2, 1));
+    eprintln!("peak RSS with a 200 MiB line and --max-len 1MiB: {peak_kib} KiB");
+    assert!(peak_kib < 48 * 1024, "peak RSS {peak_kib} KiB");
+}
+
+#[test]
+fn invalid_utf8_is_replaced_and_crlf_removed() {
+    let server = Server::start(Behaviour::default());
+    let done = wsship(&["--url", &server.url()]).run(&b"caf\xe9\r\nok\r\n\r\n\xff\xfe\nlast"[..]);
+    done.expect_code(0);
+    assert_eq!(
+        messages_of(&server.messages()),
+        ["caf\u{fffd}", "ok", "\u{fffd}\u{fffd}", "last"]
+    );
+    assert_eq!(done.summary()["invalid_utf8"], 2);
+}
+
+#[test]
+fn hostile_lines_make_valid_json_that_round_trips() {
+    let server = Server::start(Behaviour::default());
+    let hostile = [
+        r#"{"message":"injected"}"#,
+        "quote \" backslash \\ slash /",
+        "\u{1}\u{1b}[31mred\u{1b}[0m\u{7f}\ttab\u{c}feed\u{8}",
+        "bare \r carriage return inside",
+        "js line separators \u{2028} and \u{2029}",
+        "</script><script>alert(1)</script>",
+        "emoji 🚀 and ünïcödé and \u{fffd}",
+        "\\u0000 literal escape text",
+    ];
+    let input: String = hostile.iter().map(|line| format!("{line}\n")).collect();
+    wsship(&["--url", &server.url()]).run(input).expect_code(0);
+    let received = server.messages();
+    assert_eq!(messages_of(&received), hostile);
+    for text in &received {
+        assert!(
+            !text.contains('\u{2028}') && !text.contains('\u{2029}'),
+            "{text}"
+        );
+        assert!(
+            !text.bytes().any(|b| b < 0x20),
+            "raw control byte in {text:?}"
+        );
+    }
+}
+
+#[test]
+fn files_and_stdin_are_read_in_order() {
+    let server = Server::start(Behaviour::default());
+    let a = temp_file("order-a.log", b"a1\na2 no newline");
+    let b = temp_file("order-b.log", b"b1\n");
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    wsship(&["--url", &server.url(), a, "-", b])
+        .run("s1\n")
+        .expect_code(0);
+    assert_eq!(
+        messages_of(&server.messages()),
+        ["a1", "a2 no newline", "s1", "b1"]
+    );
+}
+
+#[test]
+fn a_missing_file_is_reported_and_the_others_still_sent() {
+    let server = Server::start(Behaviour::default());
+    let a = temp_file("missing-a.log", b"from a\n");
+    let b = temp_file("missing-b.log", b"from b\n");
+    let missing = a.with_file_name("does-not-exist.log");
+    let args = [
+        a.to_str().unwrap(),
+        missing.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ];
+    let done = wsship(&[&["--url", &server.url()][..], &args].concat()).run(Vec::new());
+    done.expect_code(1);
+    assert!(
+        done.stderr.contains(&format!(
+            "wsship: {}: No such file or directory\n",
+            missing.display()
+        )),
+        "{}",
+        done.stderr
+    );
+    assert_eq!(messages_of(&server.messages()), ["from a", "from b"]);
+    assert_eq!(done.summary()["input_errors"], 1);
+}
+
+#[test]
+fn a_directory_is_an_error_for_that_file_only() {
+    let server = Server::start(Behaviour::default());
+    let file = temp_file("dir-neighbour.log", b"kept\n");
+    let dir = file.parent().unwrap().to_str().unwrap().to_string();
+    let done = wsship(&["--url", &server.url(), &dir, file.to_str().unwrap()]).run(Vec::new());
+    done.expect_code(1);
+    assert!(
+        done.stderr
+            .contains(&format!("wsship: {dir}: Is a directory")),
+        "{}",
+        done.stderr
+    );
+    assert_eq!(messages_of(&server.messages()), ["kept"]);
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests: the real wsship binary against a real tungstenite
+//! server on loopback, each test with its own server on its own port.
+
+mod server;
+mod util;
+
+mod delivery;
+mod faults;
+mod input;
+mod signals;
+mod usage;

@@ -1,0 +1,175 @@
+//! A real tungstenite server on 127.0.0.1, one per test, with knobs for the
+//! faults a log shipper meets: echo everything, close every N messages,
+//! refuse the handshake, stall the handshake, stop reading.
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use tungstenite::Message;
+use tungstenite::handshake::server::{ErrorResponse, Request, Response};
+
+#[derive(Clone, Copy, Default)]
+pub struct Behaviour {
+    /// Write every text message back, as an echo endpoint does.
+    pub echo: bool,
+    /// After this many messages on one connection, start a clean close
+    /// (still reading until the client answers, as RFC 6455 section 7 asks).
+    pub close_every: Option<usize>,
+    /// Answer the handshake with this HTTP status instead of 101.
+    pub reject: Option<u16>,
+    /// Accept TCP connections and never answer the handshake.
+    pub mute: bool,
+    /// Complete the handshake, then never read again.
+    pub black_hole: bool,
+}
+
+#[derive(Default)]
+struct Log {
+    messages: Vec<String>,
+    pings: usize,
+    connections: usize,
+}
+
+#[derive(Default)]
+struct Shared {
+    log: Mutex<Log>,
+    changed: Condvar,
+}
+
+pub struct Server {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    pub fn start(behaviour: Behaviour) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        Server::serve(listener, behaviour)
+    }
+
+    /// Starts on a given address (a port known to be free a moment ago),
+    /// retrying briefly in case the port is still being released.
+    pub fn start_on(addr: SocketAddr, behaviour: Behaviour) -> Server {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match TcpListener::bind(addr) {
+                Ok(listener) => return Server::serve(listener, behaviour),
+                Err(err) if Instant::now() > deadline => panic!("bind {addr}: {err}"),
+                Err(_) => thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    }
+
+    fn serve(listener: TcpListener, behaviour: Behaviour) -> Server {
+        let addr = listener.local_addr().unwrap();
+        let shared = Arc::new(Shared::default());
+        let accept_shared = Arc::clone(&shared);
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let shared = Arc::clone(&accept_shared);
+                thread::spawn(move || connection(stream, behaviour, &shared));
+            }
+        });
+        Server { addr, shared }
+    }
+
+    pub fn addr(&self) -> String {
+        self.addr.to_string()
+    }
+
+    pub fn url(&self) -> String {
+        format!("ws://{}/ingest", self.addr)
+    }
+
+    pub fn messages(&self) -> Vec<String> {
+        self.shared.log.lock().unwrap().messages.clone()
+    }
+
+    pub fn connections(&self) -> usize {
+        self.shared.log.lock().unwrap().connections
+    }
+
+    /// Waits until `ready` holds for the log, or panics after `timeout`.
+    fn wait_until(&self, timeout: Duration, what: &str, ready: impl Fn(&Log) -> bool) {
+        let deadline = Instant::now() + timeout;
+        let mut log = self.shared.log.lock().unwrap();
+        while !ready(&log) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                panic!(
+                    "server: timed out after {timeout:?} waiting for {what}; have {} messages, {} connections",
+                    log.messages.len(),
+                    log.connections
+                );
+            }
+            log = self.shared.changed.wait_timeout(log, left).unwrap().0;
+        }
+    }
+
+    pub fn wait_for_messages(&self, count: usize, timeout: Duration) {
+        self.wait_until(timeout, &format!("{count} messages"), |log| {
+            log.messages.len() >= count
+        });
+    }
+
+    pub fn wait_for_connections(&self, count: usize, timeout: Duration) {
+        self.wait_until(timeout, &format!("{count} connections"), |log| {
+            log.connections >= count
+        });
+    }
+
+    pub fn wait_for_pings(&self, count: usize, timeout: Duration) {
+        self.wait_until(timeout, &format!("{count} pings"), |log| log.pings >= count);
+    }
+}
+
+fn record(shared: &Shared, f: impl FnOnce(&mut Log)) {
+    f(&mut shared.log.lock().unwrap());
+    shared.changed.notify_all();
+}
+
+fn connection(mut stream: TcpStream, behaviour: Behaviour, shared: &Shared) {
+    record(shared, |log| log.connections += 1);
+    if behaviour.mute {
+        // Hold the socket open without a word until the client gives up.
+        let _ = stream.read_to_end(&mut Vec::new());
+        return;
+    }
+    // The shape of the result is tungstenite's handshake callback's.
+    #[allow(clippy::result_large_err)]
+    let check = |_: &Request, response: Response| match behaviour.reject {
+        Some(status) => {
+            let mut refusal = ErrorResponse::new(Some("refused by test".into()));
+            *refusal.status_mut() = status.try_into().unwrap();
+            Err(refusal)
+        }
+        None => Ok(response),
+    };
+    let Ok(mut ws) = tungstenite::accept_hdr(stream, check) else {
+        return;
+    };
+    if behaviour.black_hole {
+        thread::sleep(Duration::from_secs(3600));
+    }
+    let mut on_this_connection = 0;
+    loop {
+        match ws.read() {
+            Ok(Message::Text(text)) => {
+                record(shared, |log| log.messages.push(text.to_string()));
+                on_this_connection += 1;
+                if behaviour.echo && ws.send(Message::Text(text)).is_err() {
+                    return;
+                }
+                if behaviour.close_every == Some(on_this_connection) {
+                    let _ = ws.close(None);
+                }
+            }
+            Ok(Message::Ping(_)) => record(shared, |log| log.pings += 1),
+            Ok(_) => {}
+            Err(_) => return,
+        }
+    }
+}

@@ -1,0 +1,267 @@
+//! Running the real binary: arguments in, stdin fed from its own thread,
+//! every wait bounded, and on failure the arguments, status and stderr shown.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+pub const LONG: Duration = Duration::from_secs(60);
+
+pub fn wsship(args: &[&str]) -> Wsship {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wsship"));
+    command.args(args);
+    // Options may come from the environment: none may leak in from ours.
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("WSSHIP_") {
+            command.env_remove(key);
+        }
+    }
+    Wsship {
+        command,
+        args: args.iter().map(|a| a.to_string()).collect(),
+    }
+}
+
+pub struct Wsship {
+    command: Command,
+    args: Vec<String>,
+}
+
+impl Wsship {
+    pub fn env(mut self, key: &str, value: &str) -> Wsship {
+        self.command.env(key, value);
+        self.args.insert(0, format!("{key}={value}"));
+        self
+    }
+
+    /// Runs to completion with `input` on stdin.
+    pub fn run(self, input: impl Into<Vec<u8>>) -> Finished {
+        let mut running = self.spawn();
+        let mut stdin = running.stdin.take().unwrap();
+        let input = input.into();
+        thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+        running.wait(LONG)
+    }
+
+    pub fn spawn(mut self) -> Running {
+        let mut child = self
+            .command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn wsship");
+        let stderr = Arc::new((Mutex::new(String::new()), Condvar::new()));
+        let mut pipe = child.stderr.take().unwrap();
+        let sink = Arc::clone(&stderr);
+        let reader = thread::spawn(move || {
+            let mut buf = [0; 4096];
+            while let Ok(n @ 1..) = pipe.read(&mut buf) {
+                sink.0
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+                sink.1.notify_all();
+            }
+        });
+        let mut out = child.stdout.take().unwrap();
+        let stdout = thread::spawn(move || {
+            let mut text = String::new();
+            let _ = out.read_to_string(&mut text);
+            text
+        });
+        Running {
+            stdin: child.stdin.take(),
+            child,
+            args: self.args,
+            stderr,
+            reader: Some(reader),
+            stdout: Some(stdout),
+        }
+    }
+}
+
+pub struct Running {
+    pub child: Child,
+    pub stdin: Option<ChildStdin>,
+    args: Vec<String>,
+    stderr: Arc<(Mutex<String>, Condvar)>,
+    reader: Option<thread::JoinHandle<()>>,
+    stdout: Option<thread::JoinHandle<String>>,
+}
+
+impl Running {
+    /// Writes `data` from a thread of its own, for input larger than wsship
+    /// may accept before the test acts (a stalled server stops its reading).
+    pub fn feed(&mut self, data: Vec<u8>) {
+        let mut stdin = self.stdin.take().expect("stdin open");
+        thread::spawn(move || {
+            let _ = stdin.write_all(&data);
+        });
+    }
+
+    pub fn write(&mut self, data: &[u8]) {
+        self.stdin
+            .as_mut()
+            .expect("stdin open")
+            .write_all(data)
+            .expect("write to wsship");
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.0.lock().unwrap().clone()
+    }
+
+    /// Waits until stderr contains `needle`.
+    #[track_caller]
+    pub fn wait_for_stderr(&self, needle: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let mut text = self.stderr.0.lock().unwrap();
+        while !text.contains(needle) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                panic!(
+                    "wsship {:?}: no {needle:?} on stderr within {timeout:?}:\n{text}",
+                    self.args
+                );
+            }
+            text = self.stderr.1.wait_timeout(text, left).unwrap().0;
+        }
+    }
+
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
+        assert_eq!(rc, 0, "kill failed");
+    }
+
+    /// Peak resident memory so far, in KiB, from /proc.
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM in /proc status")
+    }
+
+    /// Waits for exit; kills it and fails the test after `timeout`.
+    #[track_caller]
+    pub fn wait(mut self, timeout: Duration) -> Finished {
+        self.stdin = None;
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "wsship {:?} still running after {timeout:?}; stderr:\n{}",
+                    self.args,
+                    self.stderr()
+                );
+            }
+            thread::sleep(Duration::from_millis(10));
+        };
+        let _ = self.reader.take().unwrap().join();
+        let stdout = self.stdout.take().unwrap().join().unwrap();
+        Finished {
+            status,
+            stderr: self.stderr(),
+            stdout,
+            args: self.args.clone(),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // A failed assertion must not leave a wsship behind.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug)]
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stderr: String,
+    pub stdout: String,
+    args: Vec<String>,
+}
+
+impl Finished {
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Finished {
+        assert_eq!(
+            self.status.code(),
+            Some(code),
+            "wsship {:?} exited with {}; stderr:\n{}",
+            self.args,
+            self.status,
+            self.stderr
+        );
+        self
+    }
+
+    /// The `summary:` line as numbers, checked for read = sent + dropped + failed.
+    #[track_caller]
+    pub fn summary(&self) -> HashMap<String, u64> {
+        let line = self
+            .stderr
+            .lines()
+            .find_map(|line| line.strip_prefix("wsship: summary: "))
+            .unwrap_or_else(|| panic!("no summary line in stderr:\n{}", self.stderr));
+        let counts: HashMap<String, u64> = line
+            .split_whitespace()
+            .map(|pair| {
+                let (key, value) = pair.split_once('=').expect("key=value");
+                (key.to_string(), value.parse().expect("a count"))
+            })
+            .collect();
+        assert_eq!(
+            counts["read"],
+            counts["sent"] + counts["dropped"] + counts["failed"],
+            "read != sent + dropped + failed in: {line}"
+        );
+        counts
+    }
+}
+
+/// `count` distinct, numbered lines.
+pub fn numbered(count: usize) -> String {
+    (0..count)
+        .map(|i| format!("line {i:07} of the test input\n"))
+        .collect()
+}
+
+/// The `message` field of each JSON message, checking the whole shape.
+#[track_caller]
+pub fn messages_of(received: &[String]) -> Vec<String> {
+    received
+        .iter()
+        .map(|text| {
+            let value: serde_json::Value =
+                serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+            let object = value.as_object().expect("a JSON object");
+            let timestamp = object["timestamp"].as_str().expect("timestamp string");
+            assert!(
+                timestamp.len() == 24
+                    && timestamp.ends_with('Z')
+                    && chrono::DateTime::parse_from_rfc3339(timestamp).is_ok(),
+                "timestamp not RFC 3339 UTC with milliseconds: {timestamp}"
+            );
+            object["message"]
+                .as_str()
+                .expect("message string")
+                .to_string()
+        })
+        .collect()
+}
