@@ -15,10 +15,12 @@ Input: lines end at \\n; a trailing \\r is removed; empty lines are skipped and 
 counted. Bytes that are not UTF-8 are replaced with U+FFFD. A line longer than \
 --max-len is dropped whole, never truncated.
 
-Delivery: at least once. A batch counts as sent once it is written and flushed to \
-the connection; a batch that fails part way is sent again whole on a new connection, \
-so duplicates are possible after a reconnect, gaps are not. With one worker the \
-server sees lines in input order; with several, order holds within a batch.
+Delivery: a batch counts as sent once it is written and flushed to the connection. \
+A batch whose write fails is sent again whole on a new connection (at least once: \
+duplicates are possible after a reconnect). WebSocket has no acknowledgements, so \
+messages already flushed when a connection breaks abruptly cannot be known lost. With \
+one worker the server sees lines in input order; with several, order holds within a \
+batch.
 
 Exit status:
   0    every line read was sent or dropped by policy (--max-len)
@@ -29,7 +31,7 @@ Exit status:
 /// Ship log lines to a WebSocket server, one timestamped JSON message per line.
 ///
 /// Reads FILEs (or standard input) line by line, wraps each line as
-/// {\"timestamp\":\"<RFC 3339 UTC>\",\"message\":\"<line>\"}, groups the messages in
+/// {"timestamp":"<RFC 3339 UTC, ms>","message":"<line>"}, groups the messages in
 /// batches and writes them over a pool of WebSocket connections. At end of input
 /// every pending batch is sent and each connection is closed cleanly.
 #[derive(Debug, Parser)]
@@ -170,7 +172,7 @@ pub struct Args {
 pub enum Schema {
     /// Plain WebSocket.
     Ws,
-    /// WebSocket over TLS.
+    /// WebSocket over TLS (not supported yet).
     Wss,
 }
 

@@ -32,14 +32,16 @@ pub struct Outage {
 }
 
 impl Outage {
-    fn failed(&self, config: &Config, err: &Error) {
+    fn failed(&self, config: &Config, err: &Error, retrying: bool) {
         let mut since = self.since.lock().unwrap_or_else(|p| p.into_inner());
         if since.is_none() {
             *since = Some(Instant::now());
-            messages::notice!(
-                "{}: {err}; retrying (-v shows each attempt)",
-                config.endpoint
-            );
+            let next = if retrying {
+                "; retrying (-v shows each attempt)"
+            } else {
+                ""
+            };
+            messages::notice!("{}: {err}{next}", config.endpoint);
         }
     }
 
@@ -154,13 +156,14 @@ impl<'a> Worker<'a> {
                 self.shutdown.abort();
                 return;
             }
-            self.outage.failed(self.config, &err);
             let delay = self.backoff.next_delay();
-            let may_retry = match self.config.retry_limit {
-                RetryLimit::Forever => true,
-                RetryLimit::Limited(limit) => retries < limit,
-            };
-            if !may_retry || self.given_up.is_some() {
+            let may_retry = self.given_up.is_none()
+                && match self.config.retry_limit {
+                    RetryLimit::Forever => true,
+                    RetryLimit::Limited(limit) => retries < limit,
+                };
+            self.outage.failed(self.config, &err, may_retry);
+            if !may_retry {
                 self.give_up(lines, retries, &err, delay);
                 return;
             }
