@@ -8,7 +8,9 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{ArgAction, Parser, ValueEnum};
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
 
 const AFTER_HELP: &str = "\
 Input: lines end at \\n; a trailing \\r is removed; empty lines are skipped and not \
@@ -43,7 +45,7 @@ pub struct Args {
 
     /// Server URL, ws://HOST[:PORT]/PATH; takes the place of --schema, --addr and --path.
     #[arg(long, env = "WSSHIP_URL", value_name = "URL", value_parser = parse_url,
-          conflicts_with_all = ["schema", "addr", "path"], help_heading = "Connection")]
+          help_heading = "Connection")]
     pub url: Option<Url>,
 
     /// URL scheme used with --addr and --path.
@@ -168,6 +170,38 @@ pub struct Args {
     pub verbose: bool,
 }
 
+impl Args {
+    /// Parses the process's arguments, exiting with status 2 on a usage error.
+    pub fn from_command_line() -> Args {
+        Args::resolve(Args::command().get_matches()).unwrap_or_else(|err| err.exit())
+    }
+
+    #[cfg(test)]
+    pub fn try_from_iter<I: IntoIterator<Item = T>, T: Into<std::ffi::OsString> + Clone>(
+        args: I,
+    ) -> Result<Args, clap::Error> {
+        Args::resolve(Args::command().try_get_matches_from(args)?)
+    }
+
+    /// `--url` and `--schema/--addr/--path` name the endpoint two ways. On
+    /// the command line they conflict; otherwise the command line beats the
+    /// environment, so `WSSHIP_URL` in a profile does not make `--addr` an
+    /// error (clap's own conflicts would count environment values too).
+    fn resolve(matches: ArgMatches) -> Result<Args, clap::Error> {
+        let mut args = Args::from_arg_matches(&matches)?;
+        let typed = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+        let parts = ["schema", "addr", "path"].into_iter().any(typed);
+        if parts && typed("url") {
+            let msg = "--url cannot be used with --schema, --addr or --path";
+            return Err(Args::command().error(ErrorKind::ArgumentConflict, msg));
+        }
+        if parts {
+            args.url = None;
+        }
+        Ok(args)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Schema {
     /// Plain WebSocket.
@@ -253,7 +287,6 @@ fn parse_url(s: &str) -> Result<Url, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn clap_definition_is_consistent() {

@@ -196,10 +196,9 @@ impl Endpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
     fn config(args: &[&str]) -> Result<Config, clap::Error> {
-        Config::from_args(Args::try_parse_from(
+        Config::from_args(Args::try_from_iter(
             std::iter::once("wsship").chain(args.iter().copied()),
         )?)
     }

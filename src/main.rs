@@ -19,8 +19,6 @@ mod stats;
 mod ticker;
 mod worker;
 
-use clap::Parser;
-
 use crate::cli::Args;
 use crate::config::Config;
 use crate::shutdown::Shutdown;
@@ -30,7 +28,7 @@ fn main() {
 }
 
 fn wsship() -> i32 {
-    let config = match Config::from_args(Args::parse()) {
+    let config = match Config::from_args(Args::from_command_line()) {
         Ok(config) => config,
         Err(err) => err.exit(),
     };

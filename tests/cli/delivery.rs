@@ -71,6 +71,41 @@ fn options_from_the_environment() {
 }
 
 #[test]
+fn the_command_line_beats_the_environment_for_the_endpoint() {
+    let server = Server::start(Behaviour::default());
+    let nowhere = "ws://127.0.0.1:1/nowhere";
+    wsship(&["--addr", &server.addr(), "--retry-limit", "0"])
+        .env("WSSHIP_URL", nowhere)
+        .run("addr on the command line\n")
+        .expect_code(0);
+    wsship(&["--url", &server.url(), "--retry-limit", "0"])
+        .env("WSSHIP_ADDR", "127.0.0.1:1")
+        .run("url on the command line\n")
+        .expect_code(0);
+    assert_eq!(
+        messages_of(&server.messages()),
+        ["addr on the command line", "url on the command line"]
+    );
+}
+
+#[test]
+fn verbose_shows_connection_events() {
+    let server = Server::start(Behaviour::default());
+    let done = wsship(&["--url", &server.url(), "-v"]).run("x\n");
+    done.expect_code(0);
+    let connected = format!(
+        "wsship: worker 0: connected to ws://{}/ingest",
+        server.addr()
+    );
+    assert!(done.stderr.contains(&connected), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("wsship: worker 0: closed"),
+        "{}",
+        done.stderr
+    );
+}
+
+#[test]
 fn fields_follow_the_message_in_order() {
     let server = Server::start(Behaviour::default());
     wsship(&[

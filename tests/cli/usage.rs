@@ -18,7 +18,10 @@ fn bad_arguments_exit_2_with_a_clear_message() {
             &["--backoff-init", "2m", "--backoff-max", "1m"],
             "longer than --backoff-max",
         ),
-        (&["--url", "ws://h/", "--addr", "h:1"], "--addr"),
+        (
+            &["--url", "ws://h/", "--addr", "h:1"],
+            "--url cannot be used with",
+        ),
         (&["--schema", "wss"], "not supported yet"),
         (&["--field", "novalue"], "KEY=VALUE"),
         (&["--no-such-option"], "--no-such-option"),
