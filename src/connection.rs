@@ -27,6 +27,7 @@ const POLL_SLICE: Duration = Duration::from_millis(100);
 pub struct Connection<'a> {
     ws: WebSocket<TcpStream>,
     write_timeout: Duration,
+    close_timeout: Duration,
     shutdown: &'a Shutdown,
 }
 
@@ -75,6 +76,7 @@ impl<'a> Connection<'a> {
         Ok(Connection {
             ws,
             write_timeout,
+            close_timeout: connect_timeout,
             shutdown,
         })
     }
@@ -100,7 +102,8 @@ impl<'a> Connection<'a> {
         loop {
             match self.ws.read() {
                 Ok(Message::Close(frame)) => {
-                    let _ = self.ws.flush();
+                    // Whatever happens to the handshake, the server is gone.
+                    let _ = self.finish_close();
                     let (code, reason) = frame.map_or((1005, String::new()), |f| {
                         (u16::from(f.code), f.reason.as_str().to_string())
                     });
@@ -116,14 +119,22 @@ impl<'a> Connection<'a> {
     }
 
     /// The closing handshake (RFC 6455 section 7): send Close, read until the
-    /// server answers and closes the TCP connection, or until `timeout`.
-    pub fn close(mut self, timeout: Duration) -> Result<(), Error> {
-        let deadline = Instant::now() + timeout;
+    /// server answers and closes the TCP connection.
+    pub fn close(mut self) -> Result<(), Error> {
         match self.ws.close(None) {
             Ok(()) => {}
             Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(Error::from_session(e)),
         }
+        self.finish_close()
+    }
+
+    /// Drives a closing handshake already begun, by either side, until the
+    /// server closes the TCP connection: only then has it read every frame
+    /// we sent, so a batch resent on the next connection cannot arrive
+    /// ahead of this one's tail. Bounded by --connect-timeout.
+    fn finish_close(&mut self) -> Result<(), Error> {
+        let deadline = Instant::now() + self.close_timeout;
         loop {
             let flushed = match self.ws.flush() {
                 Ok(()) => true,

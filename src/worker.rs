@@ -112,14 +112,7 @@ impl<'a> Worker<'a> {
             }
         }
         if let Some(conn) = self.conn.take() {
-            let left = self
-                .shutdown
-                .deadline()
-                .map_or(self.config.connect_timeout, |d| {
-                    d.saturating_duration_since(Instant::now())
-                        .min(self.config.connect_timeout)
-                });
-            match conn.close(left) {
+            match conn.close() {
                 Ok(()) => messages::info!("worker {}: closed", self.id),
                 Err(err) => messages::info!("worker {}: closing: {err}", self.id),
             }

@@ -96,7 +96,16 @@ fn a_server_closing_every_1000_messages_loses_nothing() {
         .map(|s| s.as_str())
         .filter(|s| seen.insert(*s))
         .collect();
-    assert_eq!(firsts, input.lines().collect::<Vec<_>>());
+    let expected: Vec<&str> = input.lines().collect();
+    let missing = expected.iter().filter(|line| !seen.contains(*line)).count();
+    assert_eq!(missing, 0, "{missing} lines never arrived");
+    let first_difference = firsts.iter().zip(&expected).position(|(a, b)| a != b);
+    assert_eq!(
+        first_difference,
+        None,
+        "out of order: {:?}",
+        first_difference.map(|i| &firsts[i..i + 3])
+    );
 }
 
 #[test]
