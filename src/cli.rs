@@ -28,7 +28,7 @@ Exit status:
   0    every line read was sent or dropped by policy (--max-len)
   1    a line failed, an input could not be read, or the server refused us
   2    usage error
-  130  interrupted by SIGINT or SIGTERM (a second signal exits at once)";
+  130  interrupted by SIGINT, SIGTERM or SIGHUP (a second signal exits at once)";
 
 /// Ship log lines to a WebSocket server, one timestamped JSON message per line.
 ///
@@ -145,7 +145,7 @@ pub struct Args {
           value_parser = parse_duration, help_heading = "Retries")]
     pub backoff_max: Duration,
 
-    /// After SIGINT or SIGTERM, time allowed to send what was already read.
+    /// After SIGINT, SIGTERM or SIGHUP, time allowed to send what was already read.
     #[arg(long, env = "WSSHIP_DRAIN_TIMEOUT", value_name = "DURATION", default_value = "5s",
           value_parser = parse_duration, help_heading = "Retries")]
     pub drain_timeout: Duration,

@@ -1,6 +1,6 @@
 //! How a run ends early: a signal (drain, then exit 130) or a fatal error.
 //!
-//! A first SIGINT/SIGTERM stops the reader and gives the workers until
+//! A first SIGINT/SIGTERM (or SIGHUP) stops the reader and gives the workers until
 //! `--drain-timeout` to send what was already read; a second one exits at once.
 //! A fatal error (a handshake no retry can fix) sets the deadline to now.
 //! Sleepers wait on `wake`, a channel whose sender is dropped when shutdown
@@ -47,7 +47,7 @@ impl Shutdown {
         })
     }
 
-    /// Routes SIGINT and SIGTERM here. ctrlc runs the handler on its own
+    /// Routes SIGINT, SIGTERM and SIGHUP here. ctrlc runs the handler on its own
     /// thread, not in signal context, so it may lock and allocate.
     pub fn handle_signals(self: &Arc<Self>) -> Result<(), ctrlc::Error> {
         let this = Arc::clone(self);
@@ -59,9 +59,10 @@ impl Shutdown {
         })
     }
 
-    /// Ends the run now: nothing more is sent.
-    pub fn abort(&self) {
-        self.begin(Cause::Fatal, Duration::ZERO);
+    /// Ends the run now: nothing more is sent. Returns true for the first
+    /// caller, so that one error is reported once, not once per worker.
+    pub fn abort(&self) -> bool {
+        self.begin(Cause::Fatal, Duration::ZERO).is_none()
     }
 
     /// Starts the shutdown; returns the earlier cause if one was already set.
@@ -125,7 +126,8 @@ mod tests {
     fn abort_wakes_sleepers_and_expires_at_once() {
         let shutdown = Shutdown::new(Duration::from_secs(5));
         assert!(!shutdown.is_stopping() && !shutdown.expired());
-        shutdown.abort();
+        assert!(shutdown.abort());
+        assert!(!shutdown.abort());
         assert!(shutdown.is_stopping() && shutdown.expired());
         assert!(
             shutdown

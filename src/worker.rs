@@ -144,9 +144,10 @@ impl<'a> Worker<'a> {
                 return;
             }
             if err.is_fatal() {
-                messages::error!("{}: {err}", self.config.endpoint);
+                if self.shutdown.abort() {
+                    messages::error!("{}: {err}", self.config.endpoint);
+                }
                 self.stats.failed(lines);
-                self.shutdown.abort();
                 return;
             }
             let delay = self.backoff.next_delay();

@@ -7,6 +7,15 @@ use crate::util::{LONG, messages_of, numbered, wsship};
 
 #[test]
 fn sigterm_sends_what_was_read_and_exits_130() {
+    sends_what_was_read_and_exits_130(libc::SIGTERM);
+}
+
+#[test]
+fn sighup_is_handled_like_sigterm() {
+    sends_what_was_read_and_exits_130(libc::SIGHUP);
+}
+
+fn sends_what_was_read_and_exits_130(signal: i32) {
     let server = Server::start(Behaviour::default());
     // A batch that would wait an hour: only the signal can send it.
     let mut running = wsship(&[
@@ -23,7 +32,7 @@ fn sigterm_sends_what_was_read_and_exits_130() {
     running.write(numbered(5000).as_bytes());
     running.wait_for_stderr("stats: read=5000 ", LONG);
     assert!(server.messages().is_empty());
-    running.signal(libc::SIGTERM);
+    running.signal(signal);
     let done = running.wait(LONG);
     done.expect_code(130);
     assert_eq!(done.summary()["sent"], 5000);
