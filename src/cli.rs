@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::error::ErrorKind;
 use clap::parser::ValueSource;
-use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
+use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum, ValueHint};
 
 const AFTER_HELP: &str = "\
 Input: lines end at \\n; a trailing \\r is removed; empty lines are skipped and not \
@@ -40,12 +40,12 @@ Exit status:
 #[command(name = "wsship", version, after_help = AFTER_HELP, max_term_width = 100)]
 pub struct Args {
     /// Files to read, in order; none or `-` means standard input.
-    #[arg(value_name = "FILE")]
+    #[arg(value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub files: Vec<PathBuf>,
 
     /// Server URL, ws://HOST[:PORT]/PATH; takes the place of --schema, --addr and --path.
     #[arg(long, env = "WSSHIP_URL", value_name = "URL", value_parser = parse_url,
-          help_heading = "Connection")]
+          value_hint = ValueHint::Url, help_heading = "Connection")]
     pub url: Option<Url>,
 
     /// URL scheme used with --addr and --path.
@@ -155,6 +155,15 @@ pub struct Args {
           value_parser = parse_duration, help_heading = "Output")]
     pub stats_interval: Option<Duration>,
 
+    /// Format of the summary and --stats-interval lines on stderr.
+    #[arg(long, env = "WSSHIP_STATS_FORMAT", value_enum, default_value_t = StatsFormat::Text,
+          help_heading = "Output")]
+    pub stats_format: StatsFormat,
+
+    /// Write the messages that would be sent to stdout, one per line, instead of connecting.
+    #[arg(long, env = "WSSHIP_DRY_RUN", help_heading = "Output")]
+    pub dry_run: bool,
+
     /// Print only errors: no summary, no outage notices.
     #[arg(
         short,
@@ -212,10 +221,18 @@ pub enum Schema {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// {"timestamp":"…","message":"…"} plus any --field.
+    /// {"timestamp":"...","message":"..."} plus any --field.
     Json,
     /// The line itself, as read.
     Raw,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatsFormat {
+    /// wsship: summary: read=... sent=... (key=value pairs).
+    Text,
+    /// One JSON object per line, with a "type" of "summary" or "stats".
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

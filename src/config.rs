@@ -13,7 +13,7 @@ use clap::CommandFactory;
 use clap::error::ErrorKind;
 use tungstenite::http::Uri;
 
-use crate::cli::{Args, Format, RetryLimit, Schema, Url};
+use crate::cli::{Args, Format, RetryLimit, Schema, StatsFormat, Url};
 use crate::messages::Verbosity;
 
 #[derive(Debug, Clone)]
@@ -34,6 +34,8 @@ pub struct Config {
     pub backoff_max: Duration,
     pub drain_timeout: Duration,
     pub stats_interval: Option<Duration>,
+    pub stats_format: StatsFormat,
+    pub dry_run: bool,
     pub verbosity: Verbosity,
 }
 
@@ -144,6 +146,8 @@ impl Config {
             backoff_max: args.backoff_max,
             drain_timeout: args.drain_timeout,
             stats_interval: args.stats_interval,
+            stats_format: args.stats_format,
+            dry_run: args.dry_run,
             verbosity,
         })
     }

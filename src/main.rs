@@ -8,6 +8,7 @@ mod batch;
 mod cli;
 mod config;
 mod connection;
+mod dry_run;
 mod encode;
 mod error;
 mod input;
@@ -22,6 +23,7 @@ mod worker;
 use crate::cli::Args;
 use crate::config::Config;
 use crate::shutdown::Shutdown;
+use crate::stats::Report;
 
 fn main() {
     std::process::exit(wsship());
@@ -41,7 +43,7 @@ fn wsship() -> i32 {
     }
     match run::run(&config, &shutdown) {
         Ok(outcome) => {
-            messages::notice!("summary: {}", outcome.summary);
+            outcome.summary.report(Report::Summary, config.stats_format);
             outcome.exit_code()
         }
         Err(err) => {

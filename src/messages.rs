@@ -30,6 +30,13 @@ pub fn emit(level: Verbosity, args: std::fmt::Arguments<'_>) {
     }
 }
 
+/// A line for programs to read (JSON statistics): no `wsship: ` prefix.
+pub fn emit_raw(level: Verbosity, line: &str) {
+    if enabled(level) {
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    }
+}
+
 /// Something the user must know whatever `-q` says: lost data, a fatal error.
 macro_rules! error {
     ($($arg:tt)*) => { $crate::messages::emit($crate::messages::Verbosity::Quiet, format_args!($($arg)*)) };

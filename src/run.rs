@@ -15,12 +15,12 @@ use crossbeam_channel::{Receiver, Select, Sender};
 
 use crate::batch::{Batch, Batcher};
 use crate::config::Config;
+use crate::dry_run;
 use crate::encode::Encoder;
 use crate::input::{self, Chunk};
-use crate::messages;
 use crate::ping;
 use crate::shutdown::{Cause, Shutdown};
-use crate::stats::{Stats, Summary};
+use crate::stats::{Report, Stats, Summary};
 use crate::ticker;
 use crate::worker::{Outage, Worker};
 
@@ -68,7 +68,20 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> io::Result<Outcome> {
 
         let mut ticks = Vec::new();
         let mut workers = Vec::new();
-        for id in 0..config.workers.get() {
+        if config.dry_run {
+            let (batch_rx, stats) = (batch_rx.clone(), &*stats);
+            workers.push(
+                thread::Builder::new()
+                    .name("dry-run".into())
+                    .spawn_scoped(scope, move || dry_run::run(&batch_rx, stats, shutdown))?,
+            );
+        }
+        let connections = if config.dry_run {
+            0
+        } else {
+            config.workers.get()
+        };
+        for id in 0..connections {
             let tick_rx = match config.ping_interval {
                 Some(_) => {
                     let (tick_tx, tick_rx) = crossbeam_channel::bounded(1);
@@ -88,7 +101,7 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> io::Result<Outcome> {
         }
         drop(batch_rx);
 
-        if let Some(interval) = config.ping_interval {
+        if let (Some(interval), false) = (config.ping_interval, ticks.is_empty()) {
             let stop = stop_rx.clone();
             thread::Builder::new()
                 .name("ping".into())
@@ -100,7 +113,7 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> io::Result<Outcome> {
                 .name("stats".into())
                 .spawn_scoped(scope, move || {
                     ticker::every(interval, &stop, || {
-                        messages::notice!("stats: {}", stats.summary())
+                        stats.summary().report(Report::Stats, config.stats_format)
                     })
                 })?;
         }

@@ -7,7 +7,9 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use crate::cli::StatsFormat;
 use crate::input::Chunk;
+use crate::messages::{self, Verbosity};
 
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -79,6 +81,44 @@ impl Stats {
     }
 }
 
+/// Which line is being reported: the end of the run, or a periodic one.
+#[derive(Debug, Clone, Copy)]
+pub enum Report {
+    Summary,
+    Stats,
+}
+
+impl Summary {
+    /// Prints the line on stderr (unless `-q`) in the chosen format.
+    pub fn report(&self, kind: Report, format: StatsFormat) {
+        let name = match kind {
+            Report::Summary => "summary",
+            Report::Stats => "stats",
+        };
+        match format {
+            StatsFormat::Text => messages::notice!("{name}: {self}"),
+            StatsFormat::Json => messages::emit_raw(Verbosity::Normal, &self.to_json(name)),
+        }
+    }
+
+    /// One JSON object; the field names are a stable interface for scripts.
+    fn to_json(self, kind: &str) -> String {
+        serde_json::json!({
+            "type": kind,
+            "read": self.read,
+            "sent": self.sent,
+            "dropped": self.dropped,
+            "failed": self.failed,
+            "invalid_utf8": self.invalid_utf8,
+            "reconnects": self.reconnects,
+            "retries": self.retries,
+            "bytes_sent": self.bytes_sent,
+            "input_errors": self.input_errors,
+        })
+        .to_string()
+    }
+}
+
 /// `key=value` pairs: readable, and easy to pick apart with `grep -o`.
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -98,5 +138,36 @@ impl fmt::Display for Summary {
             write!(f, " input_errors={}", self.input_errors)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_has_every_count_under_a_stable_name() {
+        let summary = Summary {
+            read: 9,
+            sent: 5,
+            dropped: 3,
+            failed: 1,
+            invalid_utf8: 2,
+            reconnects: 4,
+            retries: 6,
+            bytes_sent: 700,
+            input_errors: 0,
+        };
+        let value: serde_json::Value = serde_json::from_str(&summary.to_json("summary")).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"type": "summary", "read": 9, "sent": 5, "dropped": 3, "failed": 1,
+                "invalid_utf8": 2, "reconnects": 4, "retries": 6, "bytes_sent": 700,
+                "input_errors": 0})
+        );
+        assert_eq!(
+            summary.to_string(),
+            "read=9 sent=5 dropped=3 failed=1 invalid_utf8=2 reconnects=4 retries=6 bytes_sent=700"
+        );
     }
 }

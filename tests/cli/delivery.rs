@@ -205,3 +205,69 @@ fn empty_input_exits_zero_without_connecting() {
     assert_eq!(done.summary()["read"], 0);
     assert_eq!(server.connections(), 0);
 }
+
+#[test]
+fn dry_run_writes_the_messages_to_stdout_and_connects_nowhere() {
+    let done = wsship(&["--addr", "127.0.0.1:1", "--dry-run", "--field", "host=h1"])
+        .run("first\n\nsecond \"quoted\"\r\n");
+    done.expect_code(0);
+    // Byte for byte, but for the timestamps, which are checked by shape.
+    let expected = [
+        r#"{"timestamp":"T","message":"first","host":"h1"}"#,
+        r#"{"timestamp":"T","message":"second \"quoted\"","host":"h1"}"#,
+    ];
+    let lines: Vec<&str> = done.stdout.split_inclusive('\n').collect();
+    assert_eq!(lines.len(), expected.len(), "{}", done.stdout);
+    for (line, expected) in lines.iter().zip(expected) {
+        let (head, rest) = line.split_at(14);
+        let (timestamp, tail) = rest.split_at(24);
+        assert_eq!(head, r#"{"timestamp":""#);
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(timestamp).is_ok() && timestamp.ends_with('Z')
+        );
+        assert_eq!(format!("{head}T{tail}"), format!("{expected}\n"));
+    }
+    assert_eq!(
+        messages_of(&done.stdout.lines().map(String::from).collect::<Vec<_>>()),
+        ["first", "second \"quoted\""]
+    );
+    let summary = done.summary();
+    assert_eq!((summary["sent"], summary["failed"]), (2, 0));
+}
+
+#[test]
+fn json_stats_are_one_object_per_line_and_match_the_server() {
+    let server = Server::start(Behaviour::default());
+    let mut running = wsship(&[
+        "--url",
+        &server.url(),
+        "--stats-format",
+        "json",
+        "--stats-interval",
+        "20ms",
+        "--max-len",
+        "8",
+    ])
+    .spawn();
+    running.write(b"short\nmuch too long\nok\n");
+    running.wait_for_stderr(r#""type":"stats""#, LONG);
+    let done = running.wait(LONG);
+    done.expect_code(0);
+    // Notices for people keep their "wsship: " prefix; the rest is JSON.
+    let objects: Vec<serde_json::Value> = done
+        .stderr
+        .lines()
+        .filter(|line| !line.starts_with("wsship: "))
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let summary = objects.last().unwrap();
+    assert_eq!(summary["type"], "summary");
+    let received = server.messages();
+    let bytes: usize = received.iter().map(|m| m.len()).sum();
+    assert_eq!(summary["sent"], received.len());
+    assert_eq!(summary["bytes_sent"], bytes);
+    assert_eq!(
+        (summary["read"].as_u64(), summary["dropped"].as_u64()),
+        (Some(3), Some(1))
+    );
+}

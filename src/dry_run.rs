@@ -1,0 +1,43 @@
+//! --dry-run: the messages that would be sent, written to stdout instead,
+//! one per line, by a single thread in the workers' place.
+//!
+//! Everything before it (reading, dropping, encoding, batching) runs exactly
+//! as usual, so a pipeline can be tested without a server. A message counts
+//! as sent once written. A closed stdout (`wsship --dry-run | head`) ends the
+//! run quietly: the rest is counted as failed.
+
+use std::io::{self, BufWriter, Write};
+
+use crossbeam_channel::Receiver;
+
+use crate::batch::Batch;
+use crate::messages::{self, io_reason};
+use crate::shutdown::Shutdown;
+use crate::stats::Stats;
+
+pub fn run(batches: &Receiver<Batch>, stats: &Stats, shutdown: &Shutdown) {
+    let mut out = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
+    for batch in batches {
+        if shutdown.expired() {
+            stats.failed(batch.lines());
+            continue;
+        }
+        match write_batch(&mut out, &batch) {
+            Ok(()) => stats.sent(batch.lines(), batch.bytes()),
+            Err(err) => {
+                stats.failed(batch.lines());
+                if shutdown.abort() && err.kind() != io::ErrorKind::BrokenPipe {
+                    messages::error!("stdout: {}", io_reason(&err));
+                }
+            }
+        }
+    }
+}
+
+fn write_batch(out: &mut impl Write, batch: &Batch) -> io::Result<()> {
+    for message in &batch.messages {
+        out.write_all(message.as_bytes())?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
