@@ -11,6 +11,8 @@ mod connection;
 mod dry_run;
 mod encode;
 mod error;
+#[cfg(test)]
+mod generate;
 mod input;
 mod messages;
 mod ping;

@@ -1,0 +1,60 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'wsship' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'wsship'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'wsship' {
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL, ws://HOST[:PORT]/PATH; takes the place of --schema, --addr and --path')
+            [CompletionResult]::new('--schema', '--schema', [CompletionResultType]::ParameterName, 'URL scheme used with --addr and --path')
+            [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Server address as HOST:PORT (IPv6 as [ADDR]:PORT)')
+            [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Request path (and query) on the server')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Time allowed to connect and to complete the opening or closing handshake')
+            [CompletionResult]::new('--write-timeout', '--write-timeout', [CompletionResultType]::ParameterName, 'A connection that accepts no data for this long is dead: reconnect and resend')
+            [CompletionResult]::new('--ping-interval', '--ping-interval', [CompletionResultType]::ParameterName, 'Send a WebSocket Ping on every idle or busy connection this often; 0 disables')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Number of connections, each owned by its own worker thread')
+            [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Number of connections, each owned by its own worker thread')
+            [CompletionResult]::new('-b', '-b', [CompletionResultType]::ParameterName, 'Send a batch once it holds this many lines ...')
+            [CompletionResult]::new('--batch-size', '--batch-size', [CompletionResultType]::ParameterName, 'Send a batch once it holds this many lines ...')
+            [CompletionResult]::new('--flush-interval', '--flush-interval', [CompletionResultType]::ParameterName, '... or once this long has passed since its first line, whichever comes first')
+            [CompletionResult]::new('--max-len', '--max-len', [CompletionResultType]::ParameterName, 'Drop (never truncate) lines longer than this many bytes; K, M and G suffixes are binary')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'What each message holds: the JSON object, or the line itself')
+            [CompletionResult]::new('--field', '--field', [CompletionResultType]::ParameterName, 'Add a constant string field to every JSON message (repeatable)')
+            [CompletionResult]::new('--retry-limit', '--retry-limit', [CompletionResultType]::ParameterName, 'Retries of one batch before it is dropped as failed: a number, or `forever` (or -1)')
+            [CompletionResult]::new('--backoff-init', '--backoff-init', [CompletionResultType]::ParameterName, 'First delay before a retry; each further retry doubles it, with jitter')
+            [CompletionResult]::new('--backoff-max', '--backoff-max', [CompletionResultType]::ParameterName, 'Longest delay between retries')
+            [CompletionResult]::new('--drain-timeout', '--drain-timeout', [CompletionResultType]::ParameterName, 'After SIGINT, SIGTERM or SIGHUP, time allowed to send what was already read')
+            [CompletionResult]::new('--stats-interval', '--stats-interval', [CompletionResultType]::ParameterName, 'Print the statistics line on stderr this often, as well as at exit')
+            [CompletionResult]::new('--stats-format', '--stats-format', [CompletionResultType]::ParameterName, 'Format of the summary and --stats-interval lines on stderr')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Write the messages that would be sent to stdout, one per line, instead of connecting')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors: no summary, no outage notices')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors: no summary, no outage notices')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Also print each connection event and retry')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Also print each connection event and retry')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

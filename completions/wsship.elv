@@ -1,0 +1,54 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[wsship] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'wsship'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'wsship'= {
+            cand --url 'Server URL, ws://HOST[:PORT]/PATH; takes the place of --schema, --addr and --path'
+            cand --schema 'URL scheme used with --addr and --path'
+            cand --addr 'Server address as HOST:PORT (IPv6 as [ADDR]:PORT)'
+            cand --path 'Request path (and query) on the server'
+            cand --connect-timeout 'Time allowed to connect and to complete the opening or closing handshake'
+            cand --write-timeout 'A connection that accepts no data for this long is dead: reconnect and resend'
+            cand --ping-interval 'Send a WebSocket Ping on every idle or busy connection this often; 0 disables'
+            cand -w 'Number of connections, each owned by its own worker thread'
+            cand --workers 'Number of connections, each owned by its own worker thread'
+            cand -b 'Send a batch once it holds this many lines ...'
+            cand --batch-size 'Send a batch once it holds this many lines ...'
+            cand --flush-interval '... or once this long has passed since its first line, whichever comes first'
+            cand --max-len 'Drop (never truncate) lines longer than this many bytes; K, M and G suffixes are binary'
+            cand --format 'What each message holds: the JSON object, or the line itself'
+            cand --field 'Add a constant string field to every JSON message (repeatable)'
+            cand --retry-limit 'Retries of one batch before it is dropped as failed: a number, or `forever` (or -1)'
+            cand --backoff-init 'First delay before a retry; each further retry doubles it, with jitter'
+            cand --backoff-max 'Longest delay between retries'
+            cand --drain-timeout 'After SIGINT, SIGTERM or SIGHUP, time allowed to send what was already read'
+            cand --stats-interval 'Print the statistics line on stderr this often, as well as at exit'
+            cand --stats-format 'Format of the summary and --stats-interval lines on stderr'
+            cand --dry-run 'Write the messages that would be sent to stdout, one per line, instead of connecting'
+            cand -q 'Print only errors: no summary, no outage notices'
+            cand --quiet 'Print only errors: no summary, no outage notices'
+            cand -v 'Also print each connection event and retry'
+            cand --verbose 'Also print each connection event and retry'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,27 @@
+complete -c wsship -l url -d 'Server URL, ws://HOST[:PORT]/PATH; takes the place of --schema, --addr and --path' -r -f
+complete -c wsship -l schema -d 'URL scheme used with --addr and --path' -r -f -a "ws\t'Plain WebSocket'
+wss\t'WebSocket over TLS (not supported yet)'"
+complete -c wsship -l addr -d 'Server address as HOST:PORT (IPv6 as [ADDR]:PORT)' -r
+complete -c wsship -l path -d 'Request path (and query) on the server' -r
+complete -c wsship -l connect-timeout -d 'Time allowed to connect and to complete the opening or closing handshake' -r
+complete -c wsship -l write-timeout -d 'A connection that accepts no data for this long is dead: reconnect and resend' -r
+complete -c wsship -l ping-interval -d 'Send a WebSocket Ping on every idle or busy connection this often; 0 disables' -r
+complete -c wsship -s w -l workers -d 'Number of connections, each owned by its own worker thread' -r
+complete -c wsship -s b -l batch-size -d 'Send a batch once it holds this many lines ...' -r
+complete -c wsship -l flush-interval -d '... or once this long has passed since its first line, whichever comes first' -r
+complete -c wsship -l max-len -d 'Drop (never truncate) lines longer than this many bytes; K, M and G suffixes are binary' -r
+complete -c wsship -l format -d 'What each message holds: the JSON object, or the line itself' -r -f -a "json\t'{"timestamp":"...","message":"..."} plus any --field'
+raw\t'The line itself, as read'"
+complete -c wsship -l field -d 'Add a constant string field to every JSON message (repeatable)' -r
+complete -c wsship -l retry-limit -d 'Retries of one batch before it is dropped as failed: a number, or `forever` (or -1)' -r
+complete -c wsship -l backoff-init -d 'First delay before a retry; each further retry doubles it, with jitter' -r
+complete -c wsship -l backoff-max -d 'Longest delay between retries' -r
+complete -c wsship -l drain-timeout -d 'After SIGINT, SIGTERM or SIGHUP, time allowed to send what was already read' -r
+complete -c wsship -l stats-interval -d 'Print the statistics line on stderr this often, as well as at exit' -r
+complete -c wsship -l stats-format -d 'Format of the summary and --stats-interval lines on stderr' -r -f -a "text\t'wsship: summary: read=... sent=... (key=value pairs)'
+json\t'One JSON object per line, with a "type" of "summary" or "stats"'"
+complete -c wsship -l dry-run -d 'Write the messages that would be sent to stdout, one per line, instead of connecting'
+complete -c wsship -s q -l quiet -d 'Print only errors: no summary, no outage notices'
+complete -c wsship -s v -l verbose -d 'Also print each connection event and retry'
+complete -c wsship -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c wsship -s V -l version -d 'Print version'

@@ -1,0 +1,319 @@
+//! Test-only: the man page and shell completions, generated from the clap
+//! definition and committed. Each test regenerates one file and fails when
+//! the committed copy differs, after writing the fresh one in its place:
+//! review it and commit. The generators are dev-dependencies, so the shipped
+//! binary does not carry them.
+//!
+//! clap knows the options; the sections it cannot know (data flow, exit
+//! status, signals, environment, delivery guarantees, examples) are composed
+//! in here rather than passed through `after_long_help`, which clap_mangen
+//! would render as an "EXTRA" section.
+
+use std::path::Path;
+
+use clap::CommandFactory;
+use clap_complete::Shell;
+use roff::{Inline, Roff, bold, italic, roman};
+
+use crate::cli::Args;
+
+/// The date in the page's title line: when its content last changed in
+/// substance. A fixed string, so that regenerating is reproducible.
+const MAN_DATE: &str = "2026-11-25";
+
+fn man_page() -> String {
+    let man = clap_mangen::Man::new(Args::command())
+        .title("WSSHIP")
+        .section("1")
+        .date(MAN_DATE)
+        .manual("User Commands")
+        .source(format!("wsship {}", env!("CARGO_PKG_VERSION")));
+    let mut out = Vec::new();
+    man.render_title(&mut out).unwrap();
+    // No hyphenation: option names and JSON split at a hyphen mislead.
+    out.extend(b".nh\n");
+    man.render_name_section(&mut out).unwrap();
+    man.render_synopsis_section(&mut out).unwrap();
+    man.render_description_section(&mut out).unwrap();
+    out.extend(description().to_roff().into_bytes());
+    man.render_options_section(&mut out).unwrap();
+    out.extend(sections().to_roff().into_bytes());
+    man.render_version_section(&mut out).unwrap();
+    tidy(&String::from_utf8(out).expect("roff is text"))
+}
+
+/// Makes the page lint-clean under `mandoc -T lint` and `groff -ww`: one
+/// copy of the preamble clap_mangen repeats per section, no `.br` beside a
+/// blank line or `.PP` right after `.SH`, no trailing blanks, and text lines
+/// wrapped at 80 bytes (at spaces, which roff treats alike in fill mode).
+fn tidy(page: &str) -> String {
+    let lines: Vec<&str> = page.lines().map(str::trim_end).collect();
+    let mut seen_preamble = std::collections::HashSet::new();
+    let mut out = String::new();
+    for (i, &line) in lines.iter().enumerate() {
+        let blank_beside =
+            |j: Option<usize>| j.and_then(|j| lines.get(j)).is_some_and(|l| l.is_empty());
+        let preamble = line.starts_with(".ie \\n(.g .ds Aq") || line.starts_with(".el .ds Aq");
+        let redundant = (preamble && !seen_preamble.insert(line))
+            || (line == ".br" && (blank_beside(i.checked_sub(1)) || blank_beside(Some(i + 1))))
+            || (line == ".PP" && i > 0 && lines[i - 1].starts_with(".SH"));
+        if redundant {
+            continue;
+        }
+        if line.starts_with('.') || line.len() <= 80 {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let mut current = String::new();
+        for word in line.split(' ') {
+            if !current.is_empty()
+                && current.len() + 1 + word.len() > 80
+                && !current.ends_with('\\')
+            {
+                out.push_str(&current);
+                out.push('\n');
+                current.clear();
+            } else if !current.is_empty() {
+                current.push(' ');
+            }
+            if current.is_empty() && (word.starts_with('.') || word.starts_with('\'')) {
+                current.push_str("\\&");
+            }
+            current.push_str(word);
+        }
+        out.push_str(&current);
+        out.push('\n');
+    }
+    out
+}
+
+fn paragraph(roff: &mut Roff, text: impl Into<Vec<Inline>>) {
+    roff.control("PP", []);
+    roff.text(text);
+}
+
+/// A tagged paragraph: `tag` in bold, then the text indented below it.
+fn item(roff: &mut Roff, tag: &str, text: &str) {
+    roff.control("TP", []);
+    roff.text([bold(tag)]);
+    roff.text([roman(text)]);
+}
+
+fn example(roff: &mut Roff, what: &str, command: &str) {
+    paragraph(roff, [roman(what)]);
+    roff.control("PP", []);
+    roff.control("RS", ["4"]);
+    roff.control("nf", []);
+    roff.text([roman(command)]);
+    roff.control("fi", []);
+    roff.control("RE", []);
+}
+
+fn description() -> Roff {
+    let mut roff = Roff::new();
+    paragraph(
+        &mut roff,
+        [roman(
+            "Data flows one way. A reader thread reads the inputs, splits lines and encodes each \
+             one; a batcher groups the messages by count (--batch-size) and age \
+             (--flush-interval); a pool of --workers threads, each owning one connection, writes \
+             the batches; a ping thread asks every worker to send a Ping each --ping-interval. \
+             Every queue between them is bounded, so a slow server slows the upstream pipe \
+             instead of growing memory.",
+        )],
+    );
+    paragraph(
+        &mut roff,
+        [roman(
+            "Lines end at a newline; a trailing carriage return is removed; empty lines are \
+             skipped and not counted. Bytes that are not UTF-8 are replaced with U+FFFD. A line \
+             longer than --max-len bytes is dropped whole, never truncated, and counted; it is \
+             skipped as it streams by, so a line of any length costs no more than --max-len \
+             bytes of memory.",
+        )],
+    );
+    paragraph(
+        &mut roff,
+        [
+            roman("Each line becomes one WebSocket text message "),
+            bold(r#"{"timestamp":"2026-11-25T14:32:33.123Z","message":"<line>"}"#),
+            roman(
+                ", followed by any --field in the order given. The timestamp is when wsship read \
+                 the line, in UTC, RFC 3339 with milliseconds.",
+            ),
+        ],
+    );
+    roff
+}
+
+fn sections() -> Roff {
+    let mut roff = Roff::new();
+
+    roff.control("SH", ["EXIT STATUS"]);
+    item(
+        &mut roff,
+        "0",
+        "Every line read was sent, or dropped by --max-len.",
+    );
+    item(
+        &mut roff,
+        "1",
+        "A line failed (its batch used up its retries, or the run was stopped before it was \
+         sent), an input could not be read, or the server refused the handshake.",
+    );
+    item(
+        &mut roff,
+        "2",
+        "Usage error: an unknown option or a value that does not parse.",
+    );
+    item(
+        &mut roff,
+        "130",
+        "Interrupted by SIGINT, SIGTERM or SIGHUP.",
+    );
+
+    roff.control("SH", ["SIGNALS"]);
+    paragraph(
+        &mut roff,
+        [roman(
+            "On the first SIGINT, SIGTERM or SIGHUP wsship stops reading, sends what it has \
+             already read within --drain-timeout, closes each connection and exits 130. Lines \
+             that could not be sent in that time are counted as failed. A second signal exits \
+             at once.",
+        )],
+    );
+
+    roff.control("SH", ["ENVIRONMENT"]);
+    paragraph(
+        &mut roff,
+        [roman(
+            "Every option can be set through an environment variable; an option on the command \
+             line takes precedence.",
+        )],
+    );
+    for arg in Args::command().get_arguments() {
+        if let (Some(env), Some(long)) = (arg.get_env(), arg.get_long()) {
+            let env = env.to_string_lossy();
+            item(&mut roff, &env, &format!("Sets --{long}."));
+        }
+    }
+
+    roff.control("SH", ["DELIVERY GUARANTEES"]);
+    paragraph(
+        &mut roff,
+        [roman(
+            "A batch counts as sent once all its messages were written and flushed to the \
+             connection (with --dry-run, once written to standard output). A batch whose \
+             connect, handshake or write fails is sent again whole on a new connection after a \
+             backoff, so delivery is at least once: the server may see duplicates after a \
+             reconnect. With one worker it sees lines in input order; with several, order holds \
+             within a batch.",
+        )],
+    );
+    paragraph(
+        &mut roff,
+        [roman(
+            "WebSocket has no acknowledgements: messages already flushed when a connection breaks \
+             abruptly cannot be known lost. A server that closes cleanly reads everything sent \
+             before its Close is answered, and wsship waits for that before reconnecting.",
+        )],
+    );
+    paragraph(
+        &mut roff,
+        [roman(
+            "A batch that used up --retry-limit retries is dropped, counted as failed and \
+             reported once; until the server is back, later batches fail at once but for one \
+             attempt per backoff period. A handshake refused with a 4xx status other than 408 \
+             and 429 is not retried: wsship reports it and exits 1. Every line read is counted \
+             once: read = sent + dropped + failed.",
+        )],
+    );
+
+    roff.control("SH", ["EXAMPLES"]);
+    example(
+        &mut roff,
+        "Follow a log file forever, never dropping a line while the server is away:",
+        "tail -F /var/log/app.log | wsship --addr logs.example:8080 --path /ingest --retry-limit forever",
+    );
+    example(
+        &mut roff,
+        "From cron, with the exit status telling whether everything arrived:",
+        "wsship --url ws://collector:9000/logs -q /var/log/batch.log || echo \"shipping failed\" >&2",
+    );
+    example(
+        &mut roff,
+        "Several files and standard input, in that order, over four connections:",
+        "wsship --url ws://127.0.0.1:8080/ingest --workers 4 a.log b.log - < c.log",
+    );
+    example(
+        &mut roff,
+        "Tag every message, and see what would be sent without a server:",
+        "wsship --field host=\"$(hostname)\" --field service=api --dry-run app.log",
+    );
+    example(
+        &mut roff,
+        "Statistics for a monitoring script, as JSON lines on stderr:",
+        "wsship --stats-format json --stats-interval 10s app.log 2> stats.jsonl",
+    );
+
+    roff.control("SH", ["SEE ALSO"]);
+    roff.text([
+        italic("tail"),
+        roman("(1), "),
+        italic("websocat"),
+        roman("(1)"),
+    ]);
+    roff
+}
+
+fn completion(shell: Shell) -> String {
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Args::command(), "wsship", &mut out);
+    String::from_utf8(out).expect("completion scripts are text")
+}
+
+/// Compares each fresh text with its committed file; writes those that
+/// differ and fails, naming the files to review and commit.
+fn ensure_fresh(files: &[(&str, String)]) {
+    let mut stale = Vec::new();
+    for (relative, fresh) in files {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
+        if std::fs::read_to_string(&path).ok().as_ref() != Some(fresh) {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, fresh).unwrap();
+            stale.push(*relative);
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "out of date with the clap definition, now regenerated (review and commit): {stale:?}"
+    );
+}
+
+#[test]
+fn man_page_is_fresh() {
+    ensure_fresh(&[("man/wsship.1", man_page())]);
+}
+
+#[test]
+fn completions_are_fresh() {
+    ensure_fresh(&[
+        ("completions/wsship.bash", completion(Shell::Bash)),
+        ("completions/_wsship", completion(Shell::Zsh)),
+        ("completions/wsship.fish", completion(Shell::Fish)),
+        ("completions/wsship.elv", completion(Shell::Elvish)),
+        ("completions/_wsship.ps1", completion(Shell::PowerShell)),
+    ]);
+}
+
+#[test]
+fn man_page_documents_every_environment_variable() {
+    let page = man_page();
+    for arg in Args::command().get_arguments() {
+        if let Some(env) = arg.get_env() {
+            let env = env.to_string_lossy();
+            assert!(page.contains(&*env), "man page lacks {env}");
+        }
+    }
+}
