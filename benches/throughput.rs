@@ -1,0 +1,408 @@
+//! Throughput benchmark: wsship end to end against the loopback TCP limit,
+//! measured in one run so that the ratio means something on a noisy machine.
+//!
+//!     cargo bench --bench throughput                       # 1,000,000 lines
+//!     cargo bench --bench throughput -- --lines 10000000   # the large variant
+//!     cargo bench --bench throughput -- --runs 5 --no-huge
+//!
+//! For each case it starts the release binary on a deterministic input file
+//! and times spawn → last message counted by a receiving server in this
+//! process (a tungstenite server with a large read buffer). The TCP limit is
+//! the same JSON bytes (one encoded line per line, as `--dry-run` writes
+//! them) pushed through a plain socket into a plain reader. It reports the
+//! median of the runs with min and max, CPU seconds per million lines and
+//! peak RSS (from wait4), and never fails on a timing.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use tungstenite::Message;
+use tungstenite::protocol::WebSocketConfig;
+
+const WSSHIP: &str = env!("CARGO_BIN_EXE_wsship");
+
+struct Options {
+    lines: u64,
+    runs: usize,
+    huge: bool,
+}
+
+fn main() {
+    let options = parse_options();
+    let dir = std::env::temp_dir().join(format!("wsship-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("input.log");
+    let input_bytes = generate(&input, options.lines);
+    let json = dry_run(&input);
+    println!(
+        "wsship throughput: {} lines, {:.0} bytes per line on average ({:.1} MB in, {:.1} MB of JSON); {} runs, median [min, max]",
+        options.lines,
+        input_bytes as f64 / options.lines as f64,
+        input_bytes as f64 / 1e6,
+        json.len() as f64 / 1e6,
+        options.runs,
+    );
+
+    let limit: Vec<Sample> = (0..options.runs)
+        .map(|_| tcp_limit(&json, options.lines))
+        .collect();
+    let limit_rate = median(
+        limit
+            .iter()
+            .map(|s| s.lines_per_second(options.lines))
+            .collect(),
+    );
+
+    println!();
+    println!(
+        "{:<22} {:>24} {:>9} {:>8} {:>14} {:>10}",
+        "case", "lines/s", "MB/s", "vs TCP", "CPU s/M lines", "peak RSS"
+    );
+    report(
+        "TCP limit (plain)",
+        &limit,
+        options.lines,
+        json.len(),
+        limit_rate,
+    );
+
+    let server = Server::start();
+    let mut default_peak_kib = 0;
+    let cases: [(&str, &[&str]); 3] = [
+        ("wsship (defaults)", &[]),
+        ("wsship --batch-size 1", &["--batch-size", "1"]),
+        ("wsship --workers 2", &["--workers", "2"]),
+    ];
+    for (name, extra) in cases {
+        let samples: Vec<Sample> = (0..options.runs)
+            .map(|_| server.measure(&input, extra, options.lines))
+            .collect();
+        report(name, &samples, options.lines, json.len(), limit_rate);
+        if extra.is_empty() {
+            default_peak_kib = samples.iter().map(|s| s.peak_rss_kib).max().unwrap_or(0);
+        }
+    }
+
+    if options.huge {
+        println!();
+        huge_line(default_peak_kib);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn parse_options() -> Options {
+    let mut options = Options {
+        lines: 1_000_000,
+        runs: 3,
+        huge: true,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--lines" => {
+                options.lines = args.next().and_then(|v| v.parse().ok()).expect("--lines N")
+            }
+            "--runs" => options.runs = args.next().and_then(|v| v.parse().ok()).expect("--runs N"),
+            "--no-huge" => options.huge = false,
+            // cargo bench passes --bench; ignore what is not ours.
+            _ => {}
+        }
+    }
+    options
+}
+
+/// Realistic log lines of about 120 bytes, the same for every run.
+fn generate(path: &Path, lines: u64) -> u64 {
+    const PATHS: [&str; 5] = [
+        "/api/v1/items",
+        "/api/v1/users/me",
+        "/healthz",
+        "/api/v2/orders",
+        "/static/app.js",
+    ];
+    const LEVELS: [&str; 4] = ["INFO ", "INFO ", "WARN ", "DEBUG"];
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut total = 0;
+    for i in 0..lines {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let line = format!(
+            "2026-11-25T14:{:02}:{:02}.{:03}Z {} http: request handled method=GET path={}/{} status={} duration_ms={} req={:016x}\n",
+            (i / 60_000) % 60,
+            (i / 1000) % 60,
+            i % 1000,
+            LEVELS[(seed % 4) as usize],
+            PATHS[(seed >> 8) as usize % 5],
+            seed % 100_000,
+            [200, 200, 204, 404, 500][(seed >> 16) as usize % 5],
+            seed % 997,
+            seed,
+        );
+        total += line.len() as u64;
+        out.write_all(line.as_bytes()).unwrap();
+    }
+    out.flush().unwrap();
+    total
+}
+
+/// The exact bytes wsship would put in its messages, one per line.
+fn dry_run(input: &Path) -> Vec<u8> {
+    let output = Command::new(WSSHIP)
+        .args(["--dry-run", "-q"])
+        .arg(input)
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "wsship --dry-run failed");
+    output.stdout
+}
+
+struct Sample {
+    wall: Duration,
+    cpu: Duration,
+    peak_rss_kib: u64,
+}
+
+impl Sample {
+    fn lines_per_second(&self, lines: u64) -> f64 {
+        lines as f64 / self.wall.as_secs_f64()
+    }
+}
+
+fn tcp_limit(json: &[u8], lines: u64) -> Sample {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let reader = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut buf = vec![0; 1 << 20];
+        let mut count = 0u64;
+        loop {
+            match stream.read(&mut buf).unwrap() {
+                0 => return (count, Instant::now()),
+                n => count += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64,
+            }
+        }
+    });
+    let started = Instant::now();
+    let cpu_before = process_cpu();
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.write_all(json).unwrap();
+    drop(stream);
+    let (count, ended) = reader.join().unwrap();
+    assert_eq!(count, lines, "the plain reader lost lines");
+    Sample {
+        wall: ended - started,
+        cpu: process_cpu() - cpu_before,
+        peak_rss_kib: 0,
+    }
+}
+
+/// CPU time of this process (both ends of the plain socket run here).
+fn process_cpu() -> Duration {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage fills the struct we own.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    timeval(usage.ru_utime) + timeval(usage.ru_stime)
+}
+
+fn timeval(t: libc::timeval) -> Duration {
+    Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+}
+
+/// A receiver built to be faster than the client: large read buffer, no
+/// per-message work beyond counting.
+struct Server {
+    addr: String,
+    state: Arc<(Mutex<Option<Instant>>, Condvar)>,
+    count: Arc<AtomicU64>,
+    target: Arc<AtomicU64>,
+}
+
+impl Server {
+    fn start() -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let state = Arc::new((Mutex::new(None), Condvar::new()));
+        let count = Arc::new(AtomicU64::new(0));
+        let target = Arc::new(AtomicU64::new(u64::MAX));
+        let (s, c, t) = (Arc::clone(&state), Arc::clone(&count), Arc::clone(&target));
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (state, count, target) = (Arc::clone(&s), Arc::clone(&c), Arc::clone(&t));
+                thread::spawn(move || {
+                    let config = WebSocketConfig::default().read_buffer_size(1 << 20);
+                    let Ok(mut ws) = tungstenite::accept_with_config(stream, Some(config)) else {
+                        return;
+                    };
+                    while let Ok(message) = ws.read() {
+                        if let Message::Text(_) = message {
+                            let n = count.fetch_add(1, Ordering::Relaxed) + 1;
+                            if n == target.load(Ordering::Relaxed) {
+                                *state.0.lock().unwrap() = Some(Instant::now());
+                                state.1.notify_all();
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        Server {
+            addr,
+            state,
+            count,
+            target,
+        }
+    }
+
+    fn measure(&self, input: &Path, extra: &[&str], lines: u64) -> Sample {
+        self.count.store(0, Ordering::Relaxed);
+        self.target.store(lines, Ordering::Relaxed);
+        *self.state.0.lock().unwrap() = None;
+        let started = Instant::now();
+        let mut child = Command::new(WSSHIP)
+            .args(["--addr", &self.addr, "-q"])
+            .args(extra)
+            .arg(input)
+            .spawn()
+            .unwrap();
+        let (status, cpu, peak_rss_kib) = wait4(&mut child);
+        assert!(status == 0, "wsship exited with {status}");
+        let deadline = Instant::now() + Duration::from_secs(600);
+        let mut ended = self.state.0.lock().unwrap();
+        while ended.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "the server never received every line");
+            ended = self.state.1.wait_timeout(ended, left).unwrap().0;
+        }
+        Sample {
+            wall: ended.unwrap() - started,
+            cpu,
+            peak_rss_kib,
+        }
+    }
+}
+
+/// Samples a child's peak RSS (VmHWM) until it exits. wait4's ru_maxrss
+/// cannot be used: Linux carries the parent's high-water mark across the
+/// vfork-and-exec that spawns the child, so it would report ours.
+fn watch_peak_rss(pid: u32) -> thread::JoinHandle<u64> {
+    thread::spawn(move || {
+        let mut peak = 0;
+        loop {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            let hwm = status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+            match hwm {
+                Some(kib) => peak = peak.max(kib),
+                None => return peak, // exited: a zombie has no memory left
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    })
+}
+
+/// Waits for a child and returns its exit status, CPU time and peak RSS.
+fn wait4(child: &mut std::process::Child) -> (i32, Duration, u64) {
+    let pid = child.id();
+    let peak = watch_peak_rss(pid);
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child; both out-pointers are ours.
+    let rc = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(rc, pid as libc::pid_t, "wait4 failed");
+    // Already reaped; this only lets std know.
+    let _ = child.try_wait();
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    (
+        code,
+        timeval(usage.ru_utime) + timeval(usage.ru_stime),
+        peak.join().unwrap(),
+    )
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn report(name: &str, samples: &[Sample], lines: u64, bytes: usize, limit_rate: f64) {
+    let rates: Vec<f64> = samples.iter().map(|s| s.lines_per_second(lines)).collect();
+    let rate = median(rates.clone());
+    let (min, max) = rates
+        .iter()
+        .fold((f64::MAX, 0f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
+    let wall = lines as f64 / rate;
+    let cpu = median(samples.iter().map(|s| s.cpu.as_secs_f64()).collect());
+    let rss = samples.iter().map(|s| s.peak_rss_kib).max().unwrap_or(0);
+    println!(
+        "{:<22} {:>24} {:>9.0} {:>7.1}% {:>14.2} {:>10}",
+        name,
+        format!("{} [{}, {}]", human(rate), human(min), human(max)),
+        bytes as f64 / wall / 1e6,
+        100.0 * rate / limit_rate,
+        cpu / (lines as f64 / 1e6),
+        if rss == 0 {
+            "-".to_string()
+        } else {
+            format!("{:.1} MiB", rss as f64 / 1024.0)
+        },
+    );
+}
+
+fn human(rate: f64) -> String {
+    match rate {
+        r if r >= 1e6 => format!("{:.2}M", r / 1e6),
+        r => format!("{:.0}k", r / 1e3),
+    }
+}
+
+/// One line of 1 GiB without a newline, piped in: peak RSS must stay near
+/// --max-len plus the baseline (the peak of an ordinary run), not near the line.
+fn huge_line(baseline_kib: u64) {
+    let max_len_kib = 1024;
+    let mut child = spawn_dry_run(&["--max-len", "1MiB"]);
+    let block = vec![b'x'; 1 << 20];
+    let mut stdin = child.stdin.take().unwrap();
+    for _ in 0..1024 {
+        stdin.write_all(&block).unwrap();
+    }
+    drop(stdin);
+    let (status, _, peak) = wait4(&mut child.child);
+    assert_eq!(status, 0);
+    println!(
+        "1 GiB line without newline, --max-len 1MiB: peak RSS {:.1} MiB; bound 2 x max-len + the default run's peak = {:.1} MiB",
+        peak as f64 / 1024.0,
+        (2 * max_len_kib + baseline_kib) as f64 / 1024.0,
+    );
+}
+
+struct Spawned {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+}
+
+fn spawn_dry_run(extra: &[&str]) -> Spawned {
+    let mut child = Command::new(WSSHIP)
+        .args(["--dry-run", "-q"])
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take();
+    Spawned { child, stdin }
+}
