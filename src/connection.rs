@@ -24,11 +24,15 @@ use crate::shutdown::Shutdown;
 /// Longest single wait in `poll`, so that the end of a drain is noticed.
 const POLL_SLICE: Duration = Duration::from_millis(100);
 
+/// How stale what the server sent may get while batches flow freely.
+const SERVICE_EVERY: Duration = Duration::from_millis(10);
+
 pub struct Connection<'a> {
     ws: WebSocket<TcpStream>,
     write_timeout: Duration,
     close_timeout: Duration,
     shutdown: &'a Shutdown,
+    serviced: Instant,
 }
 
 /// Readiness we wait for: data to read, and room to write when output is pending.
@@ -78,16 +82,23 @@ impl<'a> Connection<'a> {
             write_timeout,
             close_timeout: connect_timeout,
             shutdown,
+            serviced: Instant::now(),
         })
     }
 
-    /// Writes every message of a batch, then flushes once.
+    /// Writes every message of a batch, then flushes once. What the server
+    /// sent is read while the socket is full and, otherwise, at most every
+    /// SERVICE_EVERY: a read per batch would double the syscalls of small
+    /// batches for nothing.
     pub fn send(&mut self, messages: &[Utf8Bytes]) -> Result<(), Error> {
         for message in messages {
             self.queue(Message::Text(message.clone()))?;
         }
         self.flush()?;
-        self.service()
+        if self.serviced.elapsed() >= SERVICE_EVERY {
+            self.service()?;
+        }
+        Ok(())
     }
 
     pub fn ping(&mut self) -> Result<(), Error> {
@@ -99,6 +110,7 @@ impl<'a> Connection<'a> {
     /// answered by tungstenite; data messages are discarded; a Close ends the
     /// connection (its reply is flushed on the way out).
     pub fn service(&mut self) -> Result<(), Error> {
+        self.serviced = Instant::now();
         loop {
             match self.ws.read() {
                 Ok(Message::Close(frame)) => {

@@ -62,9 +62,8 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> io::Result<Outcome> {
         // Dropped when this closure returns, which stops the tickers before
         // the scope joins them.
         let (_stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
-        // One batch waiting per worker: enough to keep every worker busy,
-        // small enough that memory is a few batches.
-        let (batch_tx, batch_rx) = crossbeam_channel::bounded::<Batch>(config.workers.get());
+        let capacity = queue_capacity(config.workers.get(), config.batch_size.get());
+        let (batch_tx, batch_rx) = crossbeam_channel::bounded::<Batch>(capacity);
 
         let mut ticks = Vec::new();
         let mut workers = Vec::new();
@@ -130,6 +129,18 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> io::Result<Outcome> {
         summary: stats.summary(),
         cause: shutdown.cause(),
     })
+}
+
+/// Lines that may wait for each worker, counted in whole batches.
+const QUEUED_LINES_PER_WORKER: usize = 1024;
+
+/// Batches the worker queue holds: about QUEUED_LINES_PER_WORKER lines per
+/// worker, and at least one batch each. Counting lines rather than batches
+/// lets small batches queue up, so that a busy worker takes the next one
+/// without sleeping and the batcher hands over without waking it each time;
+/// with one slot, `--batch-size 1` cost two context switches per line.
+fn queue_capacity(workers: usize, batch_size: usize) -> usize {
+    workers * (QUEUED_LINES_PER_WORKER / batch_size).max(1)
 }
 
 /// The batcher loop: until input ends or a shutdown begins.
@@ -199,5 +210,17 @@ fn dispatch(batch: Batch, batches: &Sender<Batch>, shutdown: &Shutdown, stats: &
     let deadline = shutdown.deadline().unwrap_or_else(Instant::now);
     if let Err(lost) = batches.send_deadline(batch, deadline) {
         stats.failed(lost.into_inner().lines());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_holds_about_a_thousand_lines_per_worker_and_a_batch_at_least() {
+        assert_eq!(queue_capacity(1, 500), 2);
+        assert_eq!(queue_capacity(4, 1), 4096);
+        assert_eq!(queue_capacity(2, 5000), 2);
     }
 }
