@@ -1,11 +1,15 @@
 complete -c wsship -l url -d 'Server URL, ws://HOST[:PORT]/PATH; takes the place of --schema, --addr and --path' -r -f
 complete -c wsship -l schema -d 'URL scheme used with --addr and --path' -r -f -a "ws\t'Plain WebSocket'
-wss\t'WebSocket over TLS (not supported yet)'"
+wss\t'WebSocket over TLS'"
 complete -c wsship -l addr -d 'Server address as HOST:PORT (IPv6 as [ADDR]:PORT)' -r
 complete -c wsship -l path -d 'Request path (and query) on the server' -r
 complete -c wsship -l connect-timeout -d 'Time allowed to connect and to complete the opening or closing handshake' -r
 complete -c wsship -l write-timeout -d 'A connection that accepts no data for this long is dead: reconnect and resend' -r
 complete -c wsship -l ping-interval -d 'Send a WebSocket Ping on every idle or busy connection this often; 0 disables' -r
+complete -c wsship -l cacert -d 'Trust the CA certificates in this PEM file instead of the system\'s store' -r -F
+complete -c wsship -l cert -d 'Present this client certificate chain (PEM) to servers that ask; needs --key' -r -F
+complete -c wsship -l key -d 'The private key (PEM) of --cert' -r -F
+complete -c wsship -l tls-server-name -d 'Verify the certificate against, and send as SNI, this name instead of the URL\'s host' -r -f -a "(__fish_print_hostnames)"
 complete -c wsship -s w -l workers -d 'Number of connections, each owned by its own worker thread' -r
 complete -c wsship -s b -l batch-size -d 'Send a batch once it holds this many lines ...' -r
 complete -c wsship -l flush-interval -d '... or once this long has passed since its first line, whichever comes first' -r
@@ -20,6 +24,7 @@ complete -c wsship -l drain-timeout -d 'After SIGINT, SIGTERM or SIGHUP, time al
 complete -c wsship -l stats-interval -d 'Print the statistics line on stderr this often, as well as at exit' -r
 complete -c wsship -l stats-format -d 'Format of the summary and --stats-interval lines on stderr' -r -f -a "text\t'wsship: summary: read=... sent=... (key=value pairs)'
 json\t'One JSON object per line, with a "type" of "summary" or "stats"'"
+complete -c wsship -l insecure -d 'Do not verify the server\'s certificate or name (warns on every run)'
 complete -c wsship -l dry-run -d 'Write the messages that would be sent to stdout, one per line, instead of connecting'
 complete -c wsship -s q -l quiet -d 'Print only errors: no summary, no outage notices'
 complete -c wsship -s v -l verbose -d 'Also print each connection event and retry'

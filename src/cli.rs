@@ -87,6 +87,30 @@ pub struct Args {
           value_parser = parse_duration, help_heading = "Connection")]
     pub ping_interval: Duration,
 
+    /// Trust the CA certificates in this PEM file instead of the system's store.
+    #[arg(long, env = "WSSHIP_CACERT", value_name = "FILE", value_hint = ValueHint::FilePath,
+          help_heading = "TLS")]
+    pub cacert: Option<PathBuf>,
+
+    /// Present this client certificate chain (PEM) to servers that ask; needs --key.
+    #[arg(long, env = "WSSHIP_CERT", value_name = "FILE", value_hint = ValueHint::FilePath,
+          help_heading = "TLS")]
+    pub cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --cert.
+    #[arg(long, env = "WSSHIP_KEY", value_name = "FILE", value_hint = ValueHint::FilePath,
+          help_heading = "TLS")]
+    pub key: Option<PathBuf>,
+
+    /// Do not verify the server's certificate or name (warns on every run).
+    #[arg(long, env = "WSSHIP_INSECURE", help_heading = "TLS")]
+    pub insecure: bool,
+
+    /// Verify the certificate against, and send as SNI, this name instead of the URL's host.
+    #[arg(long, env = "WSSHIP_TLS_SERVER_NAME", value_name = "NAME",
+          value_hint = ValueHint::Hostname, help_heading = "TLS")]
+    pub tls_server_name: Option<String>,
+
     /// Number of connections, each owned by its own worker thread.
     #[arg(
         short,
@@ -215,7 +239,7 @@ impl Args {
 pub enum Schema {
     /// Plain WebSocket.
     Ws,
-    /// WebSocket over TLS (not supported yet).
+    /// WebSocket over TLS.
     Wss,
 }
 

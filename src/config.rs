@@ -15,10 +15,14 @@ use tungstenite::http::Uri;
 
 use crate::cli::{Args, Format, RetryLimit, Schema, StatsFormat, Url};
 use crate::messages::Verbosity;
+use crate::tls::{Tls, TlsOptions};
 
 #[derive(Debug, Clone)]
 pub struct Config {
     pub endpoint: Endpoint,
+    /// Set for wss:// endpoints.
+    pub tls: Option<Tls>,
+    pub insecure: bool,
     pub inputs: Vec<Input>,
     pub max_len: usize,
     pub format: Format,
@@ -86,6 +90,20 @@ impl Config {
             None => endpoint_url(args.schema, &args.addr, &args.path).map_err(usage)?,
         };
         let endpoint = Endpoint::from_url(url).map_err(usage)?;
+        let tls = match endpoint.uri.scheme_str() == Some("wss") {
+            true => {
+                let options = TlsOptions {
+                    cacert: args.cacert,
+                    cert: args.cert,
+                    key: args.key,
+                    insecure: args.insecure,
+                    server_name: args.tls_server_name,
+                };
+                Some(Tls::new(&options, &endpoint.host).map_err(usage)?)
+            }
+            // As with curl, TLS options do not apply to a plain endpoint.
+            false => None,
+        };
         if args.backoff_init.is_zero() {
             return Err(usage("--backoff-init must be longer than 0".into()));
         }
@@ -131,6 +149,8 @@ impl Config {
 
         Ok(Config {
             endpoint,
+            insecure: tls.is_some() && args.insecure,
+            tls,
             inputs,
             max_len: args.max_len,
             format: args.format,
@@ -179,9 +199,6 @@ impl Endpoint {
             return Err("credentials in the URL are not supported yet".into());
         }
         let secure = uri.scheme_str() == Some("wss");
-        if secure {
-            return Err("wss:// (TLS) is not supported yet: use ws://".into());
-        }
         let host = authority
             .host()
             .trim_start_matches('[')
@@ -244,7 +261,7 @@ mod tests {
         assert!(config(&["--backoff-init", "2s", "--backoff-max", "1s"]).is_err());
         assert!(config(&["--flush-interval", "0"]).is_err());
         assert!(config(&["--format", "raw", "--field", "a=b"]).is_err());
-        assert!(config(&["--schema", "wss"]).is_err());
+        assert!(config(&["--schema", "wss", "--cert", "c.pem"]).is_err());
     }
 
     #[test]

@@ -17,9 +17,10 @@ use tungstenite::handshake::HandshakeError;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, Utf8Bytes, WebSocket};
 
-use crate::config::Endpoint;
+use crate::config::{Config, Endpoint};
 use crate::error::{Error, Stage};
 use crate::shutdown::Shutdown;
+use crate::tls::{Stream, tls_error};
 
 /// Longest single wait in `poll`, so that the end of a drain is noticed.
 const POLL_SLICE: Duration = Duration::from_millis(100);
@@ -28,7 +29,7 @@ const POLL_SLICE: Duration = Duration::from_millis(100);
 const SERVICE_EVERY: Duration = Duration::from_millis(10);
 
 pub struct Connection<'a> {
-    ws: WebSocket<TcpStream>,
+    ws: WebSocket<Stream>,
     write_timeout: Duration,
     close_timeout: Duration,
     shutdown: &'a Shutdown,
@@ -43,44 +44,53 @@ enum Want {
 }
 
 impl<'a> Connection<'a> {
-    pub fn open(
-        endpoint: &Endpoint,
-        connect_timeout: Duration,
-        write_timeout: Duration,
-        max_message: usize,
-        shutdown: &'a Shutdown,
-    ) -> Result<Connection<'a>, Error> {
-        let deadline = Instant::now() + connect_timeout;
-        let stream = connect(endpoint, deadline)?;
-        let setup = |stream: &TcpStream| -> io::Result<()> {
-            stream.set_nodelay(true)?;
+    pub fn open(config: &Config, shutdown: &'a Shutdown) -> Result<Connection<'a>, Error> {
+        let deadline = Instant::now() + config.connect_timeout;
+        let tcp = connect(&config.endpoint, deadline)?;
+        let setup = |tcp: &TcpStream| -> io::Result<()> {
+            tcp.set_nodelay(true)?;
             let left = remaining(deadline).max(Duration::from_millis(1));
-            stream.set_read_timeout(Some(left))?;
-            stream.set_write_timeout(Some(left))
+            tcp.set_read_timeout(Some(left))?;
+            tcp.set_write_timeout(Some(left))
         };
-        setup(&stream).map_err(|e| Error::Handshake(e.into()))?;
+        setup(&tcp).map_err(|e| Error::Handshake(e.into()))?;
+        let stream = match &config.tls {
+            None => Stream::Plain(tcp),
+            Some(tls) => tls
+                .connect(tcp)
+                .map_err(|e| handshake_io_error(e, config))?,
+        };
 
         // Incoming messages are read only to be discarded (an echo of ours
         // at most), but tungstenite assembles each one: allow our own size.
-        let limit = Some(max_message.max(64 << 20));
-        let config = WebSocketConfig::default()
+        let limit = Some(
+            config
+                .max_len
+                .saturating_mul(6)
+                .saturating_add(4096)
+                .max(64 << 20),
+        );
+        let ws_config = WebSocketConfig::default()
             .max_message_size(limit)
             .max_frame_size(limit);
-        let (ws, _response) =
-            tungstenite::client::client_with_config(endpoint.uri.clone(), stream, Some(config))
-                .map_err(handshake_error)?;
+        let (ws, _response) = tungstenite::client::client_with_config(
+            config.endpoint.uri.clone(),
+            stream,
+            Some(ws_config),
+        )
+        .map_err(|e| handshake_error(e, config))?;
 
-        let stream = ws.get_ref();
+        let tcp = ws.get_ref().tcp();
         let unblock = || -> io::Result<()> {
-            stream.set_read_timeout(None)?;
-            stream.set_write_timeout(None)?;
-            stream.set_nonblocking(true)
+            tcp.set_read_timeout(None)?;
+            tcp.set_write_timeout(None)?;
+            tcp.set_nonblocking(true)
         };
         unblock().map_err(|e| Error::Handshake(e.into()))?;
         Ok(Connection {
             ws,
-            write_timeout,
-            close_timeout: connect_timeout,
+            write_timeout: config.write_timeout,
+            close_timeout: config.connect_timeout,
             shutdown,
             serviced: Instant::now(),
         })
@@ -256,7 +266,10 @@ fn connect(endpoint: &Endpoint, deadline: Instant) -> Result<TcpStream, Error> {
     }
 }
 
-fn handshake_error(err: HandshakeError<tungstenite::ClientHandshake<TcpStream>>) -> Error {
+fn handshake_error(
+    err: HandshakeError<tungstenite::ClientHandshake<Stream>>,
+    config: &Config,
+) -> Error {
     match err {
         // A blocking socket interrupted by its read timeout.
         HandshakeError::Interrupted(_) => Error::Timeout(Stage::Handshake),
@@ -268,15 +281,27 @@ fn handshake_error(err: HandshakeError<tungstenite::ClientHandshake<TcpStream>>)
                 .unwrap_or("")
                 .to_string(),
         },
-        HandshakeError::Failure(tungstenite::Error::Io(e))
-            if matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-            ) =>
-        {
-            Error::Timeout(Stage::Handshake)
-        }
+        HandshakeError::Failure(tungstenite::Error::Io(e)) => handshake_io_error(e, config),
         HandshakeError::Failure(e) => Error::Handshake(e),
+    }
+}
+
+/// An I/O error while opening: a timeout, a TLS refusal (which TLS 1.3 may
+/// deliver only once the HTTP upgrade starts), or a plain I/O failure.
+fn handshake_io_error(err: io::Error, config: &Config) -> Error {
+    if let Some(tls) = tls_error(&err) {
+        let name = config
+            .tls
+            .as_ref()
+            .map_or(String::new(), |t| t.server_name.to_str().into_owned());
+        return Error::Tls {
+            server_name: name,
+            source: tls.clone(),
+        };
+    }
+    match err.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout(Stage::Handshake),
+        _ => Error::Handshake(err.into()),
     }
 }
 

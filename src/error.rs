@@ -25,6 +25,12 @@ pub enum Error {
         status: u16,
         reason: String,
     },
+    /// TLS refused: a certificate not trusted or not for this name, a client
+    /// certificate missing or refused.
+    Tls {
+        server_name: String,
+        source: rustls::Error,
+    },
     Handshake(tungstenite::Error),
     Lost(tungstenite::Error),
     ClosedByServer {
@@ -47,6 +53,7 @@ impl Error {
     pub fn is_fatal(&self) -> bool {
         match self {
             Error::Rejected { status, .. } => !matches!(status, 408 | 429 | 500..=599),
+            Error::Tls { .. } => true,
             Error::Handshake(err) => !matches!(err, tungstenite::Error::Io(_)),
             _ => false,
         }
@@ -92,6 +99,10 @@ impl fmt::Display for Error {
                     _ => Ok(()),
                 }
             }
+            Error::Tls {
+                server_name,
+                source,
+            } => tls_reason(f, server_name, source),
             Error::Handshake(err) => write!(f, "handshake failed: {}", tungstenite_reason(err)),
             Error::Lost(err) => write!(f, "connection lost: {}", tungstenite_reason(err)),
             Error::ClosedByServer { code, reason } if reason.is_empty() => {
@@ -112,6 +123,46 @@ impl std::error::Error for Error {
             Error::Handshake(err) | Error::Lost(err) => Some(err),
             _ => None,
         }
+    }
+}
+
+/// Certificate trouble, said with what to do about it.
+fn tls_reason(f: &mut fmt::Formatter<'_>, name: &str, err: &rustls::Error) -> fmt::Result {
+    use rustls::{AlertDescription as Alert, CertificateError as Cert};
+    match err {
+        rustls::Error::InvalidCertificate(Cert::UnknownIssuer) => write!(
+            f,
+            "TLS: the server's certificate is not trusted (unknown issuer); for a private CA \
+             or a self-signed certificate, pass it with --cacert"
+        ),
+        rustls::Error::InvalidCertificate(
+            Cert::NotValidForName | Cert::NotValidForNameContext { .. },
+        ) => write!(
+            f,
+            "TLS: the server's certificate is not valid for '{name}'; connect by a name it \
+             lists, or name one with --tls-server-name"
+        ),
+        rustls::Error::InvalidCertificate(Cert::Expired | Cert::ExpiredContext { .. }) => {
+            write!(f, "TLS: the server's certificate has expired")
+        }
+        rustls::Error::InvalidCertificate(Cert::NotValidYet | Cert::NotValidYetContext { .. }) => {
+            write!(
+                f,
+                "TLS: the server's certificate is not valid yet (check the clock)"
+            )
+        }
+        rustls::Error::AlertReceived(
+            alert @ (Alert::CertificateRequired
+            | Alert::BadCertificate
+            | Alert::UnknownCA
+            | Alert::CertificateUnknown
+            | Alert::HandshakeFailure),
+        ) => write!(
+            f,
+            "TLS: the server refused the connection ({alert:?}); does it want a client \
+             certificate (--cert and --key) it trusts?"
+        ),
+        err => write!(f, "TLS: {err}"),
     }
 }
 

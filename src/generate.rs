@@ -248,6 +248,16 @@ fn sections() -> Roff {
     );
     example(
         &mut roff,
+        "Over TLS to a server whose certificate comes from a private CA:",
+        "wsship --url wss://logs.internal:443/ingest --cacert /etc/ssl/private-ca.pem app.log",
+    );
+    example(
+        &mut roff,
+        "Over TLS to a server whose certificate comes from a private CA:",
+        "wsship --url wss://logs.internal:443/ingest --cacert /etc/ssl/private-ca.pem app.log",
+    );
+    example(
+        &mut roff,
         "Tag every message, and see what would be sent without a server:",
         "wsship --field host=\"$(hostname)\" --field service=api --dry-run app.log",
     );

@@ -20,6 +20,7 @@ mod run;
 mod shutdown;
 mod stats;
 mod ticker;
+mod tls;
 mod worker;
 
 use crate::cli::Args;
@@ -37,6 +38,9 @@ fn wsship() -> i32 {
         Err(err) => err.exit(),
     };
     messages::set_verbosity(config.verbosity);
+    if config.insecure {
+        messages::error!("warning: --insecure: the server's certificate is not verified");
+    }
 
     let shutdown = Shutdown::new(config.drain_timeout);
     if let Err(err) = shutdown.handle_signals() {

@@ -184,13 +184,7 @@ impl<'a> Worker<'a> {
 
     fn connect(&mut self) -> Result<Connection<'a>, Error> {
         let config = self.config;
-        let conn = Connection::open(
-            &config.endpoint,
-            config.connect_timeout,
-            config.write_timeout,
-            config.max_len.saturating_mul(6).saturating_add(4096),
-            self.shutdown,
-        )?;
+        let conn = Connection::open(config, self.shutdown)?;
         if std::mem::replace(&mut self.connected_before, true) {
             self.stats.reconnect();
         }

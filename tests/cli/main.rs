@@ -1,6 +1,7 @@
 //! End-to-end tests: the real wsship binary against a real tungstenite
 //! server on loopback, each test with its own server on its own port.
 
+mod pki;
 mod server;
 mod util;
 
@@ -8,4 +9,5 @@ mod delivery;
 mod faults;
 mod input;
 mod signals;
+mod tls;
 mod usage;

@@ -2,8 +2,8 @@
 //! faults a log shipper meets: echo everything, close every N messages,
 //! refuse the handshake, stall the handshake, stop reading.
 
-use std::io::Read;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -63,14 +63,45 @@ impl Server {
         }
     }
 
+    /// A wss:// server with the given TLS configuration.
+    pub fn start_tls(behaviour: Behaviour, tls: Arc<rustls::ServerConfig>) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        Server::serve_with(listener, behaviour, Some(tls))
+    }
+
     fn serve(listener: TcpListener, behaviour: Behaviour) -> Server {
+        Server::serve_with(listener, behaviour, None)
+    }
+
+    fn serve_with(
+        listener: TcpListener,
+        behaviour: Behaviour,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Server {
         let addr = listener.local_addr().unwrap();
         let shared = Arc::new(Shared::default());
         let accept_shared = Arc::clone(&shared);
         thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
+            for mut stream in listener.incoming().flatten() {
                 let shared = Arc::clone(&accept_shared);
-                thread::spawn(move || connection(stream, behaviour, &shared));
+                let tls = tls.clone();
+                thread::spawn(move || {
+                    record(&shared, |log| log.connections += 1);
+                    if behaviour.mute {
+                        // Hold the socket open without a word until the client gives up.
+                        let _ = stream.read_to_end(&mut Vec::new());
+                        return;
+                    }
+                    match tls {
+                        None => connection(stream, behaviour, &shared),
+                        Some(config) => {
+                            let Ok(tls) = rustls::ServerConnection::new(config) else {
+                                return;
+                            };
+                            connection(rustls::StreamOwned::new(tls, stream), behaviour, &shared)
+                        }
+                    }
+                });
             }
         });
         Server { addr, shared }
@@ -131,13 +162,7 @@ fn record(shared: &Shared, f: impl FnOnce(&mut Log)) {
     shared.changed.notify_all();
 }
 
-fn connection(mut stream: TcpStream, behaviour: Behaviour, shared: &Shared) {
-    record(shared, |log| log.connections += 1);
-    if behaviour.mute {
-        // Hold the socket open without a word until the client gives up.
-        let _ = stream.read_to_end(&mut Vec::new());
-        return;
-    }
+fn connection(stream: impl Read + Write, behaviour: Behaviour, shared: &Shared) {
     // The shape of the result is tungstenite's handshake callback's.
     #[allow(clippy::result_large_err)]
     let check = |_: &Request, response: Response| match behaviour.reject {

@@ -22,7 +22,10 @@ fn bad_arguments_exit_2_with_a_clear_message() {
             &["--url", "ws://h/", "--addr", "h:1"],
             "--url cannot be used with",
         ),
-        (&["--schema", "wss"], "not supported yet"),
+        (
+            &["--schema", "wss", "--cert", "c.pem"],
+            "--cert and --key go together",
+        ),
         (&["--field", "novalue"], "KEY=VALUE"),
         (&["--no-such-option"], "--no-such-option"),
     ];
@@ -55,6 +58,11 @@ fn help_documents_every_environment_variable_and_exit_status() {
         "WSSHIP_CONNECT_TIMEOUT",
         "WSSHIP_WRITE_TIMEOUT",
         "WSSHIP_PING_INTERVAL",
+        "WSSHIP_CACERT",
+        "WSSHIP_CERT",
+        "WSSHIP_KEY",
+        "WSSHIP_INSECURE",
+        "WSSHIP_TLS_SERVER_NAME",
         "WSSHIP_WORKERS",
         "WSSHIP_BATCH_SIZE",
         "WSSHIP_FLUSH_INTERVAL",
