@@ -21,7 +21,7 @@ Register-ArgumentCompleter -Native -CommandName 'wsship' -ScriptBlock {
 
     $completions = @(switch ($command) {
         'wsship' {
-            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL, ws://HOST[:PORT]/PATH; takes the place of --schema, --addr and --path')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL, ws[s]://[USER:PASSWORD@]HOST[:PORT]/PATH; takes the place of --schema, --addr and --path')
             [CompletionResult]::new('--schema', '--schema', [CompletionResultType]::ParameterName, 'URL scheme used with --addr and --path')
             [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Server address as HOST:PORT (IPv6 as [ADDR]:PORT)')
             [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Request path (and query) on the server')
@@ -32,6 +32,12 @@ Register-ArgumentCompleter -Native -CommandName 'wsship' -ScriptBlock {
             [CompletionResult]::new('--cert', '--cert', [CompletionResultType]::ParameterName, 'Present this client certificate chain (PEM) to servers that ask; needs --key')
             [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'The private key (PEM) of --cert')
             [CompletionResult]::new('--tls-server-name', '--tls-server-name', [CompletionResultType]::ParameterName, 'Verify the certificate against, and send as SNI, this name instead of the URL''s host')
+            [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'Add a header to the opening handshake, as ''Name: value'' (repeatable)')
+            [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'Add a header to the opening handshake, as ''Name: value'' (repeatable)')
+            [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'Send ''Authorization: Bearer TOKEN'' with the token read from FILE. The token itself can come from the environment variable WSSHIP_TOKEN instead; never from the command line, where other users can see it')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Basic authentication; also taken from USER:PASSWORD@ in the URL')
+            [CompletionResult]::new('--subprotocol', '--subprotocol', [CompletionResultType]::ParameterName, 'Ask for this subprotocol (Sec-WebSocket-Protocol); fail if the server does not pick it')
+            [CompletionResult]::new('--origin', '--origin', [CompletionResultType]::ParameterName, 'Send this Origin header, for servers that check it')
             [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Number of connections, each owned by its own worker thread')
             [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Number of connections, each owned by its own worker thread')
             [CompletionResult]::new('-b', '-b', [CompletionResultType]::ParameterName, 'Send a batch once it holds this many lines ...')

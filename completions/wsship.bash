@@ -23,7 +23,7 @@ _wsship() {
 
     case "${cmd}" in
         wsship)
-            opts="-w -b -q -v -h -V --url --schema --addr --path --connect-timeout --write-timeout --ping-interval --cacert --cert --key --insecure --tls-server-name --workers --batch-size --flush-interval --max-len --format --field --retry-limit --backoff-init --backoff-max --drain-timeout --stats-interval --stats-format --dry-run --quiet --verbose --help --version"
+            opts="-H -w -b -q -v -h -V --url --schema --addr --path --connect-timeout --write-timeout --ping-interval --cacert --cert --key --insecure --tls-server-name --header --token-file --user --subprotocol --origin --workers --batch-size --flush-interval --max-len --format --field --retry-limit --backoff-init --backoff-max --drain-timeout --stats-interval --stats-format --dry-run --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -103,6 +103,41 @@ _wsship() {
                     return 0
                     ;;
                 --tls-server-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --subprotocol)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --origin)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

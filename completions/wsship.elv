@@ -18,7 +18,7 @@ set edit:completion:arg-completer[wsship] = {|@words|
     }
     var completions = [
         &'wsship'= {
-            cand --url 'Server URL, ws://HOST[:PORT]/PATH; takes the place of --schema, --addr and --path'
+            cand --url 'Server URL, ws[s]://[USER:PASSWORD@]HOST[:PORT]/PATH; takes the place of --schema, --addr and --path'
             cand --schema 'URL scheme used with --addr and --path'
             cand --addr 'Server address as HOST:PORT (IPv6 as [ADDR]:PORT)'
             cand --path 'Request path (and query) on the server'
@@ -29,6 +29,12 @@ set edit:completion:arg-completer[wsship] = {|@words|
             cand --cert 'Present this client certificate chain (PEM) to servers that ask; needs --key'
             cand --key 'The private key (PEM) of --cert'
             cand --tls-server-name 'Verify the certificate against, and send as SNI, this name instead of the URL''s host'
+            cand -H 'Add a header to the opening handshake, as ''Name: value'' (repeatable)'
+            cand --header 'Add a header to the opening handshake, as ''Name: value'' (repeatable)'
+            cand --token-file 'Send ''Authorization: Bearer TOKEN'' with the token read from FILE. The token itself can come from the environment variable WSSHIP_TOKEN instead; never from the command line, where other users can see it'
+            cand --user 'Basic authentication; also taken from USER:PASSWORD@ in the URL'
+            cand --subprotocol 'Ask for this subprotocol (Sec-WebSocket-Protocol); fail if the server does not pick it'
+            cand --origin 'Send this Origin header, for servers that check it'
             cand -w 'Number of connections, each owned by its own worker thread'
             cand --workers 'Number of connections, each owned by its own worker thread'
             cand -b 'Send a batch once it holds this many lines ...'

@@ -1,4 +1,4 @@
-complete -c wsship -l url -d 'Server URL, ws://HOST[:PORT]/PATH; takes the place of --schema, --addr and --path' -r -f
+complete -c wsship -l url -d 'Server URL, ws[s]://[USER:PASSWORD@]HOST[:PORT]/PATH; takes the place of --schema, --addr and --path' -r -f
 complete -c wsship -l schema -d 'URL scheme used with --addr and --path' -r -f -a "ws\t'Plain WebSocket'
 wss\t'WebSocket over TLS'"
 complete -c wsship -l addr -d 'Server address as HOST:PORT (IPv6 as [ADDR]:PORT)' -r
@@ -10,6 +10,11 @@ complete -c wsship -l cacert -d 'Trust the CA certificates in this PEM file inst
 complete -c wsship -l cert -d 'Present this client certificate chain (PEM) to servers that ask; needs --key' -r -F
 complete -c wsship -l key -d 'The private key (PEM) of --cert' -r -F
 complete -c wsship -l tls-server-name -d 'Verify the certificate against, and send as SNI, this name instead of the URL\'s host' -r -f -a "(__fish_print_hostnames)"
+complete -c wsship -s H -l header -d 'Add a header to the opening handshake, as \'Name: value\' (repeatable)' -r
+complete -c wsship -l token-file -d 'Send \'Authorization: Bearer TOKEN\' with the token read from FILE. The token itself can come from the environment variable WSSHIP_TOKEN instead; never from the command line, where other users can see it' -r -F
+complete -c wsship -l user -d 'Basic authentication; also taken from USER:PASSWORD@ in the URL' -r
+complete -c wsship -l subprotocol -d 'Ask for this subprotocol (Sec-WebSocket-Protocol); fail if the server does not pick it' -r
+complete -c wsship -l origin -d 'Send this Origin header, for servers that check it' -r
 complete -c wsship -s w -l workers -d 'Number of connections, each owned by its own worker thread' -r
 complete -c wsship -s b -l batch-size -d 'Send a batch once it holds this many lines ...' -r
 complete -c wsship -l flush-interval -d '... or once this long has passed since its first line, whichever comes first' -r

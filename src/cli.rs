@@ -43,10 +43,12 @@ pub struct Args {
     #[arg(value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub files: Vec<PathBuf>,
 
-    /// Server URL, ws://HOST[:PORT]/PATH; takes the place of --schema, --addr and --path.
-    #[arg(long, env = "WSSHIP_URL", value_name = "URL", value_parser = parse_url,
+    /// Server URL, ws[s]://[USER:PASSWORD@]HOST[:PORT]/PATH; takes the place of --schema,
+    /// --addr and --path.
+    // Checked in `config`, whose errors never repeat the value: it may hold a password.
+    #[arg(long, env = "WSSHIP_URL", value_name = "URL", hide_env_values = true,
           value_hint = ValueHint::Url, help_heading = "Connection")]
-    pub url: Option<Url>,
+    pub url: Option<String>,
 
     /// URL scheme used with --addr and --path.
     #[arg(long, env = "WSSHIP_SCHEMA", value_enum, default_value_t = Schema::Ws,
@@ -110,6 +112,50 @@ pub struct Args {
     #[arg(long, env = "WSSHIP_TLS_SERVER_NAME", value_name = "NAME",
           value_hint = ValueHint::Hostname, help_heading = "TLS")]
     pub tls_server_name: Option<String>,
+
+    /// Add a header to the opening handshake, as 'Name: value' (repeatable).
+    #[arg(short = 'H', long = "header", env = "WSSHIP_HEADER", value_name = "NAME: VALUE",
+          hide_env_values = true, action = ArgAction::Append, help_heading = "Request")]
+    pub headers: Vec<String>,
+
+    /// Send 'Authorization: Bearer TOKEN' with the token read from FILE. The token itself
+    /// can come from the environment variable WSSHIP_TOKEN instead; never from the command
+    /// line, where other users can see it.
+    #[arg(long, env = "WSSHIP_TOKEN_FILE", value_name = "FILE", value_hint = ValueHint::FilePath,
+          help_heading = "Request")]
+    pub token_file: Option<PathBuf>,
+
+    /// Basic authentication; also taken from USER:PASSWORD@ in the URL.
+    #[arg(
+        long,
+        env = "WSSHIP_USER",
+        value_name = "USER:PASSWORD",
+        hide_env_values = true,
+        help_heading = "Request"
+    )]
+    pub user: Option<String>,
+
+    /// Ask for this subprotocol (Sec-WebSocket-Protocol); fail if the server does not pick it.
+    #[arg(
+        long,
+        env = "WSSHIP_SUBPROTOCOL",
+        value_name = "NAME",
+        help_heading = "Request"
+    )]
+    pub subprotocol: Option<String>,
+
+    /// Send this Origin header, for servers that check it.
+    #[arg(
+        long,
+        env = "WSSHIP_ORIGIN",
+        value_name = "URL",
+        help_heading = "Request"
+    )]
+    pub origin: Option<String>,
+
+    /// The bearer token from WSSHIP_TOKEN: an environment variable only.
+    #[arg(skip)]
+    pub token: Option<String>,
 
     /// Number of connections, each owned by its own worker thread.
     #[arg(
@@ -231,6 +277,7 @@ impl Args {
         if parts {
             args.url = None;
         }
+        args.token = std::env::var("WSSHIP_TOKEN").ok();
         Ok(args)
     }
 }
@@ -264,10 +311,6 @@ pub enum RetryLimit {
     Limited(u32),
     Forever,
 }
-
-/// A ws:// or wss:// URL, checked for scheme and host.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Url(pub tungstenite::http::Uri);
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s)
@@ -312,19 +355,6 @@ fn parse_retry_limit(s: &str) -> Result<RetryLimit, String> {
     }
 }
 
-fn parse_url(s: &str) -> Result<Url, String> {
-    let uri: tungstenite::http::Uri = s.parse().map_err(|e| format!("not a URL: {e}"))?;
-    match uri.scheme_str() {
-        Some("ws" | "wss") => {}
-        Some(other) => return Err(format!("scheme '{other}' is not ws or wss")),
-        None => return Err("missing scheme: expected ws://HOST[:PORT]/PATH".to_string()),
-    }
-    match uri.host() {
-        Some(host) if !host.is_empty() => Ok(Url(uri)),
-        _ => Err("missing host".to_string()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,14 +381,6 @@ mod tests {
         assert_eq!(parse_retry_limit("forever"), Ok(RetryLimit::Forever));
         assert_eq!(parse_retry_limit("-1"), Ok(RetryLimit::Forever));
         assert!(parse_retry_limit("-2").is_err());
-    }
-
-    #[test]
-    fn urls() {
-        assert!(parse_url("ws://host:1/x").is_ok());
-        assert!(parse_url("wss://host/x").is_ok());
-        assert!(parse_url("http://host/x").unwrap_err().contains("scheme"));
-        assert!(parse_url("host:8080").is_err());
     }
 
     #[test]

@@ -13,13 +13,19 @@ use clap::CommandFactory;
 use clap::error::ErrorKind;
 use tungstenite::http::Uri;
 
-use crate::cli::{Args, Format, RetryLimit, Schema, StatsFormat, Url};
+use tungstenite::http::{HeaderName, HeaderValue};
+
+use crate::cli::{Args, Format, RetryLimit, Schema, StatsFormat};
 use crate::messages::Verbosity;
+use crate::request;
 use crate::tls::{Tls, TlsOptions};
 
 #[derive(Debug, Clone)]
 pub struct Config {
     pub endpoint: Endpoint,
+    /// Extra handshake headers: -H, auth, subprotocol, origin. Values that
+    /// carry secrets are marked sensitive.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Set for wss:// endpoints.
     pub tls: Option<Tls>,
     pub insecure: bool,
@@ -85,11 +91,21 @@ impl Config {
     pub fn from_args(args: Args) -> Result<Config, clap::Error> {
         let usage = |msg: String| Args::command().error(ErrorKind::ValueValidation, msg);
 
-        let url = match args.url {
-            Some(url) => url,
+        let uri = match &args.url {
+            Some(url) => parse_url(url).map_err(|e| usage(format!("--url: {e}")))?,
             None => endpoint_url(args.schema, &args.addr, &args.path).map_err(usage)?,
         };
-        let endpoint = Endpoint::from_url(url).map_err(usage)?;
+        let (endpoint, userinfo) = Endpoint::from_uri(uri).map_err(usage)?;
+        let headers = request::headers(&request::Parts {
+            headers: &args.headers,
+            token_file: args.token_file.as_deref(),
+            token: args.token.as_deref(),
+            user: args.user.as_deref(),
+            userinfo: userinfo.as_deref(),
+            subprotocol: args.subprotocol.as_deref(),
+            origin: args.origin.as_deref(),
+        })
+        .map_err(usage)?;
         let tls = match endpoint.uri.scheme_str() == Some("wss") {
             true => {
                 let options = TlsOptions {
@@ -149,6 +165,7 @@ impl Config {
 
         Ok(Config {
             endpoint,
+            headers,
             insecure: tls.is_some() && args.insecure,
             tls,
             inputs,
@@ -173,7 +190,7 @@ impl Config {
     }
 }
 
-fn endpoint_url(schema: Schema, addr: &str, path: &str) -> Result<Url, String> {
+fn endpoint_url(schema: Schema, addr: &str, path: &str) -> Result<Uri, String> {
     let scheme = match schema {
         Schema::Ws => "ws",
         Schema::Wss => "wss",
@@ -189,15 +206,41 @@ fn endpoint_url(schema: Schema, addr: &str, path: &str) -> Result<Url, String> {
             "--addr '{addr}' must be HOST:PORT, without scheme or path"
         ));
     }
-    Ok(Url(uri))
+    Ok(uri)
+}
+
+/// Parses a ws:// or wss:// URL. Errors never repeat the URL, which may
+/// hold a password.
+fn parse_url(text: &str) -> Result<Uri, String> {
+    let uri: Uri = text.parse().map_err(|e| format!("not a URL ({e})"))?;
+    match uri.scheme_str() {
+        Some("ws" | "wss") => {}
+        Some(other) => return Err(format!("scheme '{other}' is not ws or wss")),
+        None => return Err("missing scheme: expected ws://HOST[:PORT]/PATH".to_string()),
+    }
+    match uri.host() {
+        Some(host) if !host.is_empty() => Ok(uri),
+        _ => Err("missing host".to_string()),
+    }
 }
 
 impl Endpoint {
-    fn from_url(Url(uri): Url) -> Result<Endpoint, String> {
+    /// Splits `USER:PASSWORD@` off the URL: it becomes a header, and the
+    /// URL that remains can be logged.
+    fn from_uri(uri: Uri) -> Result<(Endpoint, Option<String>), String> {
+        let authority = uri.authority().ok_or("the URL has no host")?.clone();
+        let (userinfo, host_port) = match authority.as_str().rsplit_once('@') {
+            Some((userinfo, host_port)) => (Some(userinfo.to_string()), host_port),
+            None => (None, authority.as_str()),
+        };
+        let mut parts = uri.into_parts();
+        parts.authority = Some(
+            host_port
+                .parse()
+                .map_err(|_| "the URL's host is not valid")?,
+        );
+        let uri = Uri::from_parts(parts).map_err(|_| "the URL is not valid")?;
         let authority = uri.authority().ok_or("the URL has no host")?;
-        if authority.as_str().contains('@') {
-            return Err("credentials in the URL are not supported yet".into());
-        }
         let secure = uri.scheme_str() == Some("wss");
         let host = authority
             .host()
@@ -206,11 +249,12 @@ impl Endpoint {
         let port = authority
             .port_u16()
             .unwrap_or(if secure { 443 } else { 80 });
-        Ok(Endpoint {
+        let endpoint = Endpoint {
             host: host.to_string(),
             port,
-            uri,
-        })
+            uri: uri.clone(),
+        };
+        Ok((endpoint, userinfo))
     }
 }
 
@@ -248,12 +292,23 @@ mod tests {
     }
 
     #[test]
-    fn credentials_never_accepted_silently() {
-        let err = config(&["--url", "ws://user:secret@host/"])
+    fn credentials_leave_the_url_for_a_header() {
+        let c = config(&["--url", "ws://user:s%40cret@host:1/x"]).unwrap();
+        assert_eq!(c.endpoint.to_string(), "ws://host:1/x");
+        assert_eq!(c.endpoint.uri.to_string(), "ws://host:1/x");
+        assert_eq!(c.headers.len(), 1);
+        assert_eq!(c.headers[0].0, "authorization");
+    }
+
+    #[test]
+    fn url_errors_never_repeat_the_url() {
+        let err = config(&["--url", "http://user:secret@host/"])
             .unwrap_err()
             .to_string();
-        assert!(err.contains("credentials"), "{err}");
+        assert!(err.contains("scheme 'http' is not ws or wss"), "{err}");
         assert!(!err.contains("secret"), "{err}");
+        assert!(config(&["--url", "host:8080"]).is_err());
+        assert!(config(&["--url", "wss://host/x"]).is_ok());
     }
 
     #[test]

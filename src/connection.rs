@@ -13,6 +13,7 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
+use tungstenite::client::IntoClientRequest;
 use tungstenite::handshake::HandshakeError;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, Utf8Bytes, WebSocket};
@@ -73,12 +74,19 @@ impl<'a> Connection<'a> {
         let ws_config = WebSocketConfig::default()
             .max_message_size(limit)
             .max_frame_size(limit);
-        let (ws, _response) = tungstenite::client::client_with_config(
-            config.endpoint.uri.clone(),
-            stream,
-            Some(ws_config),
-        )
-        .map_err(|e| handshake_error(e, config))?;
+        // A fresh request each time: Sec-WebSocket-Key must be new per connection.
+        let mut request = config
+            .endpoint
+            .uri
+            .clone()
+            .into_client_request()
+            .map_err(Error::Handshake)?;
+        for (name, value) in &config.headers {
+            request.headers_mut().append(name.clone(), value.clone());
+        }
+        let (ws, _response) =
+            tungstenite::client::client_with_config(request, stream, Some(ws_config))
+                .map_err(|e| handshake_error(e, config))?;
 
         let tcp = ws.get_ref().tcp();
         let unblock = || -> io::Result<()> {

@@ -95,6 +95,9 @@ impl fmt::Display for Error {
                 match status {
                     200..=299 => f.write_str(" (is this a WebSocket endpoint? check --path)"),
                     300..=399 => f.write_str(" (redirects are not followed: use the final URL)"),
+                    401 | 403 => f.write_str(
+                        " (check the credentials: --token-file, WSSHIP_TOKEN, --user, --header)",
+                    ),
                     404 => f.write_str(" (check --path)"),
                     _ => Ok(()),
                 }
@@ -103,6 +106,9 @@ impl fmt::Display for Error {
                 server_name,
                 source,
             } => tls_reason(f, server_name, source),
+            Error::Handshake(tungstenite::Error::Protocol(
+                tungstenite::error::ProtocolError::SecWebSocketSubProtocolError(_),
+            )) => f.write_str("the server did not accept the requested --subprotocol"),
             Error::Handshake(err) => write!(f, "handshake failed: {}", tungstenite_reason(err)),
             Error::Lost(err) => write!(f, "connection lost: {}", tungstenite_reason(err)),
             Error::ClosedByServer { code, reason } if reason.is_empty() => {

@@ -198,6 +198,13 @@ fn sections() -> Roff {
             item(&mut roff, &env, &format!("Sets --{long}."));
         }
     }
+    item(
+        &mut roff,
+        "WSSHIP_TOKEN",
+        "A bearer token, sent as 'Authorization: Bearer TOKEN'. It has no option: a token \
+         on the command line is visible to every user of the machine. --token-file takes \
+         precedence.",
+    );
 
     roff.control("SH", ["DELIVERY GUARANTEES"]);
     paragraph(
@@ -255,6 +262,11 @@ fn sections() -> Roff {
         &mut roff,
         "Over TLS to a server whose certificate comes from a private CA:",
         "wsship --url wss://logs.internal:443/ingest --cacert /etc/ssl/private-ca.pem app.log",
+    );
+    example(
+        &mut roff,
+        "With a bearer token kept in a file only its owner can read:",
+        "wsship --url wss://logs.example/ingest --token-file ~/.config/wsship/token app.log",
     );
     example(
         &mut roff,

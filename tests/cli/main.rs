@@ -5,6 +5,7 @@ mod pki;
 mod server;
 mod util;
 
+mod auth;
 mod delivery;
 mod faults;
 mod input;

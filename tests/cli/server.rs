@@ -24,10 +24,14 @@ pub struct Behaviour {
     pub mute: bool,
     /// Complete the handshake, then never read again.
     pub black_hole: bool,
+    /// Select this subprotocol when the client offers it.
+    pub subprotocol: Option<&'static str>,
 }
 
 #[derive(Default)]
 struct Log {
+    /// The headers of each handshake request, names in lower case.
+    requests: Vec<Vec<(String, String)>>,
     messages: Vec<String>,
     pings: usize,
     connections: usize,
@@ -119,6 +123,10 @@ impl Server {
         self.shared.log.lock().unwrap().messages.clone()
     }
 
+    pub fn requests(&self) -> Vec<Vec<(String, String)>> {
+        self.shared.log.lock().unwrap().requests.clone()
+    }
+
     pub fn connections(&self) -> usize {
         self.shared.log.lock().unwrap().connections
     }
@@ -165,13 +173,32 @@ fn record(shared: &Shared, f: impl FnOnce(&mut Log)) {
 fn connection(stream: impl Read + Write, behaviour: Behaviour, shared: &Shared) {
     // The shape of the result is tungstenite's handshake callback's.
     #[allow(clippy::result_large_err)]
-    let check = |_: &Request, response: Response| match behaviour.reject {
-        Some(status) => {
+    let check = |request: &Request, mut response: Response| {
+        let headers = request
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_str().unwrap_or("").to_string()))
+            .collect();
+        record(shared, |log| log.requests.push(headers));
+        if let Some(status) = behaviour.reject {
             let mut refusal = ErrorResponse::new(Some("refused by test".into()));
             *refusal.status_mut() = status.try_into().unwrap();
-            Err(refusal)
+            return Err(refusal);
         }
-        None => Ok(response),
+        let offered = request.headers().get("sec-websocket-protocol");
+        if let (Some(chosen), Some(offered)) = (behaviour.subprotocol, offered) {
+            if offered
+                .to_str()
+                .unwrap_or("")
+                .split(',')
+                .any(|p| p.trim() == chosen)
+            {
+                response
+                    .headers_mut()
+                    .insert("sec-websocket-protocol", chosen.parse().unwrap());
+            }
+        }
+        Ok(response)
     };
     let Ok(mut ws) = tungstenite::accept_hdr(stream, check) else {
         return;
