@@ -25,6 +25,8 @@ set edit:completion:arg-completer[wsship] = {|@words|
             cand --connect-timeout 'Time allowed to connect and to complete the opening or closing handshake'
             cand --write-timeout 'A connection that accepts no data for this long is dead: reconnect and resend'
             cand --ping-interval 'Send a WebSocket Ping on every idle or busy connection this often; 0 disables'
+            cand --proxy 'Tunnel through this HTTP proxy, http://[USER:PASSWORD@]HOST:PORT; without it the https_proxy (for wss), http_proxy (for ws) and all_proxy variables are used'
+            cand --noproxy 'Hosts and domains to reach without a proxy, comma separated; ''*'' for all. Replaces no_proxy'
             cand --cacert 'Trust the CA certificates in this PEM file instead of the system''s store'
             cand --cert 'Present this client certificate chain (PEM) to servers that ask; needs --key'
             cand --key 'The private key (PEM) of --cert'

@@ -6,6 +6,8 @@ complete -c wsship -l path -d 'Request path (and query) on the server' -r
 complete -c wsship -l connect-timeout -d 'Time allowed to connect and to complete the opening or closing handshake' -r
 complete -c wsship -l write-timeout -d 'A connection that accepts no data for this long is dead: reconnect and resend' -r
 complete -c wsship -l ping-interval -d 'Send a WebSocket Ping on every idle or busy connection this often; 0 disables' -r
+complete -c wsship -l proxy -d 'Tunnel through this HTTP proxy, http://[USER:PASSWORD@]HOST:PORT; without it the https_proxy (for wss), http_proxy (for ws) and all_proxy variables are used' -r
+complete -c wsship -l noproxy -d 'Hosts and domains to reach without a proxy, comma separated; \'*\' for all. Replaces no_proxy' -r
 complete -c wsship -l cacert -d 'Trust the CA certificates in this PEM file instead of the system\'s store' -r -F
 complete -c wsship -l cert -d 'Present this client certificate chain (PEM) to servers that ask; needs --key' -r -F
 complete -c wsship -l key -d 'The private key (PEM) of --cert' -r -F

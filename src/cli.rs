@@ -89,6 +89,27 @@ pub struct Args {
           value_parser = parse_duration, help_heading = "Connection")]
     pub ping_interval: Duration,
 
+    /// Tunnel through this HTTP proxy, http://[USER:PASSWORD@]HOST:PORT; without it the
+    /// https_proxy (for wss), http_proxy (for ws) and all_proxy variables are used.
+    #[arg(
+        long,
+        env = "WSSHIP_PROXY",
+        value_name = "URL",
+        hide_env_values = true,
+        help_heading = "Connection"
+    )]
+    pub proxy: Option<String>,
+
+    /// Hosts and domains to reach without a proxy, comma separated; '*' for all. Replaces
+    /// no_proxy.
+    #[arg(
+        long,
+        env = "WSSHIP_NOPROXY",
+        value_name = "LIST",
+        help_heading = "Connection"
+    )]
+    pub noproxy: Option<String>,
+
     /// Trust the CA certificates in this PEM file instead of the system's store.
     #[arg(long, env = "WSSHIP_CACERT", value_name = "FILE", value_hint = ValueHint::FilePath,
           help_heading = "TLS")]

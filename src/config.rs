@@ -17,12 +17,15 @@ use tungstenite::http::{HeaderName, HeaderValue};
 
 use crate::cli::{Args, Format, RetryLimit, Schema, StatsFormat};
 use crate::messages::Verbosity;
+use crate::proxy::{self, Proxy};
 use crate::request;
 use crate::tls::{Tls, TlsOptions};
 
 #[derive(Debug, Clone)]
 pub struct Config {
     pub endpoint: Endpoint,
+    /// The HTTP proxy that tunnels every connection, if one applies.
+    pub proxy: Option<Proxy>,
     /// Extra handshake headers: -H, auth, subprotocol, origin. Values that
     /// carry secrets are marked sensitive.
     pub headers: Vec<(HeaderName, HeaderValue)>,
@@ -106,7 +109,16 @@ impl Config {
             origin: args.origin.as_deref(),
         })
         .map_err(usage)?;
-        let tls = match endpoint.uri.scheme_str() == Some("wss") {
+        let secure = endpoint.uri.scheme_str() == Some("wss");
+        let proxy = proxy::choose(
+            args.proxy.as_deref(),
+            args.noproxy.as_deref(),
+            &endpoint.host,
+            secure,
+            |name| std::env::var(name).ok(),
+        )
+        .map_err(usage)?;
+        let tls = match secure {
             true => {
                 let options = TlsOptions {
                     cacert: args.cacert,
@@ -165,6 +177,7 @@ impl Config {
 
         Ok(Config {
             endpoint,
+            proxy,
             headers,
             insecure: tls.is_some() && args.insecure,
             tls,

@@ -18,8 +18,9 @@ use tungstenite::handshake::HandshakeError;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, Utf8Bytes, WebSocket};
 
-use crate::config::{Config, Endpoint};
+use crate::config::Config;
 use crate::error::{Error, Stage};
+use crate::proxy::{self, Proxy};
 use crate::shutdown::Shutdown;
 use crate::tls::{Stream, tls_error};
 
@@ -47,7 +48,11 @@ enum Want {
 impl<'a> Connection<'a> {
     pub fn open(config: &Config, shutdown: &'a Shutdown) -> Result<Connection<'a>, Error> {
         let deadline = Instant::now() + config.connect_timeout;
-        let tcp = connect(&config.endpoint, deadline)?;
+        let endpoint = &config.endpoint;
+        let mut tcp = match &config.proxy {
+            None => connect(&endpoint.host, endpoint.port, None, deadline)?,
+            Some(proxy) => connect(&proxy.host, proxy.port, Some(proxy), deadline)?,
+        };
         let setup = |tcp: &TcpStream| -> io::Result<()> {
             tcp.set_nodelay(true)?;
             let left = remaining(deadline).max(Duration::from_millis(1));
@@ -55,6 +60,9 @@ impl<'a> Connection<'a> {
             tcp.set_write_timeout(Some(left))
         };
         setup(&tcp).map_err(|e| Error::Handshake(e.into()))?;
+        if let Some(proxy) = &config.proxy {
+            proxy::tunnel(&mut tcp, proxy, &endpoint.host, endpoint.port)?;
+        }
         let stream = match &config.tls {
             None => Stream::Plain(tcp),
             Some(tls) => tls
@@ -247,13 +255,19 @@ impl<'a> Connection<'a> {
     }
 }
 
-fn connect(endpoint: &Endpoint, deadline: Instant) -> Result<TcpStream, Error> {
-    let addr = match endpoint.host.contains(':') {
-        true => format!("[{}]:{}", endpoint.host, endpoint.port),
-        false => format!("{}:{}", endpoint.host, endpoint.port),
+/// Opens TCP to `host:port` (the server, or the proxy named by `via`).
+fn connect(
+    host: &str,
+    port: u16,
+    via: Option<&Proxy>,
+    deadline: Instant,
+) -> Result<TcpStream, Error> {
+    let addr = match (via, host.contains(':')) {
+        (Some(proxy), _) => format!("proxy {proxy}"),
+        (None, true) => format!("[{host}]:{port}"),
+        (None, false) => format!("{host}:{port}"),
     };
-    let resolved: Vec<SocketAddr> = match (endpoint.host.as_str(), endpoint.port).to_socket_addrs()
-    {
+    let resolved: Vec<SocketAddr> = match (host, port).to_socket_addrs() {
         Ok(addrs) => addrs.collect(),
         Err(source) => return Err(Error::Resolve { addr, source }),
     };

@@ -31,6 +31,12 @@ pub enum Error {
         server_name: String,
         source: rustls::Error,
     },
+    /// The HTTP proxy would not open the tunnel.
+    Proxy {
+        proxy: String,
+        status: u16,
+        reason: String,
+    },
     Handshake(tungstenite::Error),
     Lost(tungstenite::Error),
     ClosedByServer {
@@ -54,6 +60,7 @@ impl Error {
         match self {
             Error::Rejected { status, .. } => !matches!(status, 408 | 429 | 500..=599),
             Error::Tls { .. } => true,
+            Error::Proxy { status, .. } => matches!(status, 403 | 407),
             Error::Handshake(err) => !matches!(err, tungstenite::Error::Io(_)),
             _ => false,
         }
@@ -106,6 +113,20 @@ impl fmt::Display for Error {
                 server_name,
                 source,
             } => tls_reason(f, server_name, source),
+            Error::Proxy {
+                proxy,
+                status,
+                reason,
+            } => {
+                write!(
+                    f,
+                    "proxy {proxy} refused the tunnel: HTTP {status} {reason}"
+                )?;
+                match status {
+                    407 => f.write_str(" (give credentials as http://USER:PASSWORD@HOST:PORT)"),
+                    _ => Ok(()),
+                }
+            }
             Error::Handshake(tungstenite::Error::Protocol(
                 tungstenite::error::ProtocolError::SecWebSocketSubProtocolError(_),
             )) => f.write_str("the server did not accept the requested --subprotocol"),

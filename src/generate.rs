@@ -205,6 +205,18 @@ fn sections() -> Roff {
          on the command line is visible to every user of the machine. --token-file takes \
          precedence.",
     );
+    item(
+        &mut roff,
+        "https_proxy, http_proxy, all_proxy (or in upper case)",
+        "The HTTP proxy to tunnel through when --proxy is not given: https_proxy for wss://, \
+         http_proxy for ws://, all_proxy for either.",
+    );
+    item(
+        &mut roff,
+        "no_proxy (or NO_PROXY)",
+        "Hosts and domains to reach directly, comma separated; '*' for all. --noproxy \
+         replaces it.",
+    );
 
     roff.control("SH", ["DELIVERY GUARANTEES"]);
     paragraph(

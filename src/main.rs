@@ -16,6 +16,7 @@ mod generate;
 mod input;
 mod messages;
 mod ping;
+mod proxy;
 mod request;
 mod run;
 mod shutdown;

@@ -122,7 +122,7 @@ fn read_token(path: &Path) -> Result<String, String> {
 }
 
 /// Decodes `%XX` escapes, as URLs carry reserved characters in userinfo.
-fn percent_decode(text: &str) -> Result<String, String> {
+pub fn percent_decode(text: &str) -> Result<String, String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

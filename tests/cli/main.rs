@@ -9,6 +9,7 @@ mod auth;
 mod delivery;
 mod faults;
 mod input;
+mod proxy;
 mod signals;
 mod tls;
 mod usage;

@@ -13,9 +13,11 @@ pub const LONG: Duration = Duration::from_secs(60);
 pub fn wsship(args: &[&str]) -> Wsship {
     let mut command = Command::new(env!("CARGO_BIN_EXE_wsship"));
     command.args(args);
-    // Options may come from the environment: none may leak in from ours.
+    // Options and proxies may come from the environment: none may leak in
+    // from the one running the tests.
     for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("WSSHIP_") {
+        let name = key.to_string_lossy().to_ascii_lowercase();
+        if name.starts_with("wsship_") || name.ends_with("_proxy") {
             command.env_remove(key);
         }
     }
