@@ -23,7 +23,7 @@ _wsship() {
 
     case "${cmd}" in
         wsship)
-            opts="-H -w -b -q -v -h -V --url --schema --addr --path --connect-timeout --write-timeout --ping-interval --proxy --noproxy --cacert --cert --key --insecure --tls-server-name --header --token-file --user --subprotocol --origin --workers --batch-size --flush-interval --max-len --format --field --retry-limit --backoff-init --backoff-max --drain-timeout --stats-interval --stats-format --dry-run --quiet --verbose --help --version"
+            opts="-H -w -b -q -v -h -V --url --schema --addr --path --connect-timeout --write-timeout --ping-interval --proxy --noproxy --cacert --cert --key --insecure --tls-server-name --header --token-file --user --subprotocol --origin --confirm --max-in-flight --ping-timeout --workers --batch-size --flush-interval --max-len --format --field --retry-limit --backoff-init --backoff-max --drain-timeout --stats-interval --stats-format --dry-run --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -146,6 +146,18 @@ _wsship() {
                     return 0
                     ;;
                 --origin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --confirm)
+                    COMPREPLY=($(compgen -W "pong write" -- "${cur}"))
+                    return 0
+                    ;;
+                --max-in-flight)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ping-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

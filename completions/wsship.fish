@@ -17,6 +17,10 @@ complete -c wsship -l token-file -d 'Send \'Authorization: Bearer TOKEN\' with t
 complete -c wsship -l user -d 'Basic authentication; also taken from USER:PASSWORD@ in the URL' -r
 complete -c wsship -l subprotocol -d 'Ask for this subprotocol (Sec-WebSocket-Protocol); fail if the server does not pick it' -r
 complete -c wsship -l origin -d 'Send this Origin header, for servers that check it' -r
+complete -c wsship -l confirm -d 'When a batch counts as sent: once the server\'s Pong proves it read it, or once written (for servers that do not answer pings)' -r -f -a "pong\t'Sent once the server answers the Ping that follows the batch'
+write\t'Sent once written and flushed to the connection'"
+complete -c wsship -l max-in-flight -d 'Unconfirmed batches one connection may have; when full, the worker waits' -r
+complete -c wsship -l ping-timeout -d 'A Ping (confirming or keepalive) unanswered this long means the connection is dead' -r
 complete -c wsship -s w -l workers -d 'Number of connections, each owned by its own worker thread' -r
 complete -c wsship -s b -l batch-size -d 'Send a batch once it holds this many lines ...' -r
 complete -c wsship -l flush-interval -d '... or once this long has passed since its first line, whichever comes first' -r

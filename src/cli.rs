@@ -17,12 +17,12 @@ Input: lines end at \\n; a trailing \\r is removed; empty lines are skipped and 
 counted. Bytes that are not UTF-8 are replaced with U+FFFD. A line longer than \
 --max-len is dropped whole, never truncated.
 
-Delivery: a batch counts as sent once it is written and flushed to the connection. \
-A batch whose write fails is sent again whole on a new connection (at least once: \
-duplicates are possible after a reconnect). WebSocket has no acknowledgements, so \
-messages already flushed when a connection breaks abruptly cannot be known lost. With \
-one worker the server sees lines in input order; with several, order holds within a \
-batch.
+Delivery: each batch is followed by a Ping, and counts as sent once the server's \
+Pong proves it read the batch (--confirm pong), or once written (--confirm write). \
+Batches a connection had not confirmed when it died are sent again, whole, on the \
+next one: at least once, with duplicates only from that window (counted as resent). \
+With one worker the server sees lines in input order; with several, order holds \
+within a batch.
 
 Exit status:
   0    every line read was sent or dropped by policy (--max-len)
@@ -178,6 +178,27 @@ pub struct Args {
     #[arg(skip)]
     pub token: Option<String>,
 
+    /// When a batch counts as sent: once the server's Pong proves it read it, or once
+    /// written (for servers that do not answer pings).
+    #[arg(long, env = "WSSHIP_CONFIRM", value_enum, default_value_t = Confirm::Pong,
+          help_heading = "Delivery")]
+    pub confirm: Confirm,
+
+    /// Unconfirmed batches one connection may have; when full, the worker waits.
+    #[arg(
+        long,
+        env = "WSSHIP_MAX_IN_FLIGHT",
+        value_name = "N",
+        default_value = "16",
+        help_heading = "Delivery"
+    )]
+    pub max_in_flight: NonZeroUsize,
+
+    /// A Ping (confirming or keepalive) unanswered this long means the connection is dead.
+    #[arg(long, env = "WSSHIP_PING_TIMEOUT", value_name = "DURATION", default_value = "30s",
+          value_parser = parse_duration, help_heading = "Delivery")]
+    pub ping_timeout: Duration,
+
     /// Number of connections, each owned by its own worker thread.
     #[arg(
         short,
@@ -317,6 +338,14 @@ pub enum Format {
     Json,
     /// The line itself, as read.
     Raw,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Confirm {
+    /// Sent once the server answers the Ping that follows the batch.
+    Pong,
+    /// Sent once written and flushed to the connection.
+    Write,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -15,7 +15,7 @@ use tungstenite::http::Uri;
 
 use tungstenite::http::{HeaderName, HeaderValue};
 
-use crate::cli::{Args, Format, RetryLimit, Schema, StatsFormat};
+use crate::cli::{Args, Confirm, Format, RetryLimit, Schema, StatsFormat};
 use crate::messages::Verbosity;
 use crate::proxy::{self, Proxy};
 use crate::request;
@@ -42,6 +42,9 @@ pub struct Config {
     pub ping_interval: Option<Duration>,
     pub connect_timeout: Duration,
     pub write_timeout: Duration,
+    pub confirm: Confirm,
+    pub max_in_flight: NonZeroUsize,
+    pub ping_timeout: Duration,
     pub retry_limit: RetryLimit,
     pub backoff_init: Duration,
     pub backoff_max: Duration,
@@ -146,6 +149,7 @@ impl Config {
             ("--flush-interval", args.flush_interval),
             ("--connect-timeout", args.connect_timeout),
             ("--write-timeout", args.write_timeout),
+            ("--ping-timeout", args.ping_timeout),
         ] {
             if value.is_zero() {
                 return Err(usage(format!("{name} must be longer than 0")));
@@ -191,6 +195,9 @@ impl Config {
             ping_interval: Some(args.ping_interval).filter(|d| !d.is_zero()),
             connect_timeout: args.connect_timeout,
             write_timeout: args.write_timeout,
+            confirm: args.confirm,
+            max_in_flight: args.max_in_flight,
+            ping_timeout: args.ping_timeout,
             retry_limit: args.retry_limit,
             backoff_init: args.backoff_init,
             backoff_max: args.backoff_max,

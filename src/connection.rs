@@ -36,6 +36,28 @@ pub struct Connection<'a> {
     close_timeout: Duration,
     shutdown: &'a Shutdown,
     serviced: Instant,
+    pongs: Pongs,
+}
+
+/// What the Pongs of one connection have told us.
+#[derive(Debug, Default)]
+pub struct Pongs {
+    /// The highest batch sequence number confirmed.
+    pub confirmed: Option<u64>,
+    /// Any Pong at all, confirming or keepalive.
+    pub count: u64,
+    pub last: Option<Instant>,
+}
+
+impl Pongs {
+    fn record(&mut self, payload: &[u8]) {
+        self.count += 1;
+        self.last = Some(Instant::now());
+        if let Ok(bytes) = <[u8; 8]>::try_from(payload) {
+            let sequence = u64::from_be_bytes(bytes);
+            self.confirmed = Some(self.confirmed.map_or(sequence, |c| c.max(sequence)));
+        }
+    }
 }
 
 /// Readiness we wait for: data to read, and room to write when output is pending.
@@ -109,36 +131,47 @@ impl<'a> Connection<'a> {
             close_timeout: config.connect_timeout,
             shutdown,
             serviced: Instant::now(),
+            pongs: Pongs::default(),
         })
     }
 
-    /// Writes every message of a batch, then flushes once. What the server
-    /// sent is read while the socket is full and, otherwise, at most every
-    /// SERVICE_EVERY: a read per batch would double the syscalls of small
-    /// batches for nothing.
-    pub fn send(&mut self, messages: &[Utf8Bytes]) -> Result<(), Error> {
+    /// Writes every message of a batch, then, with `confirm`, a Ping whose
+    /// payload is that sequence number, then flushes once. A server answers
+    /// a Ping only after reading every frame before it (RFC 6455 section
+    /// 5.5.2 and the in-order delivery of one TCP stream), so its Pong proves
+    /// the batch was read.
+    pub fn send(&mut self, messages: &[Utf8Bytes], confirm: Option<u64>) -> Result<(), Error> {
         for message in messages {
             self.queue(Message::Text(message.clone()))?;
         }
+        if let Some(sequence) = confirm {
+            self.queue(Message::Ping(sequence.to_be_bytes().to_vec().into()))?;
+        }
         self.flush()?;
+        // What the server sent is read while the socket is full and,
+        // otherwise, at most every SERVICE_EVERY: a read per batch would
+        // double the syscalls of small batches for nothing.
         if self.serviced.elapsed() >= SERVICE_EVERY {
             self.service()?;
         }
         Ok(())
     }
 
+    /// A keepalive Ping (empty payload, so it confirms nothing).
     pub fn ping(&mut self) -> Result<(), Error> {
         self.queue(Message::Ping(Default::default()))?;
         self.flush()
     }
 
     /// Reads and handles whatever the server sent, without waiting. Pings are
-    /// answered by tungstenite; data messages are discarded; a Close ends the
-    /// connection (its reply is flushed on the way out).
+    /// answered by tungstenite; Pongs are recorded; data messages are
+    /// discarded; a Close ends the connection (its reply is flushed on the
+    /// way out).
     pub fn service(&mut self) -> Result<(), Error> {
         self.serviced = Instant::now();
         loop {
             match self.ws.read() {
+                Ok(Message::Pong(payload)) => self.pongs.record(&payload),
                 Ok(Message::Close(frame)) => {
                     // Whatever happens to the handshake, the server is gone.
                     let _ = self.finish_close();
@@ -153,6 +186,22 @@ impl<'a> Connection<'a> {
                 }
                 Err(e) => return Err(Error::from_session(e)),
             }
+        }
+    }
+
+    /// Pongs seen so far on this connection.
+    pub fn pongs(&self) -> &Pongs {
+        &self.pongs
+    }
+
+    /// Waits until the server sends something (a Pong, say) or `deadline`.
+    pub fn wait_for_server(&mut self, deadline: Instant) -> Result<(), Error> {
+        if remaining(deadline).is_zero() {
+            return Ok(());
+        }
+        match self.wait(Want::Read, deadline) {
+            Err(Error::Timeout(_)) => Ok(()),
+            other => other,
         }
     }
 
@@ -181,7 +230,8 @@ impl<'a> Connection<'a> {
                 Err(e) => return Err(Error::from_session(e)),
             };
             match self.ws.read() {
-                Ok(_) => continue,
+                Ok(Message::Pong(payload)) => self.pongs.record(&payload),
+                Ok(_) => {}
                 Err(tungstenite::Error::ConnectionClosed) => return Ok(()),
                 Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(Error::from_session(e)),

@@ -45,6 +45,8 @@ pub enum Error {
     },
     /// The time to drain after a signal ran out mid-write.
     Drained,
+    /// Pings went unanswered on two connections in a row.
+    NoPongs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +54,7 @@ pub enum Stage {
     Connect,
     Handshake,
     Write,
+    Ping,
 }
 
 impl Error {
@@ -59,7 +62,7 @@ impl Error {
     pub fn is_fatal(&self) -> bool {
         match self {
             Error::Rejected { status, .. } => !matches!(status, 408 | 429 | 500..=599),
-            Error::Tls { .. } => true,
+            Error::Tls { .. } | Error::NoPongs => true,
             Error::Proxy { status, .. } => matches!(status, 403 | 407),
             Error::Handshake(err) => !matches!(err, tungstenite::Error::Io(_)),
             _ => false,
@@ -139,6 +142,13 @@ impl fmt::Display for Error {
                 write!(f, "server closed the connection (code {code}: {reason})")
             }
             Error::Drained => f.write_str("stopped: --drain-timeout is over"),
+            Error::Timeout(Stage::Ping) => {
+                f.write_str("no Pong within --ping-timeout: the connection is taken as dead")
+            }
+            Error::NoPongs => f.write_str(
+                "the server answered no Ping on two connections in a row, so no batch can be \
+                 confirmed: if it does not answer pings, use --confirm write",
+            ),
         }
     }
 }

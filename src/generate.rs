@@ -222,30 +222,36 @@ fn sections() -> Roff {
     paragraph(
         &mut roff,
         [roman(
-            "A batch counts as sent once all its messages were written and flushed to the \
-             connection (with --dry-run, once written to standard output). A batch whose \
-             connect, handshake or write fails is sent again whole on a new connection after a \
-             backoff, so delivery is at least once: the server may see duplicates after a \
-             reconnect. With one worker it sees lines in input order; with several, order holds \
-             within a batch.",
+            "With --confirm pong (the default) each batch is followed by a Ping carrying its \
+             sequence number, and counts as sent only when the matching Pong arrives: a server \
+             answers a Ping only after reading every frame sent before it. Until then the \
+             batch waits in a window of at most --max-in-flight batches per connection; when \
+             the window is full the worker waits. With --confirm write a batch counts as sent \
+             once written and flushed (with --dry-run, once written to standard output).",
         )],
     );
     paragraph(
         &mut roff,
         [roman(
-            "WebSocket has no acknowledgements: messages already flushed when a connection breaks \
-             abruptly cannot be known lost. A server that closes cleanly reads everything sent \
-             before its Close is answered, and wsship waits for that before reconnecting.",
+            "When a connection dies (an error, a Close from the server, or a Ping unanswered \
+             for --ping-timeout) every unconfirmed batch is written again on the next \
+             connection, oldest first: delivery is at least once, the server may see \
+             duplicates from that window only, and the summary's resent count bounds them. \
+             With --confirm write, lines in flight when a connection breaks abruptly can be \
+             lost unnoticed. With one worker the server sees lines in input order; with \
+             several, order holds within a batch.",
         )],
     );
     paragraph(
         &mut roff,
         [roman(
-            "A batch that used up --retry-limit retries is dropped, counted as failed and \
-             reported once; until the server is back, later batches fail at once but for one \
-             attempt per backoff period. A handshake refused with a 4xx status other than 408 \
-             and 429 is not retried: wsship reports it and exits 1. Every line read is counted \
-             once: read = sent + dropped + failed.",
+            "--retry-limit bounds the attempts in a row that deliver nothing; then the pending \
+             lines are dropped, counted as failed and reported once, and until the server is \
+             back later batches fail at once but for one attempt per backoff period. A \
+             handshake refused with a 4xx status other than 408 and 429, or a certificate \
+             problem, is not retried: wsship reports it and exits 1. Lines longer than \
+             --max-len are counted as dropped. Every line read is counted once: read = sent + \
+             dropped + failed.",
         )],
     );
 

@@ -20,6 +20,7 @@ pub struct Stats {
     invalid_utf8: AtomicU64,
     reconnects: AtomicU64,
     retries: AtomicU64,
+    resent: AtomicU64,
     bytes_sent: AtomicU64,
     input_errors: AtomicU64,
 }
@@ -33,6 +34,9 @@ pub struct Summary {
     pub invalid_utf8: u64,
     pub reconnects: u64,
     pub retries: u64,
+    /// Lines written again after a connection died before confirming them:
+    /// an upper bound on the duplicates the server may have seen.
+    pub resent: u64,
     pub bytes_sent: u64,
     pub input_errors: u64,
 }
@@ -62,6 +66,10 @@ impl Stats {
         self.retries.fetch_add(1, Relaxed);
     }
 
+    pub fn resent(&self, lines: usize) {
+        self.resent.fetch_add(lines as u64, Relaxed);
+    }
+
     pub fn input_error(&self) {
         self.input_errors.fetch_add(1, Relaxed);
     }
@@ -75,6 +83,7 @@ impl Stats {
             invalid_utf8: self.invalid_utf8.load(Relaxed),
             reconnects: self.reconnects.load(Relaxed),
             retries: self.retries.load(Relaxed),
+            resent: self.resent.load(Relaxed),
             bytes_sent: self.bytes_sent.load(Relaxed),
             input_errors: self.input_errors.load(Relaxed),
         }
@@ -112,6 +121,7 @@ impl Summary {
             "invalid_utf8": self.invalid_utf8,
             "reconnects": self.reconnects,
             "retries": self.retries,
+            "resent": self.resent,
             "bytes_sent": self.bytes_sent,
             "input_errors": self.input_errors,
         })
@@ -124,7 +134,7 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "read={} sent={} dropped={} failed={} invalid_utf8={} reconnects={} retries={} bytes_sent={}",
+            "read={} sent={} dropped={} failed={} invalid_utf8={} reconnects={} retries={} resent={} bytes_sent={}",
             self.read,
             self.sent,
             self.dropped,
@@ -132,6 +142,7 @@ impl fmt::Display for Summary {
             self.invalid_utf8,
             self.reconnects,
             self.retries,
+            self.resent,
             self.bytes_sent
         )?;
         if self.input_errors > 0 {
@@ -155,6 +166,7 @@ mod tests {
             invalid_utf8: 2,
             reconnects: 4,
             retries: 6,
+            resent: 8,
             bytes_sent: 700,
             input_errors: 0,
         };
@@ -162,12 +174,12 @@ mod tests {
         assert_eq!(
             value,
             serde_json::json!({"type": "summary", "read": 9, "sent": 5, "dropped": 3, "failed": 1,
-                "invalid_utf8": 2, "reconnects": 4, "retries": 6, "bytes_sent": 700,
+                "invalid_utf8": 2, "reconnects": 4, "retries": 6, "resent": 8, "bytes_sent": 700,
                 "input_errors": 0})
         );
         assert_eq!(
             summary.to_string(),
-            "read=9 sent=5 dropped=3 failed=1 invalid_utf8=2 reconnects=4 retries=6 bytes_sent=700"
+            "read=9 sent=5 dropped=3 failed=1 invalid_utf8=2 reconnects=4 retries=6 resent=8 bytes_sent=700"
         );
     }
 }

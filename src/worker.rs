@@ -3,9 +3,16 @@
 //!
 //! The worker is the only owner of its socket. It waits on three things at
 //! once: a batch, a tick from the ping thread, and an idle timer that lets it
-//! read what the server sent while no batch is coming. Every line it takes is
-//! counted once, as sent or as failed.
+//! read what the server sent while no batch is coming.
+//!
+//! With `--confirm pong` each batch is followed by a Ping carrying its
+//! sequence number, and stays in a window of at most --max-in-flight
+//! unconfirmed batches until the matching Pong arrives: only then is it sent.
+//! When a connection dies, every unconfirmed batch is written again on the
+//! next one, oldest first (at least once; the `resent` count bounds the
+//! duplicates). Every line taken is counted once, as sent or as failed.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -13,10 +20,10 @@ use crossbeam_channel::{Receiver, select};
 
 use crate::backoff::Backoff;
 use crate::batch::Batch;
-use crate::cli::RetryLimit;
+use crate::cli::{Confirm, RetryLimit};
 use crate::config::Config;
 use crate::connection::Connection;
-use crate::error::Error;
+use crate::error::{Error, Stage};
 use crate::messages;
 use crate::shutdown::Shutdown;
 use crate::stats::Stats;
@@ -71,11 +78,42 @@ pub struct Worker<'a> {
     /// later batches fail at once instead of each waiting through its own
     /// retries, except for one attempt each time this instant passes.
     given_up: Option<GivenUp>,
+    /// Taken from the queue, not yet written on the current connection.
+    unsent: VecDeque<Pending>,
+    /// Written on the current connection, waiting for their Pong.
+    window: VecDeque<InFlight>,
+    next_sequence: u64,
+    /// A keepalive Ping not yet answered.
+    keepalive: Option<Instant>,
+    /// Connections in a row whose Pings all went unanswered.
+    silent_connections: u32,
+    delivered_batches: u64,
 }
 
 struct GivenUp {
     next_attempt: Instant,
     lines: usize,
+}
+
+struct Pending {
+    batch: Batch,
+    /// Written once already, on a connection that died before confirming.
+    resend: bool,
+}
+
+struct InFlight {
+    sequence: u64,
+    pinged: Instant,
+    batch: Batch,
+}
+
+/// How far `pump` goes before returning.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Until {
+    /// Everything taken is written; confirmations may still be due.
+    Written,
+    /// Everything taken is confirmed (the end of the run).
+    Confirmed,
 }
 
 impl<'a> Worker<'a> {
@@ -96,21 +134,32 @@ impl<'a> Worker<'a> {
             connected_before: false,
             backoff: Backoff::new(config.backoff_init, config.backoff_max),
             given_up: None,
+            unsent: VecDeque::new(),
+            window: VecDeque::new(),
+            next_sequence: 0,
+            keepalive: None,
+            silent_connections: 0,
+            delivered_batches: 0,
         }
     }
 
-    /// Runs until the queue is closed and empty, then closes the connection.
+    /// Runs until the queue is closed and empty and every batch is
+    /// confirmed or failed, then closes the connection.
     pub fn run(mut self, batches: &Receiver<Batch>, ticks: &Receiver<()>) {
         loop {
             select! {
                 recv(batches) -> batch => match batch {
-                    Ok(batch) => self.deliver(batch),
+                    Ok(batch) => {
+                        self.unsent.push_back(Pending { batch, resend: false });
+                        self.pump(Until::Written);
+                    }
                     Err(_) => break,
                 },
-                recv(ticks) -> _ => self.on_connection(Connection::ping),
-                default(IDLE_SERVICE) => self.on_connection(Connection::service),
+                recv(ticks) -> _ => self.check(true),
+                default(IDLE_SERVICE) => self.check(false),
             }
         }
+        self.pump(Until::Confirmed);
         if let Some(conn) = self.conn.take() {
             match conn.close() {
                 Ok(()) => messages::info!("worker {}: closed", self.id),
@@ -119,35 +168,49 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// Delivers one batch, retrying on new connections, or counts it failed.
-    fn deliver(&mut self, batch: Batch) {
-        let lines = batch.lines();
+    /// Writes (and, with `Until::Confirmed`, confirms) what was taken,
+    /// reconnecting with backoff; what cannot be delivered is counted failed.
+    fn pump(&mut self, until: Until) {
+        let nothing_due = match until {
+            Until::Written => self.unsent.is_empty(),
+            Until::Confirmed => self.unsent.is_empty() && self.window.is_empty(),
+        };
+        if nothing_due {
+            return;
+        }
         let mut retries = 0;
         loop {
             if self.shutdown.expired() {
-                self.stats.failed(lines);
+                self.fail_pending();
                 return;
             }
-            if let Some(given_up) = &mut self.given_up {
+            if let Some(given_up) = &self.given_up {
                 if Instant::now() < given_up.next_attempt {
-                    given_up.lines += lines;
-                    self.stats.failed(lines);
+                    self.fail_pending();
                     return;
                 }
             }
-            let err = match self.attempt(&batch) {
-                Ok(()) => return self.delivered(&batch),
+            let progress = self.delivered_batches;
+            let err = match self.attempt(until) {
+                Ok(()) => return,
                 Err(err) => err,
             };
+            // A connection that confirmed something before it died was not
+            // a failed attempt: the retry limit counts attempts in a row
+            // that delivered nothing.
+            if self.delivered_batches > progress {
+                retries = 0;
+            }
+            self.requeue();
             if self.shutdown.expired() {
-                self.stats.failed(lines);
+                self.fail_pending();
                 return;
             }
             if err.is_fatal() {
                 if self.shutdown.abort() {
                     messages::error!("{}: {err}", self.config.endpoint);
                 }
-                self.stats.failed(lines);
+                self.fail_pending();
                 return;
             }
             let delay = self.backoff.next_delay();
@@ -158,41 +221,228 @@ impl<'a> Worker<'a> {
                 };
             self.outage.failed(self.config, &err, may_retry);
             if !may_retry {
-                self.give_up(lines, retries, &err, delay);
-                return;
+                return self.give_up(retries, &err, delay);
             }
             retries += 1;
             self.stats.retry();
             messages::info!(
-                "worker {}: {err}; retry {retries} of a batch of {lines} lines in {}",
+                "worker {}: {err}; retry {retries} of {} lines in {}",
                 self.id,
+                self.pending_lines(),
                 humantime::format_duration(Duration::from_millis(delay.as_millis() as u64))
             );
             self.shutdown.sleep(delay);
         }
     }
 
-    fn attempt(&mut self, batch: &Batch) -> Result<(), Error> {
+    /// One try on the current connection, or a new one.
+    fn attempt(&mut self, until: Until) -> Result<(), Error> {
         let mut conn = match self.conn.take() {
             Some(conn) => conn,
             None => self.connect()?,
         };
-        conn.send(&batch.messages)?;
-        self.conn = Some(conn);
+        match self.write_and_confirm(&mut conn, until) {
+            Ok(()) => {
+                self.conn = Some(conn);
+                Ok(())
+            }
+            Err(err) => Err(self.judge(err, &conn)),
+        }
+    }
+
+    fn write_and_confirm(&mut self, conn: &mut Connection<'a>, until: Until) -> Result<(), Error> {
+        self.absorb(conn);
+        while let Some(pending) = self.unsent.pop_front() {
+            if let Err(err) = self.make_room(conn) {
+                self.unsent.push_front(pending);
+                return Err(err);
+            }
+            let sequence = self.next_sequence;
+            let confirm = (self.config.confirm == Confirm::Pong).then_some(sequence);
+            if let Err(err) = conn.send(&pending.batch.messages, confirm) {
+                self.unsent.push_front(pending);
+                return Err(err);
+            }
+            if pending.resend {
+                self.stats.resent(pending.batch.lines());
+            }
+            match confirm {
+                None => self.delivered(&pending.batch),
+                Some(_) => {
+                    self.next_sequence += 1;
+                    let pinged = Instant::now();
+                    self.window.push_back(InFlight {
+                        sequence,
+                        pinged,
+                        batch: pending.batch,
+                    });
+                }
+            }
+            self.absorb(conn);
+        }
+        if until == Until::Confirmed {
+            while !self.window.is_empty() {
+                self.await_oldest(conn)?;
+            }
+        }
+        self.check_deadlines()
+    }
+
+    /// Waits for confirmations while the window is full.
+    fn make_room(&mut self, conn: &mut Connection<'a>) -> Result<(), Error> {
+        while self.window.len() >= self.config.max_in_flight.get() {
+            self.await_oldest(conn)?;
+        }
         Ok(())
     }
 
+    /// Waits until the oldest unconfirmed batch is confirmed, or its Ping
+    /// has gone unanswered for --ping-timeout.
+    fn await_oldest(&mut self, conn: &mut Connection<'a>) -> Result<(), Error> {
+        let Some(oldest) = self.window.front() else {
+            return Ok(());
+        };
+        let (sequence, deadline) = (oldest.sequence, oldest.pinged + self.config.ping_timeout);
+        loop {
+            conn.service()?;
+            self.absorb(conn);
+            if self.window.front().is_none_or(|f| f.sequence != sequence) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Timeout(Stage::Ping));
+            }
+            conn.wait_for_server(deadline)?;
+        }
+    }
+
+    /// Counts as sent every batch the connection's Pongs have confirmed.
+    fn absorb(&mut self, conn: &Connection<'a>) {
+        let pongs = conn.pongs();
+        if pongs.count > 0 {
+            self.silent_connections = 0;
+        }
+        if self
+            .keepalive
+            .is_some_and(|sent| pongs.last.is_some_and(|last| last >= sent))
+        {
+            self.keepalive = None;
+        }
+        let Some(confirmed) = pongs.confirmed else {
+            return;
+        };
+        while self.window.front().is_some_and(|f| f.sequence <= confirmed) {
+            if let Some(done) = self.window.pop_front() {
+                self.delivered(&done.batch);
+            }
+        }
+    }
+
+    /// A connection whose oldest Ping, confirming or keepalive, has gone
+    /// unanswered for --ping-timeout is dead (measured from the Ping, not
+    /// from the last Pong).
+    fn check_deadlines(&self) -> Result<(), Error> {
+        let oldest = self
+            .window
+            .front()
+            .map(|f| f.pinged)
+            .into_iter()
+            .chain(self.keepalive)
+            .min();
+        match oldest {
+            Some(sent) if sent.elapsed() >= self.config.ping_timeout => {
+                Err(Error::Timeout(Stage::Ping))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A Ping timeout on a connection that never answered one, twice in a
+    /// row, is more likely a server without Pings than a dead link: say so
+    /// once rather than reconnect forever.
+    fn judge(&mut self, err: Error, conn: &Connection<'a>) -> Error {
+        if matches!(err, Error::Timeout(Stage::Ping)) && conn.pongs().count == 0 {
+            self.silent_connections += 1;
+            if self.silent_connections >= 2 {
+                return Error::NoPongs;
+            }
+        }
+        err
+    }
+
+    /// The periodic look at an open connection: on a tick, also a keepalive
+    /// Ping. A dead connection is dropped; what it had not confirmed is
+    /// written again on a new one.
+    fn check(&mut self, ping: bool) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        let result = conn.service().and_then(|()| {
+            self.absorb(&conn);
+            self.check_deadlines()?;
+            if ping && self.keepalive.is_none() {
+                conn.ping()?;
+                self.keepalive = Some(Instant::now());
+            }
+            Ok(())
+        });
+        match result {
+            Ok(()) => self.conn = Some(conn),
+            Err(err) => {
+                let err = self.judge(err, &conn);
+                messages::info!("worker {}: {err}", self.id);
+                self.keepalive = None;
+                self.requeue();
+                if err.is_fatal() && self.shutdown.abort() {
+                    messages::error!("{}: {err}", self.config.endpoint);
+                }
+                if !self.unsent.is_empty() {
+                    self.pump(Until::Written);
+                }
+            }
+        }
+    }
+
     fn connect(&mut self) -> Result<Connection<'a>, Error> {
-        let config = self.config;
-        let conn = Connection::open(config, self.shutdown)?;
+        let conn = Connection::open(self.config, self.shutdown)?;
         if std::mem::replace(&mut self.connected_before, true) {
             self.stats.reconnect();
         }
-        messages::info!("worker {}: connected to {}", self.id, config.endpoint);
+        self.keepalive = None;
+        messages::info!("worker {}: connected to {}", self.id, self.config.endpoint);
         Ok(conn)
     }
 
+    /// The connection is gone: its unconfirmed batches go back, in order,
+    /// ahead of what was never written.
+    fn requeue(&mut self) {
+        while let Some(in_flight) = self.window.pop_back() {
+            self.unsent.push_front(Pending {
+                batch: in_flight.batch,
+                resend: true,
+            });
+        }
+    }
+
+    fn pending_lines(&self) -> usize {
+        let unsent: usize = self.unsent.iter().map(|p| p.batch.lines()).sum();
+        unsent + self.window.iter().map(|f| f.batch.lines()).sum::<usize>()
+    }
+
+    /// Counts everything taken and not confirmed as failed.
+    fn fail_pending(&mut self) -> usize {
+        let lines = self.pending_lines();
+        self.stats.failed(lines);
+        self.unsent.clear();
+        self.window.clear();
+        if let Some(given_up) = &mut self.given_up {
+            given_up.lines += lines;
+        }
+        lines
+    }
+
     fn delivered(&mut self, batch: &Batch) {
+        self.delivered_batches += 1;
         self.stats.sent(batch.lines(), batch.bytes());
         self.backoff.reset();
         self.outage.recovered(self.config);
@@ -205,38 +455,27 @@ impl<'a> Worker<'a> {
         }
     }
 
-    fn give_up(&mut self, lines: usize, retries: u32, err: &Error, delay: Duration) {
-        self.stats.failed(lines);
+    fn give_up(&mut self, retries: u32, err: &Error, delay: Duration) {
         let next_attempt = Instant::now() + delay;
-        match &mut self.given_up {
-            Some(given_up) => {
-                given_up.lines += lines;
-                given_up.next_attempt = next_attempt;
-                messages::info!("worker {}: {err}; batch of {lines} lines failed", self.id);
-            }
-            None => {
-                messages::error!(
-                    "{}: dropped a batch of {lines} lines after {} attempts: {err}; \
-                     until the server is back, later batches fail unless a retry succeeds",
-                    self.config.endpoint,
-                    retries + 1
-                );
-                self.given_up = Some(GivenUp {
-                    next_attempt,
-                    lines,
-                });
-            }
+        let first = self.given_up.is_none();
+        if first {
+            self.given_up = Some(GivenUp {
+                next_attempt,
+                lines: 0,
+            });
         }
-    }
-
-    /// Runs a ping or an idle read on the open connection, if there is one;
-    /// a failure just drops it, and the next batch reconnects.
-    fn on_connection(&mut self, action: fn(&mut Connection<'a>) -> Result<(), Error>) {
-        if let Some(mut conn) = self.conn.take() {
-            match action(&mut conn) {
-                Ok(()) => self.conn = Some(conn),
-                Err(err) => messages::info!("worker {}: {err}", self.id),
-            }
+        let lines = self.fail_pending();
+        if let Some(given_up) = &mut self.given_up {
+            given_up.next_attempt = next_attempt;
+        }
+        match first {
+            true => messages::error!(
+                "{}: dropped {lines} lines after {} attempts: {err}; until the server is back, \
+                 later batches fail unless a retry succeeds",
+                self.config.endpoint,
+                retries + 1
+            ),
+            false => messages::info!("worker {}: {err}; {lines} lines failed", self.id),
         }
     }
 }

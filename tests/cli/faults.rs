@@ -129,8 +129,7 @@ fn retries_exhausted_fail_the_batch_and_the_run() {
         (0, 10, 2)
     );
     assert!(
-        done.stderr
-            .contains("dropped a batch of 5 lines after 3 attempts"),
+        done.stderr.contains("dropped 5 lines after 3 attempts"),
         "{}",
         done.stderr
     );

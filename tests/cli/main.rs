@@ -6,6 +6,7 @@ mod server;
 mod util;
 
 mod auth;
+mod confirm;
 mod delivery;
 mod faults;
 mod input;

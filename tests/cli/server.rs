@@ -26,6 +26,12 @@ pub struct Behaviour {
     pub black_hole: bool,
     /// Select this subprotocol when the client offers it.
     pub subprotocol: Option<&'static str>,
+    /// Never answer a Ping: frames are read raw, with no automatic Pong.
+    pub deaf: bool,
+    /// After this many messages on one connection, drop it abruptly (a
+    /// crash or kill: no Close, whatever is unread is lost), answering no
+    /// further Ping; the next connection is served afresh.
+    pub drop_every: Option<usize>,
 }
 
 #[derive(Default)]
@@ -206,6 +212,9 @@ fn connection(stream: impl Read + Write, behaviour: Behaviour, shared: &Shared) 
     if behaviour.black_hole {
         thread::sleep(Duration::from_secs(3600));
     }
+    if behaviour.deaf {
+        return read_raw_frames(ws.get_mut(), shared);
+    }
     let mut on_this_connection = 0;
     loop {
         match ws.read() {
@@ -218,10 +227,39 @@ fn connection(stream: impl Read + Write, behaviour: Behaviour, shared: &Shared) 
                 if behaviour.close_every == Some(on_this_connection) {
                     let _ = ws.close(None);
                 }
+                if behaviour.drop_every == Some(on_this_connection) {
+                    // Dropped without a word: pending Pongs and unread
+                    // frames go with it.
+                    return;
+                }
             }
             Ok(Message::Ping(_)) => record(shared, |log| log.pings += 1),
             Ok(_) => {}
             Err(_) => return,
+        }
+    }
+}
+
+/// Reads text frames straight off the socket, so that no Pong is ever sent.
+fn read_raw_frames(stream: impl Read + Write, shared: &Shared) {
+    use tungstenite::protocol::frame::FrameSocket;
+    use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
+    let mut frames = FrameSocket::new(stream);
+    while let Ok(Some(frame)) = frames.read(None) {
+        let mask = frame.header().mask.unwrap_or_default();
+        let payload: Vec<u8> = frame
+            .payload()
+            .iter()
+            .enumerate()
+            .map(|(i, b)| b ^ mask[i % 4])
+            .collect();
+        match frame.header().opcode {
+            OpCode::Data(Data::Text) => record(shared, |log| {
+                log.messages
+                    .push(String::from_utf8_lossy(&payload).into_owned())
+            }),
+            OpCode::Control(Control::Close) => return,
+            _ => {}
         }
     }
 }

@@ -1,0 +1,172 @@
+//! Confirmed delivery: a batch is sent once the server's Pong proves it read
+//! it; what a dying connection had not confirmed is written again.
+
+use std::collections::HashMap;
+
+use crate::server::{Behaviour, Server};
+use crate::util::{LONG, messages_of, numbered, wsship};
+
+/// How often each line arrived, checking that none is missing.
+#[track_caller]
+fn arrivals(server: &Server, input: &str) -> HashMap<String, usize> {
+    let mut seen = HashMap::new();
+    for message in messages_of(&server.messages()) {
+        *seen.entry(message).or_insert(0) += 1;
+    }
+    let missing = input
+        .lines()
+        .filter(|line| !seen.contains_key(*line))
+        .count();
+    assert_eq!(missing, 0, "{missing} lines never arrived");
+    seen
+}
+
+#[test]
+fn a_server_killed_every_20000_messages_loses_nothing_and_duplicates_stay_within_the_window() {
+    let server = Server::start(Behaviour {
+        drop_every: Some(20_000),
+        ..Behaviour::default()
+    });
+    let input = numbered(200_000);
+    let done = wsship(&[
+        "--url",
+        &server.url(),
+        "--backoff-init",
+        "10ms",
+        "--max-in-flight",
+        "8",
+    ])
+    .run(input.clone());
+    done.expect_code(0);
+    let summary = done.summary();
+    assert_eq!(summary["sent"], 200_000);
+    let seen = arrivals(&server, &input);
+    let duplicates: usize = seen.values().map(|n| n - 1).sum();
+    let restarts = server.connections() as u64 - 1;
+    assert!(restarts >= 9, "{restarts} restarts");
+    // Every duplicate is a line wsship wrote again, and it writes again at
+    // most the window (8 batches of 500) per lost connection.
+    assert!(
+        duplicates as u64 <= summary["resent"],
+        "{duplicates} duplicates, {summary:?}"
+    );
+    assert!(summary["resent"] <= restarts * 8 * 500, "{summary:?}");
+}
+
+#[test]
+fn a_connection_cut_before_the_pong_means_a_resend() {
+    // Each connection reads 250 messages, then dies: the third batch of 100
+    // was half read and never confirmed, so it must come again, whole.
+    let server = Server::start(Behaviour {
+        drop_every: Some(250),
+        ..Behaviour::default()
+    });
+    let input = numbered(300);
+    let done = wsship(&[
+        "--url",
+        &server.url(),
+        "--batch-size",
+        "100",
+        "--backoff-init",
+        "10ms",
+    ])
+    .run(input.clone());
+    done.expect_code(0);
+    let seen = arrivals(&server, &input);
+    assert_eq!(server.connections(), 2);
+    // The server read these on the first connection, yet they were not
+    // counted as sent on the strength of a write alone.
+    assert_eq!(
+        seen["line 0000200 of the test input"], 2,
+        "resent after the cut"
+    );
+    assert_eq!(
+        seen["line 0000299 of the test input"], 1,
+        "never read before the cut"
+    );
+    let summary = done.summary();
+    assert_eq!(summary["sent"], 300);
+    assert!([100, 200].contains(&summary["resent"]), "{summary:?}");
+}
+
+#[test]
+fn a_server_that_never_answers_pings_is_named_once() {
+    let server = Server::start(Behaviour {
+        deaf: true,
+        ..Behaviour::default()
+    });
+    let done = wsship(&[
+        "--url",
+        &server.url(),
+        "--ping-timeout",
+        "300ms",
+        "--backoff-init",
+        "10ms",
+    ])
+    .run(numbered(10));
+    done.expect_code(1);
+    assert!(
+        done.stderr.contains("use --confirm write"),
+        "{}",
+        done.stderr
+    );
+    assert_eq!(
+        done.stderr.matches("--confirm write").count(),
+        1,
+        "{}",
+        done.stderr
+    );
+    assert_eq!(
+        server.connections(),
+        2,
+        "gave up after two silent connections"
+    );
+    assert_eq!(done.summary()["failed"], 10);
+}
+
+#[test]
+fn confirm_write_works_with_a_server_that_never_answers_pings() {
+    let server = Server::start(Behaviour {
+        deaf: true,
+        ..Behaviour::default()
+    });
+    let input = numbered(5000);
+    let done = wsship(&[
+        "--url",
+        &server.url(),
+        "--confirm",
+        "write",
+        "--ping-timeout",
+        "300ms",
+    ])
+    .run(input.clone());
+    done.expect_code(0);
+    server.wait_for_messages(5000, LONG);
+    assert_eq!(
+        messages_of(&server.messages()),
+        input.lines().collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_black_hole_is_found_by_the_ping_timeout() {
+    let server = Server::start(Behaviour {
+        black_hole: true,
+        ..Behaviour::default()
+    });
+    let done = wsship(&[
+        "--url",
+        &server.url(),
+        "--ping-timeout",
+        "300ms",
+        "--retry-limit",
+        "0",
+    ])
+    .run("x\n");
+    done.expect_code(1);
+    assert!(
+        done.stderr.contains("no Pong within --ping-timeout"),
+        "{}",
+        done.stderr
+    );
+}
