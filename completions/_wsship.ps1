@@ -21,9 +21,9 @@ Register-ArgumentCompleter -Native -CommandName 'wsship' -ScriptBlock {
 
     $completions = @(switch ($command) {
         'wsship' {
-            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL, ws[s]://[USER:PASSWORD@]HOST[:PORT]/PATH; takes the place of --schema, --addr and --path')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL, ws[s]://[USER:PASSWORD@]HOST[:PORT]/PATH; takes the place of --schema, --addr and --path. Repeat for several servers: workers are spread over them and a worker whose server fails moves to the next')
             [CompletionResult]::new('--schema', '--schema', [CompletionResultType]::ParameterName, 'URL scheme used with --addr and --path')
-            [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Server address as HOST:PORT (IPv6 as [ADDR]:PORT)')
+            [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Server address as HOST:PORT (IPv6 as [ADDR]:PORT); repeat for several servers')
             [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Request path (and query) on the server')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Time allowed to connect and to complete the opening or closing handshake')
             [CompletionResult]::new('--write-timeout', '--write-timeout', [CompletionResultType]::ParameterName, 'A connection that accepts no data for this long is dead: reconnect and resend')
@@ -43,6 +43,7 @@ Register-ArgumentCompleter -Native -CommandName 'wsship' -ScriptBlock {
             [CompletionResult]::new('--confirm', '--confirm', [CompletionResultType]::ParameterName, 'When a batch counts as sent: once the server''s Pong proves it read it, or once written (for servers that do not answer pings)')
             [CompletionResult]::new('--max-in-flight', '--max-in-flight', [CompletionResultType]::ParameterName, 'Unconfirmed batches one connection may have; when full, the worker waits')
             [CompletionResult]::new('--ping-timeout', '--ping-timeout', [CompletionResultType]::ParameterName, 'A Ping (confirming or keepalive) unanswered this long means the connection is dead')
+            [CompletionResult]::new('--when-full', '--when-full', [CompletionResultType]::ParameterName, 'When every worker and queue is busy: wait (backpressure reaches the input), or drop new lines and count them, so that the program writing to wsship never stalls')
             [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Number of connections, each owned by its own worker thread')
             [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Number of connections, each owned by its own worker thread')
             [CompletionResult]::new('-b', '-b', [CompletionResultType]::ParameterName, 'Send a batch once it holds this many lines ...')

@@ -23,7 +23,7 @@ _wsship() {
 
     case "${cmd}" in
         wsship)
-            opts="-H -w -b -q -v -h -V --url --schema --addr --path --connect-timeout --write-timeout --ping-interval --proxy --noproxy --cacert --cert --key --insecure --tls-server-name --header --token-file --user --subprotocol --origin --confirm --max-in-flight --ping-timeout --workers --batch-size --flush-interval --max-len --format --field --retry-limit --backoff-init --backoff-max --drain-timeout --stats-interval --stats-format --dry-run --quiet --verbose --help --version"
+            opts="-H -w -b -q -v -h -V --url --schema --addr --path --connect-timeout --write-timeout --ping-interval --proxy --noproxy --cacert --cert --key --insecure --tls-server-name --header --token-file --user --subprotocol --origin --confirm --max-in-flight --ping-timeout --when-full --workers --batch-size --flush-interval --max-len --format --field --retry-limit --backoff-init --backoff-max --drain-timeout --stats-interval --stats-format --dry-run --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -159,6 +159,10 @@ _wsship() {
                     ;;
                 --ping-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --when-full)
+                    COMPREPLY=($(compgen -W "block drop" -- "${cur}"))
                     return 0
                     ;;
                 --workers)

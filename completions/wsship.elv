@@ -18,9 +18,9 @@ set edit:completion:arg-completer[wsship] = {|@words|
     }
     var completions = [
         &'wsship'= {
-            cand --url 'Server URL, ws[s]://[USER:PASSWORD@]HOST[:PORT]/PATH; takes the place of --schema, --addr and --path'
+            cand --url 'Server URL, ws[s]://[USER:PASSWORD@]HOST[:PORT]/PATH; takes the place of --schema, --addr and --path. Repeat for several servers: workers are spread over them and a worker whose server fails moves to the next'
             cand --schema 'URL scheme used with --addr and --path'
-            cand --addr 'Server address as HOST:PORT (IPv6 as [ADDR]:PORT)'
+            cand --addr 'Server address as HOST:PORT (IPv6 as [ADDR]:PORT); repeat for several servers'
             cand --path 'Request path (and query) on the server'
             cand --connect-timeout 'Time allowed to connect and to complete the opening or closing handshake'
             cand --write-timeout 'A connection that accepts no data for this long is dead: reconnect and resend'
@@ -40,6 +40,7 @@ set edit:completion:arg-completer[wsship] = {|@words|
             cand --confirm 'When a batch counts as sent: once the server''s Pong proves it read it, or once written (for servers that do not answer pings)'
             cand --max-in-flight 'Unconfirmed batches one connection may have; when full, the worker waits'
             cand --ping-timeout 'A Ping (confirming or keepalive) unanswered this long means the connection is dead'
+            cand --when-full 'When every worker and queue is busy: wait (backpressure reaches the input), or drop new lines and count them, so that the program writing to wsship never stalls'
             cand -w 'Number of connections, each owned by its own worker thread'
             cand --workers 'Number of connections, each owned by its own worker thread'
             cand -b 'Send a batch once it holds this many lines ...'

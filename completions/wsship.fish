@@ -1,7 +1,7 @@
-complete -c wsship -l url -d 'Server URL, ws[s]://[USER:PASSWORD@]HOST[:PORT]/PATH; takes the place of --schema, --addr and --path' -r -f
+complete -c wsship -l url -d 'Server URL, ws[s]://[USER:PASSWORD@]HOST[:PORT]/PATH; takes the place of --schema, --addr and --path. Repeat for several servers: workers are spread over them and a worker whose server fails moves to the next' -r -f
 complete -c wsship -l schema -d 'URL scheme used with --addr and --path' -r -f -a "ws\t'Plain WebSocket'
 wss\t'WebSocket over TLS'"
-complete -c wsship -l addr -d 'Server address as HOST:PORT (IPv6 as [ADDR]:PORT)' -r
+complete -c wsship -l addr -d 'Server address as HOST:PORT (IPv6 as [ADDR]:PORT); repeat for several servers' -r -f -a "(__fish_print_hostnames)"
 complete -c wsship -l path -d 'Request path (and query) on the server' -r
 complete -c wsship -l connect-timeout -d 'Time allowed to connect and to complete the opening or closing handshake' -r
 complete -c wsship -l write-timeout -d 'A connection that accepts no data for this long is dead: reconnect and resend' -r
@@ -21,6 +21,8 @@ complete -c wsship -l confirm -d 'When a batch counts as sent: once the server\'
 write\t'Sent once written and flushed to the connection'"
 complete -c wsship -l max-in-flight -d 'Unconfirmed batches one connection may have; when full, the worker waits' -r
 complete -c wsship -l ping-timeout -d 'A Ping (confirming or keepalive) unanswered this long means the connection is dead' -r
+complete -c wsship -l when-full -d 'When every worker and queue is busy: wait (backpressure reaches the input), or drop new lines and count them, so that the program writing to wsship never stalls' -r -f -a "block\t'Wait: right for tail -F, which just waits too'
+drop\t'Keep reading and drop new lines, counted as dropped_full'"
 complete -c wsship -s w -l workers -d 'Number of connections, each owned by its own worker thread' -r
 complete -c wsship -s b -l batch-size -d 'Send a batch once it holds this many lines ...' -r
 complete -c wsship -l flush-interval -d '... or once this long has passed since its first line, whichever comes first' -r

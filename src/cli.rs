@@ -44,26 +44,23 @@ pub struct Args {
     pub files: Vec<PathBuf>,
 
     /// Server URL, ws[s]://[USER:PASSWORD@]HOST[:PORT]/PATH; takes the place of --schema,
-    /// --addr and --path.
+    /// --addr and --path. Repeat for several servers: workers are spread over them and a
+    /// worker whose server fails moves to the next.
     // Checked in `config`, whose errors never repeat the value: it may hold a password.
     #[arg(long, env = "WSSHIP_URL", value_name = "URL", hide_env_values = true,
-          value_hint = ValueHint::Url, help_heading = "Connection")]
-    pub url: Option<String>,
+          action = ArgAction::Append, value_hint = ValueHint::Url, help_heading = "Connection")]
+    pub url: Vec<String>,
 
     /// URL scheme used with --addr and --path.
     #[arg(long, env = "WSSHIP_SCHEMA", value_enum, default_value_t = Schema::Ws,
           help_heading = "Connection")]
     pub schema: Schema,
 
-    /// Server address as HOST:PORT (IPv6 as [ADDR]:PORT).
-    #[arg(
-        long,
-        env = "WSSHIP_ADDR",
-        value_name = "HOST:PORT",
-        default_value = "localhost:8080",
-        help_heading = "Connection"
-    )]
-    pub addr: String,
+    /// Server address as HOST:PORT (IPv6 as [ADDR]:PORT); repeat for several servers.
+    #[arg(long, env = "WSSHIP_ADDR", value_name = "HOST:PORT", default_value = "localhost:8080",
+          action = ArgAction::Append, value_hint = ValueHint::Hostname,
+          help_heading = "Connection")]
+    pub addr: Vec<String>,
 
     /// Request path (and query) on the server.
     #[arg(
@@ -199,6 +196,12 @@ pub struct Args {
           value_parser = parse_duration, help_heading = "Delivery")]
     pub ping_timeout: Duration,
 
+    /// When every worker and queue is busy: wait (backpressure reaches the input), or drop
+    /// new lines and count them, so that the program writing to wsship never stalls.
+    #[arg(long, env = "WSSHIP_WHEN_FULL", value_enum, default_value_t = WhenFull::Block,
+          help_heading = "Delivery")]
+    pub when_full: WhenFull,
+
     /// Number of connections, each owned by its own worker thread.
     #[arg(
         short,
@@ -317,7 +320,7 @@ impl Args {
             return Err(Args::command().error(ErrorKind::ArgumentConflict, msg));
         }
         if parts {
-            args.url = None;
+            args.url.clear();
         }
         args.token = std::env::var("WSSHIP_TOKEN").ok();
         Ok(args)
@@ -346,6 +349,14 @@ pub enum Confirm {
     Pong,
     /// Sent once written and flushed to the connection.
     Write,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WhenFull {
+    /// Wait: right for tail -F, which just waits too.
+    Block,
+    /// Keep reading and drop new lines, counted as dropped_full.
+    Drop,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -15,7 +15,7 @@ use tungstenite::http::Uri;
 
 use tungstenite::http::{HeaderName, HeaderValue};
 
-use crate::cli::{Args, Confirm, Format, RetryLimit, Schema, StatsFormat};
+use crate::cli::{Args, Confirm, Format, RetryLimit, Schema, StatsFormat, WhenFull};
 use crate::messages::Verbosity;
 use crate::proxy::{self, Proxy};
 use crate::request;
@@ -23,14 +23,8 @@ use crate::tls::{Tls, TlsOptions};
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub endpoint: Endpoint,
-    /// The HTTP proxy that tunnels every connection, if one applies.
-    pub proxy: Option<Proxy>,
-    /// Extra handshake headers: -H, auth, subprotocol, origin. Values that
-    /// carry secrets are marked sensitive.
-    pub headers: Vec<(HeaderName, HeaderValue)>,
-    /// Set for wss:// endpoints.
-    pub tls: Option<Tls>,
+    /// The servers, at least one; workers are spread over them.
+    pub endpoints: Vec<Endpoint>,
     pub insecure: bool,
     pub inputs: Vec<Input>,
     pub max_len: usize,
@@ -45,6 +39,7 @@ pub struct Config {
     pub confirm: Confirm,
     pub max_in_flight: NonZeroUsize,
     pub ping_timeout: Duration,
+    pub when_full: WhenFull,
     pub retry_limit: RetryLimit,
     pub backoff_init: Duration,
     pub backoff_max: Duration,
@@ -71,12 +66,19 @@ impl Input {
     }
 }
 
-/// Where to connect: the request URI plus the TCP address it names.
+/// One server: where to connect, and how.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
     pub uri: Uri,
     pub host: String,
     pub port: u16,
+    /// Extra handshake headers: -H, auth, subprotocol, origin. Values that
+    /// carry secrets are marked sensitive.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The HTTP proxy that tunnels connections to it, if one applies.
+    pub proxy: Option<Proxy>,
+    /// Set for wss:// endpoints.
+    pub tls: Option<Tls>,
 }
 
 impl fmt::Display for Endpoint {
@@ -97,44 +99,58 @@ impl Config {
     pub fn from_args(args: Args) -> Result<Config, clap::Error> {
         let usage = |msg: String| Args::command().error(ErrorKind::ValueValidation, msg);
 
-        let uri = match &args.url {
-            Some(url) => parse_url(url).map_err(|e| usage(format!("--url: {e}")))?,
-            None => endpoint_url(args.schema, &args.addr, &args.path).map_err(usage)?,
+        let uris: Result<Vec<Uri>, String> = match args.url.is_empty() {
+            false => args
+                .url
+                .iter()
+                .map(|url| parse_url(url).map_err(|e| format!("--url: {e}")))
+                .collect(),
+            true => args
+                .addr
+                .iter()
+                .map(|addr| endpoint_url(args.schema, addr, &args.path))
+                .collect(),
         };
-        let (endpoint, userinfo) = Endpoint::from_uri(uri).map_err(usage)?;
-        let headers = request::headers(&request::Parts {
-            headers: &args.headers,
-            token_file: args.token_file.as_deref(),
-            token: args.token.as_deref(),
-            user: args.user.as_deref(),
-            userinfo: userinfo.as_deref(),
-            subprotocol: args.subprotocol.as_deref(),
-            origin: args.origin.as_deref(),
-        })
-        .map_err(usage)?;
-        let secure = endpoint.uri.scheme_str() == Some("wss");
-        let proxy = proxy::choose(
-            args.proxy.as_deref(),
-            args.noproxy.as_deref(),
-            &endpoint.host,
-            secure,
-            |name| std::env::var(name).ok(),
-        )
-        .map_err(usage)?;
-        let tls = match secure {
-            true => {
-                let options = TlsOptions {
-                    cacert: args.cacert,
-                    cert: args.cert,
-                    key: args.key,
-                    insecure: args.insecure,
-                    server_name: args.tls_server_name,
-                };
-                Some(Tls::new(&options, &endpoint.host).map_err(usage)?)
-            }
-            // As with curl, TLS options do not apply to a plain endpoint.
+        let uris = uris.map_err(usage)?;
+        let tls_options = TlsOptions {
+            cacert: args.cacert.clone(),
+            cert: args.cert.clone(),
+            key: args.key.clone(),
+            insecure: args.insecure,
+            server_name: args.tls_server_name.clone(),
+        };
+        // As with curl, TLS options do not apply to plain endpoints.
+        let tls_config = match uris.iter().any(|uri| uri.scheme_str() == Some("wss")) {
+            true => Some(Tls::client_config(&tls_options).map_err(usage)?),
             false => None,
         };
+        let mut endpoints = Vec::new();
+        for uri in uris {
+            let (mut endpoint, userinfo) = Endpoint::from_uri(uri).map_err(usage)?;
+            endpoint.headers = request::headers(&request::Parts {
+                headers: &args.headers,
+                token_file: args.token_file.as_deref(),
+                token: args.token.as_deref(),
+                user: args.user.as_deref(),
+                userinfo: userinfo.as_deref(),
+                subprotocol: args.subprotocol.as_deref(),
+                origin: args.origin.as_deref(),
+            })
+            .map_err(usage)?;
+            let secure = endpoint.uri.scheme_str() == Some("wss");
+            endpoint.proxy = proxy::choose(
+                args.proxy.as_deref(),
+                args.noproxy.as_deref(),
+                &endpoint.host,
+                secure,
+                |name| std::env::var(name).ok(),
+            )
+            .map_err(usage)?;
+            if let (true, Some(config)) = (secure, &tls_config) {
+                endpoint.tls = Some(Tls::new(config, &tls_options, &endpoint.host).map_err(usage)?);
+            }
+            endpoints.push(endpoint);
+        }
         if args.backoff_init.is_zero() {
             return Err(usage("--backoff-init must be longer than 0".into()));
         }
@@ -180,11 +196,8 @@ impl Config {
         };
 
         Ok(Config {
-            endpoint,
-            proxy,
-            headers,
-            insecure: tls.is_some() && args.insecure,
-            tls,
+            insecure: tls_config.is_some() && args.insecure,
+            endpoints,
             inputs,
             max_len: args.max_len,
             format: args.format,
@@ -198,6 +211,7 @@ impl Config {
             confirm: args.confirm,
             max_in_flight: args.max_in_flight,
             ping_timeout: args.ping_timeout,
+            when_full: args.when_full,
             retry_limit: args.retry_limit,
             backoff_init: args.backoff_init,
             backoff_max: args.backoff_max,
@@ -273,6 +287,9 @@ impl Endpoint {
             host: host.to_string(),
             port,
             uri: uri.clone(),
+            headers: Vec::new(),
+            proxy: None,
+            tls: None,
         };
         Ok((endpoint, userinfo))
     }
@@ -291,9 +308,9 @@ mod tests {
     #[test]
     fn addr_and_path_make_the_url() {
         let c = config(&["--addr", "127.0.0.1:9000", "--path", "ingest"]).unwrap();
-        assert_eq!(c.endpoint.to_string(), "ws://127.0.0.1:9000/ingest");
+        assert_eq!(c.endpoints[0].to_string(), "ws://127.0.0.1:9000/ingest");
         assert_eq!(
-            (c.endpoint.host.as_str(), c.endpoint.port),
+            (c.endpoints[0].host.as_str(), c.endpoints[0].port),
             ("127.0.0.1", 9000)
         );
     }
@@ -301,8 +318,11 @@ mod tests {
     #[test]
     fn ipv6_and_default_port() {
         let c = config(&["--url", "ws://[::1]/x?y=1"]).unwrap();
-        assert_eq!((c.endpoint.host.as_str(), c.endpoint.port), ("::1", 80));
-        assert_eq!(c.endpoint.to_string(), "ws://[::1]:80/x");
+        assert_eq!(
+            (c.endpoints[0].host.as_str(), c.endpoints[0].port),
+            ("::1", 80)
+        );
+        assert_eq!(c.endpoints[0].to_string(), "ws://[::1]:80/x");
     }
 
     #[test]
@@ -314,10 +334,10 @@ mod tests {
     #[test]
     fn credentials_leave_the_url_for_a_header() {
         let c = config(&["--url", "ws://user:s%40cret@host:1/x"]).unwrap();
-        assert_eq!(c.endpoint.to_string(), "ws://host:1/x");
-        assert_eq!(c.endpoint.uri.to_string(), "ws://host:1/x");
-        assert_eq!(c.headers.len(), 1);
-        assert_eq!(c.headers[0].0, "authorization");
+        assert_eq!(c.endpoints[0].to_string(), "ws://host:1/x");
+        assert_eq!(c.endpoints[0].uri.to_string(), "ws://host:1/x");
+        assert_eq!(c.endpoints[0].headers.len(), 1);
+        assert_eq!(c.endpoints[0].headers[0].0, "authorization");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use tungstenite::handshake::HandshakeError;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, Utf8Bytes, WebSocket};
 
-use crate::config::Config;
+use crate::config::{Config, Endpoint};
 use crate::error::{Error, Stage};
 use crate::proxy::{self, Proxy};
 use crate::shutdown::Shutdown;
@@ -68,10 +68,13 @@ enum Want {
 }
 
 impl<'a> Connection<'a> {
-    pub fn open(config: &Config, shutdown: &'a Shutdown) -> Result<Connection<'a>, Error> {
+    pub fn open(
+        config: &Config,
+        endpoint: &Endpoint,
+        shutdown: &'a Shutdown,
+    ) -> Result<Connection<'a>, Error> {
         let deadline = Instant::now() + config.connect_timeout;
-        let endpoint = &config.endpoint;
-        let mut tcp = match &config.proxy {
+        let mut tcp = match &endpoint.proxy {
             None => connect(&endpoint.host, endpoint.port, None, deadline)?,
             Some(proxy) => connect(&proxy.host, proxy.port, Some(proxy), deadline)?,
         };
@@ -82,14 +85,14 @@ impl<'a> Connection<'a> {
             tcp.set_write_timeout(Some(left))
         };
         setup(&tcp).map_err(|e| Error::Handshake(e.into()))?;
-        if let Some(proxy) = &config.proxy {
+        if let Some(proxy) = &endpoint.proxy {
             proxy::tunnel(&mut tcp, proxy, &endpoint.host, endpoint.port)?;
         }
-        let stream = match &config.tls {
+        let stream = match &endpoint.tls {
             None => Stream::Plain(tcp),
             Some(tls) => tls
                 .connect(tcp)
-                .map_err(|e| handshake_io_error(e, config))?,
+                .map_err(|e| handshake_io_error(e, endpoint))?,
         };
 
         // Incoming messages are read only to be discarded (an echo of ours
@@ -105,18 +108,17 @@ impl<'a> Connection<'a> {
             .max_message_size(limit)
             .max_frame_size(limit);
         // A fresh request each time: Sec-WebSocket-Key must be new per connection.
-        let mut request = config
-            .endpoint
+        let mut request = endpoint
             .uri
             .clone()
             .into_client_request()
             .map_err(Error::Handshake)?;
-        for (name, value) in &config.headers {
+        for (name, value) in &endpoint.headers {
             request.headers_mut().append(name.clone(), value.clone());
         }
         let (ws, _response) =
             tungstenite::client::client_with_config(request, stream, Some(ws_config))
-                .map_err(|e| handshake_error(e, config))?;
+                .map_err(|e| handshake_error(e, endpoint))?;
 
         let tcp = ws.get_ref().tcp();
         let unblock = || -> io::Result<()> {
@@ -340,7 +342,7 @@ fn connect(
 
 fn handshake_error(
     err: HandshakeError<tungstenite::ClientHandshake<Stream>>,
-    config: &Config,
+    endpoint: &Endpoint,
 ) -> Error {
     match err {
         // A blocking socket interrupted by its read timeout.
@@ -353,16 +355,16 @@ fn handshake_error(
                 .unwrap_or("")
                 .to_string(),
         },
-        HandshakeError::Failure(tungstenite::Error::Io(e)) => handshake_io_error(e, config),
+        HandshakeError::Failure(tungstenite::Error::Io(e)) => handshake_io_error(e, endpoint),
         HandshakeError::Failure(e) => Error::Handshake(e),
     }
 }
 
 /// An I/O error while opening: a timeout, a TLS refusal (which TLS 1.3 may
 /// deliver only once the HTTP upgrade starts), or a plain I/O failure.
-fn handshake_io_error(err: io::Error, config: &Config) -> Error {
+fn handshake_io_error(err: io::Error, endpoint: &Endpoint) -> Error {
     if let Some(tls) = tls_error(&err) {
-        let name = config
+        let name = endpoint
             .tls
             .as_ref()
             .map_or(String::new(), |t| t.server_name.to_str().into_owned());

@@ -23,7 +23,7 @@ pub fn run(batches: &Receiver<Batch>, stats: &Stats, shutdown: &Shutdown) {
             continue;
         }
         match write_batch(&mut out, &batch) {
-            Ok(()) => stats.sent(batch.lines(), batch.bytes()),
+            Ok(()) => stats.sent(0, batch.lines(), batch.bytes()),
             Err(err) => {
                 stats.failed(batch.lines());
                 if shutdown.abort() && err.kind() != io::ErrorKind::BrokenPipe {

@@ -255,6 +255,17 @@ fn sections() -> Roff {
         )],
     );
 
+    paragraph(
+        &mut roff,
+        [roman(
+            "With several --url (or --addr), workers are spread over the servers round robin, \
+             and a worker whose server fails moves to the next one at once, so one server \
+             going down loses nothing while another is up. With --when-full drop, lines that \
+             find every queue full are dropped and counted as dropped_full instead of \
+             stalling the input.",
+        )],
+    );
+
     roff.control("SH", ["EXAMPLES"]);
     example(
         &mut roff,
@@ -273,8 +284,18 @@ fn sections() -> Roff {
     );
     example(
         &mut roff,
+        "Two collectors; either may go down without losing a line:",
+        "wsship --url ws://collector-a:9000/logs --url ws://collector-b:9000/logs -w 2 app.log",
+    );
+    example(
+        &mut roff,
         "Over TLS to a server whose certificate comes from a private CA:",
         "wsship --url wss://logs.internal:443/ingest --cacert /etc/ssl/private-ca.pem app.log",
+    );
+    example(
+        &mut roff,
+        "Two collectors; either may go down without losing a line:",
+        "wsship --url ws://collector-a:9000/logs --url ws://collector-b:9000/logs -w 2 app.log",
     );
     example(
         &mut roff,

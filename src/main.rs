@@ -51,6 +51,11 @@ fn wsship() -> i32 {
     }
     match run::run(&config, &shutdown) {
         Ok(outcome) => {
+            if config.endpoints.len() > 1 {
+                for (endpoint, sent) in config.endpoints.iter().zip(&outcome.per_server) {
+                    messages::info!("{endpoint}: sent={sent}");
+                }
+            }
             outcome.summary.report(Report::Summary, config.stats_format);
             outcome.exit_code()
         }

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
-use crossbeam_channel::{Receiver, Select, Sender};
+use crossbeam_channel::{Receiver, Select, Sender, TrySendError};
+
+use crate::cli::WhenFull;
 
 use crate::batch::{Batch, Batcher};
 use crate::config::Config;
@@ -29,6 +31,8 @@ const CHUNKS_IN_FLIGHT: usize = 4;
 
 pub struct Outcome {
     pub summary: Summary,
+    /// Lines sent to each server.
+    pub per_server: Vec<u64>,
     pub cause: Option<Cause>,
 }
 
@@ -44,7 +48,7 @@ impl Outcome {
 }
 
 pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> io::Result<Outcome> {
-    let stats = Arc::new(Stats::default());
+    let stats = Arc::new(Stats::new(config.endpoints.len()));
     let (chunk_tx, chunk_rx) = crossbeam_channel::bounded(CHUNKS_IN_FLIGHT);
     // Not scoped: after a signal it may sit in a blocking read of stdin
     // forever, and the process must not wait for it.
@@ -57,7 +61,7 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> io::Result<Outcome> {
         Arc::clone(&stats),
     )?;
 
-    let outage = Outage::default();
+    let outage = Outage::new(config.endpoints.len());
     thread::scope(|scope| -> io::Result<()> {
         // Dropped when this closure returns, which stops the tickers before
         // the scope joins them.
@@ -127,6 +131,7 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> io::Result<Outcome> {
 
     Ok(Outcome {
         summary: stats.summary(),
+        per_server: stats.per_server(),
         cause: shutdown.cause(),
     })
 }
@@ -157,7 +162,7 @@ fn batch_lines(
         let now = Instant::now();
         for message in chunk.messages {
             if let Some(batch) = batcher.push(message, now) {
-                dispatch(batch, batches, shutdown, stats);
+                dispatch(batch, batches, config, shutdown, stats);
             }
         }
     };
@@ -173,7 +178,7 @@ fn batch_lines(
             },
             recv(flush_at) -> _ => {
                 if let Some(batch) = batcher.take() {
-                    dispatch(batch, batches, shutdown, stats);
+                    dispatch(batch, batches, config, shutdown, stats);
                 }
             }
             recv(shutdown.wake()) -> _ => {
@@ -186,14 +191,30 @@ fn batch_lines(
         }
     }
     if let Some(batch) = batcher.take() {
-        dispatch(batch, batches, shutdown, stats);
+        dispatch(batch, batches, config, shutdown, stats);
     }
 }
 
 /// Hands a batch to the workers, blocking while all are busy. During a
 /// shutdown it waits no longer than the drain deadline; a batch that cannot
 /// be handed over by then is counted as failed.
-fn dispatch(batch: Batch, batches: &Sender<Batch>, shutdown: &Shutdown, stats: &Stats) {
+fn dispatch(
+    batch: Batch,
+    batches: &Sender<Batch>,
+    config: &Config,
+    shutdown: &Shutdown,
+    stats: &Stats,
+) {
+    if config.when_full == WhenFull::Drop && !shutdown.is_stopping() {
+        // Reading must never stall: a batch no worker can take now is
+        // dropped, and counted as such.
+        match batches.try_send(batch) {
+            Ok(()) => {}
+            Err(TrySendError::Full(batch)) => stats.dropped_full(batch.lines()),
+            Err(TrySendError::Disconnected(batch)) => stats.failed(batch.lines()),
+        }
+        return;
+    }
     if !shutdown.is_stopping() {
         let mut select = Select::new();
         let send = select.send(batches);

@@ -13,9 +13,12 @@ use crate::messages::{self, Verbosity};
 
 #[derive(Debug, Default)]
 pub struct Stats {
+    /// Lines sent to each server, in the order of --url/--addr.
+    per_server: Vec<AtomicU64>,
     read: AtomicU64,
     sent: AtomicU64,
     dropped: AtomicU64,
+    dropped_full: AtomicU64,
     failed: AtomicU64,
     invalid_utf8: AtomicU64,
     reconnects: AtomicU64,
@@ -29,7 +32,10 @@ pub struct Stats {
 pub struct Summary {
     pub read: u64,
     pub sent: u64,
+    /// Lines dropped by policy: over --max-len, or queues full under
+    /// --when-full drop.
     pub dropped: u64,
+    pub dropped_full: u64,
     pub failed: u64,
     pub invalid_utf8: u64,
     pub reconnects: u64,
@@ -42,6 +48,13 @@ pub struct Summary {
 }
 
 impl Stats {
+    pub fn new(servers: usize) -> Stats {
+        Stats {
+            per_server: (0..servers).map(|_| AtomicU64::new(0)).collect(),
+            ..Stats::default()
+        }
+    }
+
     pub fn chunk(&self, chunk: &Chunk) {
         self.read
             .fetch_add(chunk.messages.len() as u64 + chunk.oversize, Relaxed);
@@ -49,13 +62,21 @@ impl Stats {
         self.invalid_utf8.fetch_add(chunk.invalid_utf8, Relaxed);
     }
 
-    pub fn sent(&self, lines: usize, bytes: usize) {
+    pub fn sent(&self, server: usize, lines: usize, bytes: usize) {
         self.sent.fetch_add(lines as u64, Relaxed);
+        if let Some(count) = self.per_server.get(server) {
+            count.fetch_add(lines as u64, Relaxed);
+        }
         self.bytes_sent.fetch_add(bytes as u64, Relaxed);
     }
 
     pub fn failed(&self, lines: usize) {
         self.failed.fetch_add(lines as u64, Relaxed);
+    }
+
+    pub fn dropped_full(&self, lines: usize) {
+        self.dropped.fetch_add(lines as u64, Relaxed);
+        self.dropped_full.fetch_add(lines as u64, Relaxed);
     }
 
     pub fn reconnect(&self) {
@@ -74,11 +95,19 @@ impl Stats {
         self.input_errors.fetch_add(1, Relaxed);
     }
 
+    pub fn per_server(&self) -> Vec<u64> {
+        self.per_server
+            .iter()
+            .map(|count| count.load(Relaxed))
+            .collect()
+    }
+
     pub fn summary(&self) -> Summary {
         Summary {
             read: self.read.load(Relaxed),
             sent: self.sent.load(Relaxed),
             dropped: self.dropped.load(Relaxed),
+            dropped_full: self.dropped_full.load(Relaxed),
             failed: self.failed.load(Relaxed),
             invalid_utf8: self.invalid_utf8.load(Relaxed),
             reconnects: self.reconnects.load(Relaxed),
@@ -117,6 +146,8 @@ impl Summary {
             "read": self.read,
             "sent": self.sent,
             "dropped": self.dropped,
+            "dropped_oversize": self.dropped - self.dropped_full,
+            "dropped_full": self.dropped_full,
             "failed": self.failed,
             "invalid_utf8": self.invalid_utf8,
             "reconnects": self.reconnects,
@@ -134,10 +165,12 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "read={} sent={} dropped={} failed={} invalid_utf8={} reconnects={} retries={} resent={} bytes_sent={}",
+            "read={} sent={} dropped={} dropped_oversize={} dropped_full={} failed={} invalid_utf8={} reconnects={} retries={} resent={} bytes_sent={}",
             self.read,
             self.sent,
             self.dropped,
+            self.dropped - self.dropped_full,
+            self.dropped_full,
             self.failed,
             self.invalid_utf8,
             self.reconnects,
@@ -162,6 +195,7 @@ mod tests {
             read: 9,
             sent: 5,
             dropped: 3,
+            dropped_full: 1,
             failed: 1,
             invalid_utf8: 2,
             reconnects: 4,
@@ -173,13 +207,15 @@ mod tests {
         let value: serde_json::Value = serde_json::from_str(&summary.to_json("summary")).unwrap();
         assert_eq!(
             value,
-            serde_json::json!({"type": "summary", "read": 9, "sent": 5, "dropped": 3, "failed": 1,
+            serde_json::json!({"type": "summary", "read": 9, "sent": 5, "dropped": 3,
+                "dropped_oversize": 2, "dropped_full": 1, "failed": 1,
                 "invalid_utf8": 2, "reconnects": 4, "retries": 6, "resent": 8, "bytes_sent": 700,
                 "input_errors": 0})
         );
         assert_eq!(
             summary.to_string(),
-            "read=9 sent=5 dropped=3 failed=1 invalid_utf8=2 reconnects=4 retries=6 resent=8 bytes_sent=700"
+            "read=9 sent=5 dropped=3 dropped_oversize=2 dropped_full=1 failed=1 invalid_utf8=2 \
+             reconnects=4 retries=6 resent=8 bytes_sent=700"
         );
     }
 }

@@ -38,8 +38,24 @@ pub struct Tls {
 }
 
 impl Tls {
-    /// Builds the configuration; an error names the option and the file.
-    pub fn new(options: &TlsOptions, host: &str) -> Result<Tls, String> {
+    /// TLS for one server, sharing the run's client configuration.
+    pub fn new(
+        config: &Arc<ClientConfig>,
+        options: &TlsOptions,
+        host: &str,
+    ) -> Result<Tls, String> {
+        let name = options.server_name.as_deref().unwrap_or(host);
+        let server_name = ServerName::try_from(name.to_string())
+            .map_err(|_| format!("'{name}' is not a valid TLS server name"))?;
+        Ok(Tls {
+            config: Arc::clone(config),
+            server_name,
+        })
+    }
+
+    /// Builds the client configuration once per run; an error names the
+    /// option and the file.
+    pub fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, String> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
@@ -62,13 +78,7 @@ impl Tls {
             (None, None) => builder.with_no_client_auth(),
             _ => return Err("--cert and --key go together".into()),
         };
-        let name = options.server_name.as_deref().unwrap_or(host);
-        let server_name = ServerName::try_from(name.to_string())
-            .map_err(|_| format!("'{name}' is not a valid TLS server name"))?;
-        Ok(Tls {
-            config: Arc::new(config),
-            server_name,
-        })
+        Ok(Arc::new(config))
     }
 
     /// Runs the TLS handshake on a connected, still blocking socket.

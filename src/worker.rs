@@ -21,7 +21,7 @@ use crossbeam_channel::{Receiver, select};
 use crate::backoff::Backoff;
 use crate::batch::Batch;
 use crate::cli::{Confirm, RetryLimit};
-use crate::config::Config;
+use crate::config::{Config, Endpoint};
 use crate::connection::Connection;
 use crate::error::{Error, Stage};
 use crate::messages;
@@ -31,16 +31,21 @@ use crate::stats::Stats;
 /// How often an idle worker reads what the server sent (pings, a Close).
 const IDLE_SERVICE: Duration = Duration::from_secs(1);
 
-/// A server outage as seen by all workers together, so that it is reported
-/// once when it starts and once when it ends, not per worker or per attempt.
-#[derive(Default)]
+/// Server outages as seen by all workers together, so that each is reported
+/// once when it starts and once when it ends, not per worker or attempt.
 pub struct Outage {
-    since: Mutex<Option<Instant>>,
+    since: Vec<Mutex<Option<Instant>>>,
 }
 
 impl Outage {
-    fn failed(&self, config: &Config, err: &Error, retrying: bool) {
-        let mut since = self.since.lock().unwrap_or_else(|p| p.into_inner());
+    pub fn new(servers: usize) -> Outage {
+        Outage {
+            since: (0..servers).map(|_| Mutex::new(None)).collect(),
+        }
+    }
+
+    fn failed(&self, server: usize, endpoint: &Endpoint, err: &Error, retrying: bool) {
+        let mut since = self.since[server].lock().unwrap_or_else(|p| p.into_inner());
         if since.is_none() {
             *since = Some(Instant::now());
             let next = if retrying {
@@ -48,17 +53,19 @@ impl Outage {
             } else {
                 ""
             };
-            messages::notice!("{}: {err}{next}", config.endpoint);
+            messages::notice!("{endpoint}: {err}{next}");
         }
     }
 
-    fn recovered(&self, config: &Config) {
-        let since = self.since.lock().unwrap_or_else(|p| p.into_inner()).take();
+    fn recovered(&self, server: usize, endpoint: &Endpoint) {
+        let since = self.since[server]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         if let Some(since) = since {
             let down = Duration::from_millis(since.elapsed().as_millis() as u64);
             messages::notice!(
-                "{}: connected again after {}",
-                config.endpoint,
+                "{endpoint}: connected again after {}",
                 humantime::format_duration(down)
             );
         }
@@ -72,6 +79,11 @@ pub struct Worker<'a> {
     shutdown: &'a Shutdown,
     outage: &'a Outage,
     conn: Option<Connection<'a>>,
+    /// Which of the servers this worker uses now.
+    server: usize,
+    /// Servers tried since the last delivery without a pause: a failing
+    /// server hands over to the next at once, a pause comes after a round.
+    tried: usize,
     connected_before: bool,
     backoff: Backoff,
     /// Set once a batch has used up its retries while the server is down:
@@ -131,6 +143,8 @@ impl<'a> Worker<'a> {
             shutdown,
             outage,
             conn: None,
+            server: id % config.endpoints.len(),
+            tried: 0,
             connected_before: false,
             backoff: Backoff::new(config.backoff_init, config.backoff_max),
             given_up: None,
@@ -208,23 +222,32 @@ impl<'a> Worker<'a> {
             }
             if err.is_fatal() {
                 if self.shutdown.abort() {
-                    messages::error!("{}: {err}", self.config.endpoint);
+                    messages::error!("{}: {err}", self.endpoint());
                 }
                 self.fail_pending();
                 return;
             }
-            let delay = self.backoff.next_delay();
             let may_retry = self.given_up.is_none()
                 && match self.config.retry_limit {
                     RetryLimit::Forever => true,
                     RetryLimit::Limited(limit) => retries < limit,
                 };
-            self.outage.failed(self.config, &err, may_retry);
+            self.outage
+                .failed(self.server, self.endpoint(), &err, may_retry);
+            let delay = self.backoff.next_delay();
             if !may_retry {
                 return self.give_up(retries, &err, delay);
             }
             retries += 1;
             self.stats.retry();
+            let servers = self.config.endpoints.len();
+            self.server = (self.server + 1) % servers;
+            self.tried += 1;
+            if self.tried < servers {
+                messages::info!("worker {}: {err}; trying {} now", self.id, self.endpoint());
+                continue;
+            }
+            self.tried = 0;
             messages::info!(
                 "worker {}: {err}; retry {retries} of {} lines in {}",
                 self.id,
@@ -394,7 +417,7 @@ impl<'a> Worker<'a> {
                 self.keepalive = None;
                 self.requeue();
                 if err.is_fatal() && self.shutdown.abort() {
-                    messages::error!("{}: {err}", self.config.endpoint);
+                    messages::error!("{}: {err}", self.endpoint());
                 }
                 if !self.unsent.is_empty() {
                     self.pump(Until::Written);
@@ -403,13 +426,17 @@ impl<'a> Worker<'a> {
         }
     }
 
+    fn endpoint(&self) -> &'a Endpoint {
+        &self.config.endpoints[self.server]
+    }
+
     fn connect(&mut self) -> Result<Connection<'a>, Error> {
-        let conn = Connection::open(self.config, self.shutdown)?;
+        let conn = Connection::open(self.config, self.endpoint(), self.shutdown)?;
         if std::mem::replace(&mut self.connected_before, true) {
             self.stats.reconnect();
         }
         self.keepalive = None;
-        messages::info!("worker {}: connected to {}", self.id, self.config.endpoint);
+        messages::info!("worker {}: connected to {}", self.id, self.endpoint());
         Ok(conn)
     }
 
@@ -443,13 +470,14 @@ impl<'a> Worker<'a> {
 
     fn delivered(&mut self, batch: &Batch) {
         self.delivered_batches += 1;
-        self.stats.sent(batch.lines(), batch.bytes());
+        self.tried = 0;
+        self.stats.sent(self.server, batch.lines(), batch.bytes());
         self.backoff.reset();
-        self.outage.recovered(self.config);
+        self.outage.recovered(self.server, self.endpoint());
         if let Some(given_up) = self.given_up.take() {
             messages::error!(
                 "{}: {} lines failed while the server was unreachable",
-                self.config.endpoint,
+                self.endpoint(),
                 given_up.lines
             );
         }
@@ -472,7 +500,7 @@ impl<'a> Worker<'a> {
             true => messages::error!(
                 "{}: dropped {lines} lines after {} attempts: {err}; until the server is back, \
                  later batches fail unless a retry succeeds",
-                self.config.endpoint,
+                self.endpoint(),
                 retries + 1
             ),
             false => messages::info!("worker {}: {err}; {lines} lines failed", self.id),

@@ -217,3 +217,34 @@ fn a_server_that_stops_reading_is_abandoned_after_the_write_timeout() {
     assert!(done.stderr.contains("accepted no data"), "{}", done.stderr);
     assert!(done.summary()["failed"] > 0);
 }
+
+#[test]
+fn when_full_drop_keeps_reading_from_a_stalled_server_and_counts_the_drops() {
+    let server = Server::start(Behaviour {
+        black_hole: true,
+        ..Behaviour::default()
+    });
+    // Far more than the queues and socket buffers hold: with --when-full
+    // block this would wait on the server; with drop, stdin keeps flowing.
+    let done = wsship(&[
+        "--url",
+        &server.url(),
+        "--when-full",
+        "drop",
+        "--ping-timeout",
+        "500ms",
+        "--retry-limit",
+        "0",
+    ])
+    .run(numbered(300_000));
+    done.expect_code(1);
+    let summary = done.summary();
+    assert_eq!(summary["read"], 300_000, "every line was read: {summary:?}");
+    assert!(summary["dropped_full"] > 0, "{summary:?}");
+    assert_eq!(summary["dropped_oversize"], 0);
+    assert_eq!(summary["dropped"], summary["dropped_full"]);
+    assert!(
+        summary["failed"] > 0,
+        "what was written to the stalled server is not confirmed"
+    );
+}

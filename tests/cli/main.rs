@@ -8,6 +8,7 @@ mod util;
 mod auth;
 mod confirm;
 mod delivery;
+mod failover;
 mod faults;
 mod input;
 mod proxy;

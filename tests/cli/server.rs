@@ -32,12 +32,18 @@ pub struct Behaviour {
     /// crash or kill: no Close, whatever is unread is lost), answering no
     /// further Ping; the next connection is served afresh.
     pub drop_every: Option<usize>,
+    /// After this many messages in all, die: drop the connection and every
+    /// later one before its handshake, as a crashed server behind a load
+    /// balancer would.
+    pub die_after: Option<usize>,
 }
 
 #[derive(Default)]
 struct Log {
     /// The headers of each handshake request, names in lower case.
     requests: Vec<Vec<(String, String)>>,
+    /// Set by `die_after`.
+    dead: bool,
     messages: Vec<String>,
     pings: usize,
     connections: usize,
@@ -97,6 +103,9 @@ impl Server {
                 let tls = tls.clone();
                 thread::spawn(move || {
                     record(&shared, |log| log.connections += 1);
+                    if shared.log.lock().unwrap().dead {
+                        return;
+                    }
                     if behaviour.mute {
                         // Hold the socket open without a word until the client gives up.
                         let _ = stream.read_to_end(&mut Vec::new());
@@ -226,6 +235,13 @@ fn connection(stream: impl Read + Write, behaviour: Behaviour, shared: &Shared) 
                 }
                 if behaviour.close_every == Some(on_this_connection) {
                     let _ = ws.close(None);
+                }
+                if let Some(limit) = behaviour.die_after {
+                    let mut log = shared.log.lock().unwrap();
+                    if log.messages.len() >= limit {
+                        log.dead = true;
+                        return;
+                    }
                 }
                 if behaviour.drop_every == Some(on_this_connection) {
                     // Dropped without a word: pending Pongs and unread

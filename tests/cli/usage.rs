@@ -61,6 +61,7 @@ fn help_documents_every_environment_variable_and_exit_status() {
         "WSSHIP_CONFIRM",
         "WSSHIP_MAX_IN_FLIGHT",
         "WSSHIP_PING_TIMEOUT",
+        "WSSHIP_WHEN_FULL",
         "WSSHIP_PROXY",
         "WSSHIP_NOPROXY",
         "WSSHIP_HEADER",

@@ -1,0 +1,100 @@
+//! Several servers: workers are spread over them, and a worker whose
+//! server fails moves to the next, so one server down loses nothing.
+
+use std::collections::HashSet;
+
+use crate::server::{Behaviour, Server};
+use crate::util::{messages_of, numbered, wsship};
+
+#[test]
+fn two_servers_one_dies_mid_stream_and_every_line_reaches_the_union() {
+    let dying = Server::start(Behaviour {
+        die_after: Some(3000),
+        ..Behaviour::default()
+    });
+    let healthy = Server::start(Behaviour::default());
+    let input = numbered(20_000);
+    let done = wsship(&[
+        "--url",
+        &dying.url(),
+        "--url",
+        &healthy.url(),
+        "--workers",
+        "2",
+        "--batch-size",
+        "100",
+        "--backoff-init",
+        "10ms",
+        "-v",
+    ])
+    .run(input.clone());
+    done.expect_code(0);
+    assert_eq!(done.summary()["sent"], 20_000);
+    let mut union: HashSet<String> = messages_of(&dying.messages()).into_iter().collect();
+    union.extend(messages_of(&healthy.messages()));
+    let missing = input.lines().filter(|line| !union.contains(*line)).count();
+    assert_eq!(missing, 0, "{missing} lines reached neither server");
+    assert!(dying.messages().len() >= 3000 && healthy.messages().len() > 10_000);
+    // -v names what each server got.
+    assert!(
+        done.stderr.contains(&format!("{}: sent=", dying.url())),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        done.stderr.contains(&format!("{}: sent=", healthy.url())),
+        "{}",
+        done.stderr
+    );
+}
+
+#[test]
+fn a_black_hole_is_abandoned_for_the_next_server() {
+    let hole = Server::start(Behaviour {
+        black_hole: true,
+        ..Behaviour::default()
+    });
+    let healthy = Server::start(Behaviour::default());
+    let input = numbered(2000);
+    let done = wsship(&[
+        "--url",
+        &hole.url(),
+        "--url",
+        &healthy.url(),
+        "--ping-timeout",
+        "300ms",
+    ])
+    .run(input.clone());
+    done.expect_code(0);
+    assert_eq!(
+        messages_of(&healthy.messages()),
+        input.lines().collect::<Vec<_>>()
+    );
+    assert_eq!(hole.connections(), 1);
+}
+
+#[test]
+fn several_addrs_spread_the_workers() {
+    let a = Server::start(Behaviour::default());
+    let b = Server::start(Behaviour::default());
+    let done = wsship(&[
+        "--addr",
+        &a.addr(),
+        "--addr",
+        &b.addr(),
+        "--path",
+        "/ingest",
+        "-w",
+        "2",
+        "-b",
+        "10",
+    ])
+    .run(numbered(1000));
+    done.expect_code(0);
+    assert_eq!(
+        (a.connections(), b.connections()),
+        (1, 1),
+        "one worker on each"
+    );
+    assert_eq!(a.messages().len() + b.messages().len(), 1000);
+}
