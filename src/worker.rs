@@ -308,7 +308,7 @@ impl<'a> Worker<'a> {
                 self.await_oldest(conn)?;
             }
         }
-        self.check_deadlines()
+        self.check_deadlines(conn)
     }
 
     /// Waits for confirmations while the window is full.
@@ -363,14 +363,18 @@ impl<'a> Worker<'a> {
 
     /// A connection whose oldest Ping, confirming or keepalive, has gone
     /// unanswered for --ping-timeout is dead (measured from the Ping, not
-    /// from the last Pong).
-    fn check_deadlines(&self) -> Result<(), Error> {
+    /// from the last Pong). With --confirm write, a server that has never
+    /// answered a Ping on this connection is taken not to answer them at
+    /// all, which is what that mode is for: its keepalives prove nothing.
+    fn check_deadlines(&self, conn: &Connection<'a>) -> Result<(), Error> {
+        let answers = self.config.confirm == Confirm::Pong || conn.pongs().count > 0;
+        let keepalive = self.keepalive.filter(|_| answers);
         let oldest = self
             .window
             .front()
             .map(|f| f.pinged)
             .into_iter()
-            .chain(self.keepalive)
+            .chain(keepalive)
             .min();
         match oldest {
             Some(sent) if sent.elapsed() >= self.config.ping_timeout => {
@@ -402,7 +406,7 @@ impl<'a> Worker<'a> {
         };
         let result = conn.service().and_then(|()| {
             self.absorb(&conn);
-            self.check_deadlines()?;
+            self.check_deadlines(&conn)?;
             if ping && self.keepalive.is_none() {
                 conn.ping()?;
                 self.keepalive = Some(Instant::now());

@@ -22,12 +22,12 @@ fn arrivals(server: &Server, input: &str) -> HashMap<String, usize> {
 }
 
 #[test]
-fn a_server_killed_every_20000_messages_loses_nothing_and_duplicates_stay_within_the_window() {
+fn a_server_killed_every_50000_messages_loses_nothing_and_duplicates_stay_within_the_window() {
     let server = Server::start(Behaviour {
-        drop_every: Some(20_000),
+        drop_every: Some(50_000),
         ..Behaviour::default()
     });
-    let input = numbered(200_000);
+    let input = numbered(500_000);
     let done = wsship(&[
         "--url",
         &server.url(),
@@ -39,7 +39,7 @@ fn a_server_killed_every_20000_messages_loses_nothing_and_duplicates_stay_within
     .run(input.clone());
     done.expect_code(0);
     let summary = done.summary();
-    assert_eq!(summary["sent"], 200_000);
+    assert_eq!(summary["sent"], 500_000);
     let seen = arrivals(&server, &input);
     let duplicates: usize = seen.values().map(|n| n - 1).sum();
     let restarts = server.connections() as u64 - 1;
@@ -169,4 +169,37 @@ fn a_black_hole_is_found_by_the_ping_timeout() {
         "{}",
         done.stderr
     );
+}
+
+#[test]
+fn confirm_write_keeps_a_connection_whose_server_ignores_keepalives() {
+    let server = Server::start(Behaviour {
+        deaf: true,
+        ..Behaviour::default()
+    });
+    let mut running = wsship(&[
+        "--url",
+        &server.url(),
+        "--confirm",
+        "write",
+        "--ping-interval",
+        "20ms",
+        "--ping-timeout",
+        "50ms",
+        "--stats-interval",
+        "20ms",
+        "--flush-interval",
+        "10ms",
+    ])
+    .spawn();
+    running.write(b"first\n");
+    server.wait_for_messages(1, LONG);
+    // Twenty statistics lines later, keepalives have long gone unanswered.
+    running.wait_for_stderr_times("stats: ", 20, LONG);
+    running.write(b"second\n");
+    server.wait_for_messages(2, LONG);
+    let done = running.wait(LONG);
+    done.expect_code(0);
+    assert_eq!(server.connections(), 1, "no reconnect: {}", done.stderr);
+    assert_eq!(messages_of(&server.messages()), ["first", "second"]);
 }

@@ -122,9 +122,15 @@ impl Running {
     /// Waits until stderr contains `needle`.
     #[track_caller]
     pub fn wait_for_stderr(&self, needle: &str, timeout: Duration) {
+        self.wait_for_stderr_times(needle, 1, timeout)
+    }
+
+    /// Waits until stderr contains `needle` at least `times` times.
+    #[track_caller]
+    pub fn wait_for_stderr_times(&self, needle: &str, times: usize, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         let mut text = self.stderr.0.lock().unwrap();
-        while !text.contains(needle) {
+        while text.matches(needle).count() < times {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 panic!(
