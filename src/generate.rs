@@ -294,16 +294,6 @@ fn sections() -> Roff {
     );
     example(
         &mut roff,
-        "Two collectors; either may go down without losing a line:",
-        "wsship --url ws://collector-a:9000/logs --url ws://collector-b:9000/logs -w 2 app.log",
-    );
-    example(
-        &mut roff,
-        "Over TLS to a server whose certificate comes from a private CA:",
-        "wsship --url wss://logs.internal:443/ingest --cacert /etc/ssl/private-ca.pem app.log",
-    );
-    example(
-        &mut roff,
         "With a bearer token kept in a file only its owner can read:",
         "wsship --url wss://logs.example/ingest --token-file ~/.config/wsship/token app.log",
     );
