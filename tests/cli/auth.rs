@@ -130,12 +130,8 @@ fn a_401_is_reported_without_the_secret_and_not_retried() {
     .env("WSSHIP_TOKEN", "tok-SECRET-5")
     .run("x\n");
     done.expect_code(1);
-    assert!(
-        done.stderr.contains("HTTP 401 Unauthorized"),
-        "{}",
-        done.stderr
-    );
-    assert!(done.stderr.contains("--token-file"), "{}", done.stderr);
+    done.expect_stderr("HTTP 401 Unauthorized");
+    done.expect_stderr("--token-file");
     assert_secret_free(&done.stderr, &["k3y-SECRET-4", "tok-SECRET-5"]);
     assert_eq!(server.connections(), 1);
 }

@@ -105,11 +105,7 @@ fn a_server_that_never_answers_pings_is_named_once() {
     ])
     .run(numbered(10));
     done.expect_code(1);
-    assert!(
-        done.stderr.contains("use --confirm write"),
-        "{}",
-        done.stderr
-    );
+    done.expect_stderr("use --confirm write");
     assert_eq!(
         done.stderr.matches("--confirm write").count(),
         1,
@@ -164,11 +160,7 @@ fn a_black_hole_is_found_by_the_ping_timeout() {
     ])
     .run("x\n");
     done.expect_code(1);
-    assert!(
-        done.stderr.contains("no Pong within --ping-timeout"),
-        "{}",
-        done.stderr
-    );
+    done.expect_stderr("no Pong within --ping-timeout");
 }
 
 #[test]

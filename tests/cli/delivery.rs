@@ -97,12 +97,8 @@ fn verbose_shows_connection_events() {
         "wsship: worker 0: connected to ws://{}/ingest",
         server.addr()
     );
-    assert!(done.stderr.contains(&connected), "{}", done.stderr);
-    assert!(
-        done.stderr.contains("wsship: worker 0: closed"),
-        "{}",
-        done.stderr
-    );
+    done.expect_stderr(&connected);
+    done.expect_stderr("wsship: worker 0: closed");
 }
 
 #[test]

@@ -128,11 +128,7 @@ fn retries_exhausted_fail_the_batch_and_the_run() {
         (summary["sent"], summary["failed"], summary["retries"]),
         (0, 10, 2)
     );
-    assert!(
-        done.stderr.contains("dropped 5 lines after 3 attempts"),
-        "{}",
-        done.stderr
-    );
+    done.expect_stderr("dropped 5 lines after 3 attempts");
 }
 
 #[test]
@@ -143,11 +139,7 @@ fn a_refused_handshake_is_not_retried() {
     });
     let done = wsship(&["--url", &server.url(), "--backoff-init", "10ms"]).run(numbered(10));
     done.expect_code(1);
-    assert!(
-        done.stderr.contains("HTTP 403 Forbidden"),
-        "{}",
-        done.stderr
-    );
+    done.expect_stderr("HTTP 403 Forbidden");
     assert_eq!(done.summary()["failed"], 10);
     assert_eq!(server.connections(), 1);
 }
@@ -188,11 +180,7 @@ fn a_silent_handshake_times_out() {
     ])
     .run("x\n");
     done.expect_code(1);
-    assert!(
-        done.stderr.contains("handshake timed out"),
-        "{}",
-        done.stderr
-    );
+    done.expect_stderr("handshake timed out");
 }
 
 #[test]
@@ -214,7 +202,7 @@ fn a_server_that_stops_reading_is_abandoned_after_the_write_timeout() {
     ])
     .run(input);
     done.expect_code(1);
-    assert!(done.stderr.contains("accepted no data"), "{}", done.stderr);
+    done.expect_stderr("accepted no data");
     assert!(done.summary()["failed"] > 0);
 }
 

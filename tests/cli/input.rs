@@ -29,11 +29,7 @@ fn oversized_lines_are_dropped_whole_and_counted() {
         (summary["read"], summary["dropped"], summary["sent"]),
         (5, 2, 3)
     );
-    assert!(
-        done.stderr.contains("longer than --max-len"),
-        "{}",
-        done.stderr
-    );
+    done.expect_stderr("longer than --max-len");
 }
 
 #[test]

@@ -164,7 +164,7 @@ fn proxy_credentials_work_and_a_407_never_shows_them() {
         "proxy {} refused the tunnel: HTTP 407 Proxy Authentication Required",
         proxy.url()
     );
-    assert!(done.stderr.contains(&expected), "{}", done.stderr);
+    done.expect_stderr(&expected);
     assert!(!done.stderr.contains("SECRET"), "{}", done.stderr);
     assert_eq!(proxy.targets().len(), 2, "a 407 is not retried");
 }

@@ -58,12 +58,8 @@ fn a_certificate_for_another_name_is_refused_unless_named() {
     let ca = pki.ca.to_str().unwrap();
     let done = wsship(&["--url", &url, "--cacert", ca]).run("x\n");
     done.expect_code(1);
-    assert!(
-        done.stderr.contains("not valid for '127.0.0.1'"),
-        "{}",
-        done.stderr
-    );
-    assert!(done.stderr.contains("--tls-server-name"), "{}", done.stderr);
+    done.expect_stderr("not valid for '127.0.0.1'");
+    done.expect_stderr("--tls-server-name");
 
     wsship(&[
         "--url",
@@ -84,11 +80,7 @@ fn insecure_connects_and_says_so() {
     let server = Server::start_tls(Behaviour::default(), pki.server(false));
     let done = wsship(&["--url", &wss_url(&server, "127.0.0.1"), "--insecure", "-q"]).run("x\n");
     done.expect_code(0);
-    assert!(
-        done.stderr.contains("warning: --insecure"),
-        "{}",
-        done.stderr
-    );
+    done.expect_stderr("warning: --insecure");
     assert_eq!(messages_of(&server.messages()), ["x"]);
 }
 
@@ -100,7 +92,7 @@ fn mutual_tls_needs_the_client_certificate() {
     let ca = pki.ca.to_str().unwrap();
     let done = wsship(&["--url", &url, "--cacert", ca, "--backoff-init", "10ms"]).run("refused\n");
     done.expect_code(1);
-    assert!(done.stderr.contains("--cert and --key"), "{}", done.stderr);
+    done.expect_stderr("--cert and --key");
     assert_eq!(done.summary()["retries"], 0);
 
     let (cert, key) = (

@@ -219,6 +219,18 @@ impl Finished {
         self
     }
 
+    /// Checks that stderr says `needle`.
+    #[track_caller]
+    pub fn expect_stderr(&self, needle: &str) -> &Finished {
+        assert!(
+            self.stderr.contains(needle),
+            "wsship {:?}: no {needle:?} on stderr:\n{}",
+            self.args,
+            self.stderr
+        );
+        self
+    }
+
     /// The `summary:` line as numbers, checked for read = sent + dropped + failed.
     #[track_caller]
     pub fn summary(&self) -> HashMap<String, u64> {
