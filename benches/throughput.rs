@@ -5,7 +5,8 @@
 //!     cargo bench --bench throughput -- --lines 10000000   # the large variant
 //!     cargo bench --bench throughput -- --runs 5 --no-huge
 //!
-//! For each case it starts the release binary on a deterministic input file
+//! For each case (defaults, --confirm write, --batch-size 1, --workers 2)
+//! it starts the release binary on a deterministic input file
 //! and times spawn → last message counted by a receiving server in this
 //! process (a tungstenite server with a large read buffer). The TCP limit is
 //! the same JSON bytes (one encoded line per line, as `--dry-run` writes
@@ -74,8 +75,9 @@ fn main() {
 
     let server = Server::start();
     let mut default_peak_kib = 0;
-    let cases: [(&str, &[&str]); 3] = [
+    let cases: [(&str, &[&str]); 4] = [
         ("wsship (defaults)", &[]),
+        ("wsship --confirm write", &["--confirm", "write"]),
         ("wsship --batch-size 1", &["--batch-size", "1"]),
         ("wsship --workers 2", &["--workers", "2"]),
     ];
