@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::server::{Behaviour, Server};
-use crate::util::{LONG, messages_of, numbered, wsship};
+use crate::util::{LONG, assert_every_line_arrived, messages_of, numbered, wsship};
 
 /// How often each line arrived, checking that none is missing.
 #[track_caller]
@@ -13,11 +13,7 @@ fn arrivals(server: &Server, input: &str) -> HashMap<String, usize> {
     for message in messages_of(&server.messages()) {
         *seen.entry(message).or_insert(0) += 1;
     }
-    let missing = input
-        .lines()
-        .filter(|line| !seen.contains_key(*line))
-        .count();
-    assert_eq!(missing, 0, "{missing} lines never arrived");
+    assert_every_line_arrived(input, |line| seen.contains_key(line));
     seen
 }
 

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use crate::server::{Behaviour, Server};
-use crate::util::{messages_of, numbered, wsship};
+use crate::util::{assert_every_line_arrived, messages_of, numbered, wsship};
 
 #[test]
 fn two_servers_one_dies_mid_stream_and_every_line_reaches_the_union() {
@@ -32,8 +32,7 @@ fn two_servers_one_dies_mid_stream_and_every_line_reaches_the_union() {
     assert_eq!(done.summary()["sent"], 20_000);
     let mut union: HashSet<String> = messages_of(&dying.messages()).into_iter().collect();
     union.extend(messages_of(&healthy.messages()));
-    let missing = input.lines().filter(|line| !union.contains(*line)).count();
-    assert_eq!(missing, 0, "{missing} lines reached neither server");
+    assert_every_line_arrived(&input, |line| union.contains(line));
     assert!(dying.messages().len() >= 3000 && healthy.messages().len() > 10_000);
     // -v names what each server got.
     assert!(

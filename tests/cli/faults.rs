@@ -2,7 +2,7 @@
 //! never answer, or stop reading.
 
 use crate::server::{Behaviour, Server};
-use crate::util::{LONG, messages_of, numbered, wsship};
+use crate::util::{LONG, assert_every_line_arrived, messages_of, numbered, wsship};
 use std::net::TcpListener;
 
 /// An address where nothing listens (a port that was free a moment ago).
@@ -96,9 +96,8 @@ fn a_server_closing_every_1000_messages_loses_nothing() {
         .map(|s| s.as_str())
         .filter(|s| seen.insert(*s))
         .collect();
+    assert_every_line_arrived(&input, |line| seen.contains(line));
     let expected: Vec<&str> = input.lines().collect();
-    let missing = expected.iter().filter(|line| !seen.contains(*line)).count();
-    assert_eq!(missing, 0, "{missing} lines never arrived");
     let first_difference = firsts.iter().zip(&expected).position(|(a, b)| a != b);
     assert_eq!(
         first_difference,

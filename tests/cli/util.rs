@@ -285,3 +285,10 @@ pub fn messages_of(received: &[String]) -> Vec<String> {
         })
         .collect()
 }
+
+/// At least once: every line of `input` is among what arrived.
+#[track_caller]
+pub fn assert_every_line_arrived(input: &str, arrived: impl Fn(&str) -> bool) {
+    let missing = input.lines().filter(|line| !arrived(line)).count();
+    assert_eq!(missing, 0, "{missing} lines never arrived");
+}
