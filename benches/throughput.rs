@@ -4,6 +4,7 @@
 //!     cargo bench --bench throughput                       # 1,000,000 lines
 //!     cargo bench --bench throughput -- --lines 10000000   # the large variant
 //!     cargo bench --bench throughput -- --runs 5 --no-huge
+//!     cargo bench --bench throughput -- --only 'batch-size' --no-huge
 //!
 //! For each case (defaults, --confirm write, --batch-size 1, --workers 2)
 //! it starts the release binary on a deterministic input file
@@ -32,6 +33,8 @@ struct Options {
     lines: u64,
     runs: usize,
     huge: bool,
+    /// Only the cases whose name contains this (to profile one of them).
+    only: Option<String>,
 }
 
 fn main() {
@@ -62,8 +65,8 @@ fn main() {
 
     println!();
     println!(
-        "{:<22} {:>24} {:>9} {:>8} {:>14} {:>10}",
-        "case", "lines/s", "MB/s", "vs TCP", "CPU s/M lines", "peak RSS"
+        "{:<22} {:>24} {:>9} {:>8} {:>14} {:>10} {:>14}",
+        "case", "lines/s", "MB/s", "vs TCP", "CPU s/M lines", "peak RSS", "receiver CPU"
     );
     report(
         "TCP limit (plain)",
@@ -82,6 +85,13 @@ fn main() {
         ("wsship --workers 2", &["--workers", "2"]),
     ];
     for (name, extra) in cases {
+        if options
+            .only
+            .as_ref()
+            .is_some_and(|only| !name.contains(only.as_str()))
+        {
+            continue;
+        }
         let samples: Vec<Sample> = (0..options.runs)
             .map(|_| server.measure(&input, extra, options.lines))
             .collect();
@@ -103,6 +113,7 @@ fn parse_options() -> Options {
         lines: 1_000_000,
         runs: 3,
         huge: true,
+        only: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -112,6 +123,7 @@ fn parse_options() -> Options {
             }
             "--runs" => options.runs = args.next().and_then(|v| v.parse().ok()).expect("--runs N"),
             "--no-huge" => options.huge = false,
+            "--only" => options.only = Some(args.next().expect("--only NAME")),
             // cargo bench passes --bench; ignore what is not ours.
             _ => {}
         }
@@ -170,6 +182,8 @@ fn dry_run(input: &Path) -> Vec<u8> {
 struct Sample {
     wall: Duration,
     cpu: Duration,
+    /// CPU time of the receiving end (this process), which shares the cores.
+    receiver_cpu: Duration,
     peak_rss_kib: u64,
 }
 
@@ -203,6 +217,7 @@ fn tcp_limit(json: &[u8], lines: u64) -> Sample {
     Sample {
         wall: ended - started,
         cpu: process_cpu() - cpu_before,
+        receiver_cpu: Duration::ZERO,
         peak_rss_kib: 0,
     }
 }
@@ -269,6 +284,7 @@ impl Server {
         self.target.store(lines, Ordering::Relaxed);
         *self.state.0.lock().unwrap() = None;
         let started = Instant::now();
+        let receiver_before = process_cpu();
         let mut child = Command::new(WSSHIP)
             .args(["--addr", &self.addr, "-q"])
             .args(extra)
@@ -287,6 +303,7 @@ impl Server {
         Sample {
             wall: ended.unwrap() - started,
             cpu,
+            receiver_cpu: process_cpu() - receiver_before,
             peak_rss_kib,
         }
     }
@@ -350,8 +367,14 @@ fn report(name: &str, samples: &[Sample], lines: u64, bytes: usize, limit_rate: 
     let wall = lines as f64 / rate;
     let cpu = median(samples.iter().map(|s| s.cpu.as_secs_f64()).collect());
     let rss = samples.iter().map(|s| s.peak_rss_kib).max().unwrap_or(0);
+    let receiver = median(
+        samples
+            .iter()
+            .map(|s| s.receiver_cpu.as_secs_f64())
+            .collect(),
+    );
     println!(
-        "{:<22} {:>24} {:>9.0} {:>7.1}% {:>14.2} {:>10}",
+        "{:<22} {:>24} {:>9.0} {:>7.1}% {:>14.2} {:>10} {:>14}",
         name,
         format!("{} [{}, {}]", human(rate), human(min), human(max)),
         bytes as f64 / wall / 1e6,
@@ -361,6 +384,11 @@ fn report(name: &str, samples: &[Sample], lines: u64, bytes: usize, limit_rate: 
             "-".to_string()
         } else {
             format!("{:.1} MiB", rss as f64 / 1024.0)
+        },
+        if receiver == 0.0 {
+            "-".to_string()
+        } else {
+            format!("{:.2}", receiver / (lines as f64 / 1e6))
         },
     );
 }
