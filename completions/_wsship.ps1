@@ -41,7 +41,7 @@ Register-ArgumentCompleter -Native -CommandName 'wsship' -ScriptBlock {
             [CompletionResult]::new('--subprotocol', '--subprotocol', [CompletionResultType]::ParameterName, 'Ask for this subprotocol (Sec-WebSocket-Protocol); fail if the server does not pick it')
             [CompletionResult]::new('--origin', '--origin', [CompletionResultType]::ParameterName, 'Send this Origin header, for servers that check it')
             [CompletionResult]::new('--confirm', '--confirm', [CompletionResultType]::ParameterName, 'When a batch counts as sent: once the server''s Pong proves it read it, or once written (for servers that do not answer pings)')
-            [CompletionResult]::new('--max-in-flight', '--max-in-flight', [CompletionResultType]::ParameterName, 'Unconfirmed batches one connection may have; when full, the worker waits')
+            [CompletionResult]::new('--max-in-flight', '--max-in-flight', [CompletionResultType]::ParameterName, 'Unanswered Pings (each confirming one write of one or more batches) one connection may have; when full, the worker waits')
             [CompletionResult]::new('--ping-timeout', '--ping-timeout', [CompletionResultType]::ParameterName, 'A Ping (confirming or keepalive) unanswered this long means the connection is dead')
             [CompletionResult]::new('--when-full', '--when-full', [CompletionResultType]::ParameterName, 'When every worker and queue is busy: wait (backpressure reaches the input), or drop new lines and count them, so that the program writing to wsship never stalls')
             [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Number of connections, each owned by its own worker thread')

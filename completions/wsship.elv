@@ -38,7 +38,7 @@ set edit:completion:arg-completer[wsship] = {|@words|
             cand --subprotocol 'Ask for this subprotocol (Sec-WebSocket-Protocol); fail if the server does not pick it'
             cand --origin 'Send this Origin header, for servers that check it'
             cand --confirm 'When a batch counts as sent: once the server''s Pong proves it read it, or once written (for servers that do not answer pings)'
-            cand --max-in-flight 'Unconfirmed batches one connection may have; when full, the worker waits'
+            cand --max-in-flight 'Unanswered Pings (each confirming one write of one or more batches) one connection may have; when full, the worker waits'
             cand --ping-timeout 'A Ping (confirming or keepalive) unanswered this long means the connection is dead'
             cand --when-full 'When every worker and queue is busy: wait (backpressure reaches the input), or drop new lines and count them, so that the program writing to wsship never stalls'
             cand -w 'Number of connections, each owned by its own worker thread'

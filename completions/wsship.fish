@@ -19,7 +19,7 @@ complete -c wsship -l subprotocol -d 'Ask for this subprotocol (Sec-WebSocket-Pr
 complete -c wsship -l origin -d 'Send this Origin header, for servers that check it' -r
 complete -c wsship -l confirm -d 'When a batch counts as sent: once the server\'s Pong proves it read it, or once written (for servers that do not answer pings)' -r -f -a "pong\t'Sent once the server answers the Ping that follows the batch'
 write\t'Sent once written and flushed to the connection'"
-complete -c wsship -l max-in-flight -d 'Unconfirmed batches one connection may have; when full, the worker waits' -r
+complete -c wsship -l max-in-flight -d 'Unanswered Pings (each confirming one write of one or more batches) one connection may have; when full, the worker waits' -r
 complete -c wsship -l ping-timeout -d 'A Ping (confirming or keepalive) unanswered this long means the connection is dead' -r
 complete -c wsship -l when-full -d 'When every worker and queue is busy: wait (backpressure reaches the input), or drop new lines and count them, so that the program writing to wsship never stalls' -r -f -a "block\t'Wait: right for tail -F, which just waits too'
 drop\t'Keep reading and drop new lines, counted as dropped_full'"

@@ -17,10 +17,11 @@ Input: lines end at \\n; a trailing \\r is removed; empty lines are skipped and 
 counted. Bytes that are not UTF-8 are replaced with U+FFFD. A line longer than \
 --max-len is dropped whole, never truncated.
 
-Delivery: each batch is followed by a Ping, and counts as sent once the server's \
-Pong proves it read the batch (--confirm pong), or once written (--confirm write). \
-Batches a connection had not confirmed when it died are sent again, whole, on the \
-next one: at least once, with duplicates only from that window (counted as resent). \
+Delivery: each write (a batch, or small batches that were waiting together) ends \
+with a Ping, and its batches count as sent once the server's Pong proves it read \
+them (--confirm pong), or once written (--confirm write). Batches a connection had \
+not confirmed when it died are sent again, whole, on the next one: at least once, \
+with duplicates only from that window (counted as resent). \
 With one worker the server sees lines in input order; with several, order holds \
 within a batch.
 
@@ -181,7 +182,8 @@ pub struct Args {
           help_heading = "Delivery")]
     pub confirm: Confirm,
 
-    /// Unconfirmed batches one connection may have; when full, the worker waits.
+    /// Unanswered Pings (each confirming one write of one or more batches) one connection
+    /// may have; when full, the worker waits.
     #[arg(
         long,
         env = "WSSHIP_MAX_IN_FLIGHT",

@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::handshake::HandshakeError;
 use tungstenite::protocol::WebSocketConfig;
-use tungstenite::{Message, Utf8Bytes, WebSocket};
+use tungstenite::{Message, WebSocket};
 
+use crate::batch::Batch;
 use crate::config::{Config, Endpoint};
 use crate::error::{Error, Stage};
 use crate::proxy::{self, Proxy};
@@ -137,13 +138,17 @@ impl<'a> Connection<'a> {
         })
     }
 
-    /// Writes every message of a batch, then, with `confirm`, a Ping whose
-    /// payload is that sequence number, then flushes once. A server answers
-    /// a Ping only after reading every frame before it (RFC 6455 section
-    /// 5.5.2 and the in-order delivery of one TCP stream), so its Pong proves
-    /// the batch was read.
-    pub fn send(&mut self, messages: &[Utf8Bytes], confirm: Option<u64>) -> Result<(), Error> {
-        for message in messages {
+    /// Writes every message of some batches, then, with `confirm`, a Ping
+    /// whose payload is that sequence number, then flushes once. A server
+    /// answers a Ping only after reading every frame before it (RFC 6455
+    /// section 5.5.2 and the in-order delivery of one TCP stream), so its
+    /// Pong proves the batches were read.
+    pub fn send<'b>(
+        &mut self,
+        batches: impl Iterator<Item = &'b Batch>,
+        confirm: Option<u64>,
+    ) -> Result<(), Error> {
+        for message in batches.flat_map(|batch| &batch.messages) {
             self.queue(Message::Text(message.clone()))?;
         }
         if let Some(sequence) = confirm {

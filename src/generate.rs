@@ -222,11 +222,13 @@ fn sections() -> Roff {
     paragraph(
         &mut roff,
         [roman(
-            "With --confirm pong (the default) each batch is followed by a Ping carrying its \
-             sequence number, and counts as sent only when the matching Pong arrives: a server \
-             answers a Ping only after reading every frame sent before it. Until then the \
-             batch waits in a window of at most --max-in-flight batches per connection; when \
-             the window is full the worker waits. With --confirm write a batch counts as sent \
+            "With --confirm pong (the default) each write is followed by a Ping carrying its \
+             sequence number. A write is one batch, or several small batches that were \
+             waiting in the queue together (up to the larger of 256 lines and --batch-size). \
+             Its batches count as sent only when the matching Pong arrives: a server answers \
+             a Ping only after reading every frame sent before it. Until then they wait in a \
+             window of at most --max-in-flight unanswered Pings per connection; when the \
+             window is full the worker waits. With --confirm write a batch counts as sent \
              once written and flushed (with --dry-run, once written to standard output).",
         )],
     );
@@ -235,7 +237,9 @@ fn sections() -> Roff {
         [roman(
             "When a connection dies (an error, a Close from the server, or a Ping unanswered \
              for --ping-timeout) every unconfirmed batch is written again on the next \
-             connection, oldest first: delivery is at least once, the server may see \
+             connection, oldest first and each with its own Ping, so that a server that \
+             closes after every N messages still moves forward: delivery is at least once, \
+             the server may see \
              duplicates from that window only, and the summary's resent count bounds them. \
              With --confirm write, lines in flight when a connection breaks abruptly can be \
              lost unnoticed. With one worker the server sees lines in input order; with \

@@ -5,12 +5,17 @@
 //! once: a batch, a tick from the ping thread, and an idle timer that lets it
 //! read what the server sent while no batch is coming.
 //!
-//! With `--confirm pong` each batch is followed by a Ping carrying its
-//! sequence number, and stays in a window of at most --max-in-flight
-//! unconfirmed batches until the matching Pong arrives: only then is it sent.
-//! When a connection dies, every unconfirmed batch is written again on the
-//! next one, oldest first (at least once; the `resent` count bounds the
-//! duplicates). Every line taken is counted once, as sent or as failed.
+//! A write carries the batches waiting in the queue when the worker gets to
+//! them, up to `write_lines` lines, with one flush: batches never wait for
+//! each other, but a busy worker does not pay a syscall, a Ping and a Pong
+//! for each small batch. With `--confirm pong` the write ends with a Ping
+//! carrying its sequence number, and its batches stay in a window of at most
+//! --max-in-flight unanswered Pings until the matching Pong arrives: only
+//! then are they sent. When a connection dies, every unconfirmed batch is
+//! written again on the next one, oldest first and each with its own Ping
+//! (at least once; the `resent` count bounds the duplicates), so that a
+//! server that closes after every N messages still moves forward. Every
+//! line taken is counted once, as sent or as failed.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -30,6 +35,11 @@ use crate::stats::Stats;
 
 /// How often an idle worker reads what the server sent (pings, a Close).
 const IDLE_SERVICE: Duration = Duration::from_secs(1);
+
+/// Lines one write may gather from small batches: enough to spread a flush
+/// and a Ping over many lines, few enough to keep what one lost connection
+/// writes twice (the window) small.
+const WRITE_LINES: usize = 256;
 
 /// Server outages as seen by all workers together, so that each is reported
 /// once when it starts and once when it ends, not per worker or attempt.
@@ -92,7 +102,7 @@ pub struct Worker<'a> {
     given_up: Option<GivenUp>,
     /// Taken from the queue, not yet written on the current connection.
     unsent: VecDeque<Pending>,
-    /// Written on the current connection, waiting for their Pong.
+    /// Writes on the current connection waiting for their Pong, oldest first.
     window: VecDeque<InFlight>,
     next_sequence: u64,
     /// A keepalive Ping not yet answered.
@@ -113,10 +123,11 @@ struct Pending {
     resend: bool,
 }
 
+/// One write's batches and the Ping that will confirm them.
 struct InFlight {
     sequence: u64,
     pinged: Instant,
-    batch: Batch,
+    batches: Vec<Batch>,
 }
 
 /// How far `pump` goes before returning.
@@ -164,7 +175,7 @@ impl<'a> Worker<'a> {
             select! {
                 recv(batches) -> batch => match batch {
                     Ok(batch) => {
-                        self.unsent.push_back(Pending { batch, resend: false });
+                        self.take(batch, batches);
                         self.pump(Until::Written);
                     }
                     Err(_) => break,
@@ -180,6 +191,29 @@ impl<'a> Worker<'a> {
                 Err(err) => messages::info!("worker {}: closing: {err}", self.id),
             }
         }
+    }
+
+    /// Takes `batch` and whatever else is already queued, up to one write's
+    /// worth, without waiting for more.
+    fn take(&mut self, batch: Batch, batches: &Receiver<Batch>) {
+        let mut lines = batch.lines();
+        self.unsent.push_back(Pending {
+            batch,
+            resend: false,
+        });
+        while lines + self.config.batch_size.get() <= self.write_lines() {
+            let Ok(batch) = batches.try_recv() else { break };
+            lines += batch.lines();
+            self.unsent.push_back(Pending {
+                batch,
+                resend: false,
+            });
+        }
+    }
+
+    /// The most lines one write gathers: a whole batch, however large.
+    fn write_lines(&self) -> usize {
+        self.config.batch_size.get().max(WRITE_LINES)
     }
 
     /// Writes (and, with `Until::Confirmed`, confirms) what was taken,
@@ -275,29 +309,28 @@ impl<'a> Worker<'a> {
 
     fn write_and_confirm(&mut self, conn: &mut Connection<'a>, until: Until) -> Result<(), Error> {
         self.absorb(conn);
-        while let Some(pending) = self.unsent.pop_front() {
-            if let Err(err) = self.make_room(conn) {
-                self.unsent.push_front(pending);
-                return Err(err);
-            }
+        while !self.unsent.is_empty() {
+            self.make_room(conn)?;
+            let count = self.next_write();
             let sequence = self.next_sequence;
             let confirm = (self.config.confirm == Confirm::Pong).then_some(sequence);
-            if let Err(err) = conn.send(&pending.batch.messages, confirm) {
-                self.unsent.push_front(pending);
-                return Err(err);
-            }
-            if pending.resend {
-                self.stats.resent(pending.batch.lines());
+            // On failure everything stays unsent, to be written again whole.
+            conn.send(self.unsent.iter().take(count).map(|p| &p.batch), confirm)?;
+            let mut written = Vec::with_capacity(count);
+            for pending in self.unsent.drain(..count) {
+                if pending.resend {
+                    self.stats.resent(pending.batch.lines());
+                }
+                written.push(pending.batch);
             }
             match confirm {
-                None => self.delivered(&pending.batch),
+                None => written.iter().for_each(|batch| self.delivered(batch)),
                 Some(_) => {
                     self.next_sequence += 1;
-                    let pinged = Instant::now();
                     self.window.push_back(InFlight {
                         sequence,
-                        pinged,
-                        batch: pending.batch,
+                        pinged: Instant::now(),
+                        batches: written,
                     });
                 }
             }
@@ -311,7 +344,19 @@ impl<'a> Worker<'a> {
         self.check_deadlines(conn)
     }
 
-    /// Waits for confirmations while the window is full.
+    /// How many of the unsent batches the next write takes: one that is
+    /// written again goes alone, with its own Ping, so that its confirmation
+    /// does not hang on the batches after it; new ones go together.
+    fn next_write(&self) -> usize {
+        let mut lines = 0;
+        let fresh = self.unsent.iter().take_while(|pending| {
+            lines += pending.batch.lines();
+            !pending.resend && lines <= self.write_lines()
+        });
+        fresh.count().max(1)
+    }
+
+    /// Waits for confirmations while --max-in-flight Pings are unanswered.
     fn make_room(&mut self, conn: &mut Connection<'a>) -> Result<(), Error> {
         while self.window.len() >= self.config.max_in_flight.get() {
             self.await_oldest(conn)?;
@@ -356,7 +401,7 @@ impl<'a> Worker<'a> {
         };
         while self.window.front().is_some_and(|f| f.sequence <= confirmed) {
             if let Some(done) = self.window.pop_front() {
-                self.delivered(&done.batch);
+                done.batches.iter().for_each(|batch| self.delivered(batch));
             }
         }
     }
@@ -448,16 +493,19 @@ impl<'a> Worker<'a> {
     /// ahead of what was never written.
     fn requeue(&mut self) {
         while let Some(in_flight) = self.window.pop_back() {
-            self.unsent.push_front(Pending {
-                batch: in_flight.batch,
-                resend: true,
-            });
+            for batch in in_flight.batches.into_iter().rev() {
+                self.unsent.push_front(Pending {
+                    batch,
+                    resend: true,
+                });
+            }
         }
     }
 
     fn pending_lines(&self) -> usize {
         let unsent: usize = self.unsent.iter().map(|p| p.batch.lines()).sum();
-        unsent + self.window.iter().map(|f| f.batch.lines()).sum::<usize>()
+        let window = self.window.iter().flat_map(|f| &f.batches);
+        unsent + window.map(Batch::lines).sum::<usize>()
     }
 
     /// Counts everything taken and not confirmed as failed.
