@@ -11,9 +11,10 @@
 //! and times spawn → last message counted by a receiving server in this
 //! process (a tungstenite server with a large read buffer). The TCP limit is
 //! the same JSON bytes (one encoded line per line, as `--dry-run` writes
-//! them) pushed through a plain socket into a plain reader. It reports the
-//! median of the runs with min and max, CPU seconds per million lines and
-//! peak RSS (from wait4), and never fails on a timing.
+//! them) pushed through a plain socket into a plain reader. Each round
+//! measures the limit and every case once. It reports the median of the
+//! rounds with min and max, CPU seconds per million lines, peak RSS (from
+//! /proc) and the receiver's CPU, and never fails on a timing.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -53,9 +54,32 @@ fn main() {
         options.runs,
     );
 
-    let limit: Vec<Sample> = (0..options.runs)
-        .map(|_| tcp_limit(&json, options.lines))
-        .collect();
+    let server = Server::start();
+    let cases: Vec<(&str, &[&str])> = [
+        ("wsship (defaults)", &[][..]),
+        ("wsship --confirm write", &["--confirm", "write"]),
+        ("wsship --batch-size 1", &["--batch-size", "1"]),
+        ("wsship --workers 2", &["--workers", "2"]),
+    ]
+    .into_iter()
+    .filter(|(name, _)| {
+        options
+            .only
+            .as_ref()
+            .is_none_or(|only| name.contains(only.as_str()))
+    })
+    .collect();
+    // Rounds rather than one case after another: each round measures the
+    // limit and every case within seconds, so a neighbour's burst on a
+    // shared machine weighs on all of them alike, not on one case alone.
+    let mut limit = Vec::new();
+    let mut samples: Vec<Vec<Sample>> = cases.iter().map(|_| Vec::new()).collect();
+    for _ in 0..options.runs {
+        limit.push(tcp_limit(&json, options.lines));
+        for ((_, extra), samples) in cases.iter().zip(&mut samples) {
+            samples.push(server.measure(&input, extra, options.lines));
+        }
+    }
     let limit_rate = median(
         limit
             .iter()
@@ -75,27 +99,9 @@ fn main() {
         json.len(),
         limit_rate,
     );
-
-    let server = Server::start();
     let mut default_peak_kib = 0;
-    let cases: [(&str, &[&str]); 4] = [
-        ("wsship (defaults)", &[]),
-        ("wsship --confirm write", &["--confirm", "write"]),
-        ("wsship --batch-size 1", &["--batch-size", "1"]),
-        ("wsship --workers 2", &["--workers", "2"]),
-    ];
-    for (name, extra) in cases {
-        if options
-            .only
-            .as_ref()
-            .is_some_and(|only| !name.contains(only.as_str()))
-        {
-            continue;
-        }
-        let samples: Vec<Sample> = (0..options.runs)
-            .map(|_| server.measure(&input, extra, options.lines))
-            .collect();
-        report(name, &samples, options.lines, json.len(), limit_rate);
+    for ((name, extra), samples) in cases.iter().zip(&samples) {
+        report(name, samples, options.lines, json.len(), limit_rate);
         if extra.is_empty() {
             default_peak_kib = samples.iter().map(|s| s.peak_rss_kib).max().unwrap_or(0);
         }
