@@ -16,7 +16,7 @@
 //! rounds with min and max, CPU seconds per million lines, peak RSS (from
 //! /proc) and the receiver's CPU, and never fails on a timing.
 
-use std::io::{Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -261,7 +261,13 @@ impl Server {
             for stream in listener.incoming().flatten() {
                 let (state, count, target) = (Arc::clone(&s), Arc::clone(&c), Arc::clone(&t));
                 thread::spawn(move || {
-                    let config = WebSocketConfig::default().read_buffer_size(1 << 20);
+                    // tungstenite zeroes the free part of its read buffer
+                    // before every read, so a large one costs a memset of
+                    // its size per read, however little arrives. A large
+                    // BufReader takes what the socket has in one syscall;
+                    // tungstenite then copies it out in small pieces.
+                    let config = WebSocketConfig::default().read_buffer_size(16 << 10);
+                    let stream = Buffered(BufReader::with_capacity(1 << 20, stream));
                     let Ok(mut ws) = tungstenite::accept_with_config(stream, Some(config)) else {
                         return;
                     };
@@ -312,6 +318,25 @@ impl Server {
             receiver_cpu: process_cpu() - receiver_before,
             peak_rss_kib,
         }
+    }
+}
+
+/// A socket read through a large buffer, written directly.
+struct Buffered(BufReader<TcpStream>);
+
+impl Read for Buffered {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for Buffered {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.get_mut().write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.get_mut().flush()
     }
 }
 
