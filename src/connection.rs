@@ -6,13 +6,21 @@
 //! `poll(2)` on both directions: while a batch is being written, whatever the
 //! server sends (pings, a Close, an echo of our own messages) is read and
 //! handled, so a server that writes back can never deadlock us against full
-//! socket buffers. A batch is `write` per message and one `flush`.
+//! socket buffers.
+//!
+//! tungstenite does the handshake, reads, and writes the frames it owes (a
+//! Pong, a Close), but into our `Outbox` rather than the socket: the data
+//! frames the reader built join that same queue in order, and a batch goes
+//! out as slices of the reader's buffers in as few `writev` calls as the
+//! socket allows, with no copy on the way.
 
-use std::io;
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
+use bytes::{Buf, Bytes};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::handshake::HandshakeError;
 use tungstenite::protocol::WebSocketConfig;
@@ -21,6 +29,7 @@ use tungstenite::{Message, WebSocket};
 use crate::batch::Batch;
 use crate::config::{Config, Endpoint};
 use crate::error::{Error, Stage};
+use crate::frame::{self, Masks};
 use crate::proxy::{self, Proxy};
 use crate::shutdown::Shutdown;
 use crate::tls::{Stream, tls_error};
@@ -32,12 +41,87 @@ const POLL_SLICE: Duration = Duration::from_millis(100);
 const SERVICE_EVERY: Duration = Duration::from_millis(10);
 
 pub struct Connection<'a> {
-    ws: WebSocket<Stream>,
+    ws: WebSocket<Outbox>,
+    masks: Masks,
     write_timeout: Duration,
     close_timeout: Duration,
     shutdown: &'a Shutdown,
     serviced: Instant,
     pongs: Pongs,
+}
+
+/// The socket as tungstenite sees it once the connection is open: reads go
+/// straight through; writes join the queue of frames, whole and in order,
+/// and reach the socket only when `drain` writes the queue out.
+pub struct Outbox {
+    stream: Stream,
+    queue: VecDeque<Bytes>,
+    /// During the opening handshake, writes go straight to the socket.
+    passthrough: bool,
+}
+
+/// Slices handed to one `writev`.
+const IOV_SLICES: usize = 64;
+
+impl Outbox {
+    /// Writes the queue out until it is empty (true) or the socket is full
+    /// (false).
+    fn drain(&mut self) -> io::Result<bool> {
+        while !self.queue.is_empty() {
+            let mut slices = [IoSlice::new(&[]); IOV_SLICES];
+            let mut count = 0;
+            for (slot, part) in slices.iter_mut().zip(&self.queue) {
+                *slot = IoSlice::new(part);
+                count += 1;
+            }
+            let mut written = match self.stream.write_vectored(&slices[..count]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            while written > 0 {
+                let front = &mut self.queue[0];
+                if written < front.len() {
+                    front.advance(written);
+                    break;
+                }
+                written -= front.len();
+                self.queue.pop_front();
+            }
+        }
+        // TLS may still hold records for the socket.
+        match self.stream.flush() {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Read for Outbox {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.stream.read(buf)
+    }
+}
+
+impl Write for Outbox {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.passthrough {
+            return self.stream.write(buf);
+        }
+        // Only tungstenite writes here, and only its few control frames.
+        self.queue.push_back(Bytes::copy_from_slice(buf));
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self.passthrough {
+            true => self.stream.flush(),
+            false => Ok(()),
+        }
+    }
 }
 
 /// What the Pongs of one connection have told us.
@@ -117,11 +201,17 @@ impl<'a> Connection<'a> {
         for (name, value) in &endpoint.headers {
             request.headers_mut().append(name.clone(), value.clone());
         }
-        let (ws, _response) =
-            tungstenite::client::client_with_config(request, stream, Some(ws_config))
+        let outbox = Outbox {
+            stream,
+            queue: VecDeque::new(),
+            passthrough: true,
+        };
+        let (mut ws, _response) =
+            tungstenite::client::client_with_config(request, outbox, Some(ws_config))
                 .map_err(|e| handshake_error(e, endpoint))?;
+        ws.get_mut().passthrough = false;
 
-        let tcp = ws.get_ref().tcp();
+        let tcp = ws.get_ref().stream.tcp();
         let unblock = || -> io::Result<()> {
             tcp.set_read_timeout(None)?;
             tcp.set_write_timeout(None)?;
@@ -130,6 +220,7 @@ impl<'a> Connection<'a> {
         unblock().map_err(|e| Error::Handshake(e.into()))?;
         Ok(Connection {
             ws,
+            masks: Masks::new(),
             write_timeout: config.write_timeout,
             close_timeout: config.connect_timeout,
             shutdown,
@@ -138,8 +229,8 @@ impl<'a> Connection<'a> {
         })
     }
 
-    /// Writes every message of some batches, then, with `confirm`, a Ping
-    /// whose payload is that sequence number, then flushes once. A server
+    /// Queues the frames of some batches, then, with `confirm`, a Ping whose
+    /// payload is that sequence number, then writes them all out. A server
     /// answers a Ping only after reading every frame before it (RFC 6455
     /// section 5.5.2 and the in-order delivery of one TCP stream), so its
     /// Pong proves the batches were read.
@@ -148,11 +239,11 @@ impl<'a> Connection<'a> {
         batches: impl Iterator<Item = &'b Batch>,
         confirm: Option<u64>,
     ) -> Result<(), Error> {
-        for message in batches.flat_map(|batch| &batch.messages) {
-            self.queue(Message::Text(message.clone()))?;
-        }
+        let queue = &mut self.ws.get_mut().queue;
+        queue.extend(batches.flat_map(|batch| batch.parts.iter().cloned()));
         if let Some(sequence) = confirm {
-            self.queue(Message::Ping(sequence.to_be_bytes().to_vec().into()))?;
+            let key = self.masks.key();
+            queue.push_back(frame::control(frame::PING, &sequence.to_be_bytes(), key));
         }
         self.flush()?;
         // What the server sent is read while the socket is full and,
@@ -166,7 +257,8 @@ impl<'a> Connection<'a> {
 
     /// A keepalive Ping (empty payload, so it confirms nothing).
     pub fn ping(&mut self) -> Result<(), Error> {
-        self.queue(Message::Ping(Default::default()))?;
+        let ping = frame::control(frame::PING, &[], self.masks.key());
+        self.ws.get_mut().queue.push_back(ping);
         self.flush()
     }
 
@@ -189,10 +281,24 @@ impl<'a> Connection<'a> {
                 }
                 Ok(_) => {}
                 Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
-                    return Ok(());
+                    // Send the Pongs tungstenite owes now, not with the next
+                    // batch, which may be a long way off; if the socket is
+                    // full they go with the next flush.
+                    self.queue_owed()?;
+                    return self.ws.get_mut().drain().map(drop).map_err(io_lost);
                 }
                 Err(e) => return Err(Error::from_session(e)),
             }
+        }
+    }
+
+    /// Has tungstenite hand the frames it owes (a Pong, a Close) to the
+    /// outbox, behind ours.
+    fn queue_owed(&mut self) -> Result<(), Error> {
+        match self.ws.flush() {
+            Ok(()) => Ok(()),
+            Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+            Err(e) => Err(Error::from_session(e)),
         }
     }
 
@@ -230,12 +336,13 @@ impl<'a> Connection<'a> {
     fn finish_close(&mut self) -> Result<(), Error> {
         let deadline = Instant::now() + self.close_timeout;
         loop {
-            let flushed = match self.ws.flush() {
-                Ok(()) => true,
-                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => false,
+            match self.ws.flush() {
+                Ok(()) => {}
+                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(tungstenite::Error::ConnectionClosed) => return Ok(()),
                 Err(e) => return Err(Error::from_session(e)),
             };
+            let flushed = self.ws.get_mut().drain().map_err(io_lost)?;
             match self.ws.read() {
                 Ok(Message::Pong(payload)) => self.pongs.record(&payload),
                 Ok(_) => {}
@@ -247,26 +354,14 @@ impl<'a> Connection<'a> {
         }
     }
 
-    /// Hands one message to tungstenite. A "would block" here means the frame
-    /// was buffered but the socket is full: drain it before buffering more, so
-    /// our buffer stays near tungstenite's write_buffer_size.
-    fn queue(&mut self, message: Message) -> Result<(), Error> {
-        match self.ws.write(message) {
-            Ok(()) => Ok(()),
-            Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => self.flush(),
-            Err(e) => Err(Error::from_session(e)),
-        }
-    }
-
-    /// Writes out everything buffered, reading while the socket is full. A
+    /// Writes out everything queued, reading while the socket is full. A
     /// server that takes nothing for --write-timeout is taken to be dead.
     fn flush(&mut self) -> Result<(), Error> {
         let deadline = Instant::now() + self.write_timeout;
         loop {
-            match self.ws.flush() {
-                Ok(()) => return Ok(()),
-                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(Error::from_session(e)),
+            self.queue_owed()?;
+            if self.ws.get_mut().drain().map_err(io_lost)? {
+                return Ok(());
             }
             self.wait(Want::ReadWrite, deadline)?;
             self.service()?;
@@ -282,7 +377,7 @@ impl<'a> Connection<'a> {
             Want::ReadWrite => libc::POLLIN | libc::POLLOUT,
         };
         let mut fd = libc::pollfd {
-            fd: self.ws.get_ref().as_raw_fd(),
+            fd: self.ws.get_ref().stream.as_raw_fd(),
             events,
             revents: 0,
         };
@@ -346,7 +441,7 @@ fn connect(
 }
 
 fn handshake_error(
-    err: HandshakeError<tungstenite::ClientHandshake<Stream>>,
+    err: HandshakeError<tungstenite::ClientHandshake<Outbox>>,
     endpoint: &Endpoint,
 ) -> Error {
     match err {
@@ -382,6 +477,12 @@ fn handshake_io_error(err: io::Error, endpoint: &Endpoint) -> Error {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout(Stage::Handshake),
         _ => Error::Handshake(err.into()),
     }
+}
+
+/// A write to the socket failed: the connection is lost, classified as
+/// tungstenite would have classified it.
+fn io_lost(err: io::Error) -> Error {
+    Error::from_session(tungstenite::Error::Io(err))
 }
 
 fn remaining(deadline: Instant) -> Duration {

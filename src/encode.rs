@@ -1,38 +1,54 @@
-//! Turns a line into the text of one WebSocket message.
+//! Turns a line into one WebSocket message, framed and ready for the wire.
 //!
 //! Runs on the reader thread. The JSON is written by hand rather than through
 //! serde because the shape is fixed and the escaping must also cover U+2028 and
 //! U+2029 (valid JSON, but line terminators to JavaScript consumers), which
 //! serde_json leaves alone. The timestamp is formatted once per millisecond, not
-//! once per line: lines read by one `read` call share their instant.
+//! once per line: lines read by one `read` call share their instant. Each
+//! message is written where it will be sent from: inside its frame (see
+//! `frame`), or, for --dry-run, followed by a newline.
 
 use std::time::SystemTime;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::cli::Format;
+use crate::frame::{self, Masks};
+
+/// How each message is laid out in the output.
+pub enum Framing {
+    /// A masked WebSocket text frame, as a client sends it.
+    WebSocket(Box<Masks>),
+    /// The message and a newline, for --dry-run.
+    Lines,
+}
 
 pub struct Encoder {
     format: Format,
+    framing: Framing,
     /// `,"key":"value"` for every --field, then the closing brace.
-    tail: String,
+    tail: Vec<u8>,
     millis: i128,
     timestamp: String,
 }
 
+/// The bytes a JSON message adds to its line when nothing needs escaping.
+const JSON_OVERHEAD: usize = r#"{"timestamp":"2026-01-01T00:00:00.000Z","message":""}"#.len();
+
 impl Encoder {
-    pub fn new(format: Format, fields: &[(String, String)]) -> Encoder {
-        let mut tail = String::new();
+    pub fn new(format: Format, fields: &[(String, String)], framing: Framing) -> Encoder {
+        let mut tail = Vec::new();
         for (key, value) in fields {
-            tail.push_str(",\"");
+            tail.extend_from_slice(b",\"");
             escape_into(key, &mut tail);
-            tail.push_str("\":\"");
+            tail.extend_from_slice(b"\":\"");
             escape_into(value, &mut tail);
-            tail.push('"');
+            tail.push(b'"');
         }
-        tail.push('}');
+        tail.push(b'}');
         Encoder {
             format,
+            framing,
             tail,
             millis: i128::MIN,
             timestamp: String::new(),
@@ -49,17 +65,39 @@ impl Encoder {
         }
     }
 
-    /// Appends the message for `line` to `out`.
-    pub fn encode(&self, line: &str, out: &mut String) {
-        match self.format {
-            Format::Raw => out.push_str(line),
+    /// Appends the message for `line`, framed, to `out`, which then ends on
+    /// a whole frame; returns the length of the message itself.
+    pub fn encode(&mut self, line: &str, out: &mut Vec<u8>) -> usize {
+        let expected = match self.format {
+            Format::Raw => line.len(),
+            Format::Json => line.len() + JSON_OVERHEAD + self.tail.len() - 1,
+        };
+        match &mut self.framing {
+            Framing::WebSocket(masks) => {
+                let open = frame::begin(out, expected);
+                Self::message(self.format, &self.timestamp, &self.tail, line, out);
+                frame::end(out, open, frame::TEXT, masks.key())
+            }
+            Framing::Lines => {
+                let start = out.len();
+                Self::message(self.format, &self.timestamp, &self.tail, line, out);
+                let len = out.len() - start;
+                out.push(b'\n');
+                len
+            }
+        }
+    }
+
+    fn message(format: Format, timestamp: &str, tail: &[u8], line: &str, out: &mut Vec<u8>) {
+        match format {
+            Format::Raw => out.extend_from_slice(line.as_bytes()),
             Format::Json => {
-                out.push_str("{\"timestamp\":\"");
-                out.push_str(&self.timestamp);
-                out.push_str("\",\"message\":\"");
+                out.extend_from_slice(b"{\"timestamp\":\"");
+                out.extend_from_slice(timestamp.as_bytes());
+                out.extend_from_slice(b"\",\"message\":\"");
                 escape_into(line, out);
-                out.push('"');
-                out.push_str(&self.tail);
+                out.push(b'"');
+                out.extend_from_slice(tail);
             }
         }
     }
@@ -97,7 +135,8 @@ fn word_has_special(word: u64) -> bool {
 }
 
 /// Appends `s` escaped for the inside of a JSON string (RFC 8259 section 7).
-pub fn escape_into(s: &str, out: &mut String) {
+/// What it appends is UTF-8 whenever `s` is.
+pub fn escape_into(s: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
     let mut start = 0;
@@ -133,9 +172,7 @@ pub fn escape_into(s: &str, out: &mut String) {
             },
             _ => ("", 1),
         };
-        // Every special byte is ASCII or the start of a 3-byte sequence, so
-        // `start..i` always falls on character boundaries.
-        out.push_str(&s[start..i]);
+        out.extend_from_slice(&bytes[start..i]);
         if escape.is_empty() {
             let hex = [
                 b'\\',
@@ -145,14 +182,14 @@ pub fn escape_into(s: &str, out: &mut String) {
                 HEX[(b >> 4) as usize],
                 HEX[(b & 15) as usize],
             ];
-            out.push_str(std::str::from_utf8(&hex).expect("ASCII"));
+            out.extend_from_slice(&hex);
         } else {
-            out.push_str(escape);
+            out.extend_from_slice(escape.as_bytes());
         }
         i += width;
         start = i;
     }
-    out.push_str(&s[start..]);
+    out.extend_from_slice(&bytes[start..]);
 }
 
 #[cfg(test)]
@@ -161,9 +198,19 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     fn escaped(s: &str) -> String {
-        let mut out = String::new();
+        let mut out = Vec::new();
         escape_into(s, &mut out);
-        out
+        String::from_utf8(out).unwrap()
+    }
+
+    /// What --dry-run would print for each line, newline removed.
+    fn messages(encoder: &mut Encoder, lines: &[&str]) -> Vec<String> {
+        let mut out = Vec::new();
+        for line in lines {
+            encoder.encode(line, &mut out);
+        }
+        let text = String::from_utf8(out).unwrap();
+        text.lines().map(str::to_string).collect()
     }
 
     #[test]
@@ -227,33 +274,54 @@ mod tests {
     #[test]
     fn json_message_shape() {
         let fields = [("host".to_string(), "web\"1".to_string())];
-        let mut enc = Encoder::new(Format::Json, &fields);
+        let mut enc = Encoder::new(Format::Json, &fields, Framing::Lines);
         enc.set_time(UNIX_EPOCH + Duration::from_millis(1_764_081_153_123));
-        let mut out = String::new();
-        enc.encode("hello \"world\"", &mut out);
         assert_eq!(
-            out,
-            r#"{"timestamp":"2025-11-25T14:32:33.123Z","message":"hello \"world\"","host":"web\"1"}"#
+            messages(&mut enc, &["hello \"world\""]),
+            [
+                r#"{"timestamp":"2025-11-25T14:32:33.123Z","message":"hello \"world\"","host":"web\"1"}"#
+            ]
         );
     }
 
     #[test]
     fn timestamp_follows_the_clock() {
-        let mut enc = Encoder::new(Format::Json, &[]);
+        let mut enc = Encoder::new(Format::Json, &[], Framing::Lines);
         enc.set_time(UNIX_EPOCH);
-        let mut out = String::new();
-        enc.encode("a", &mut out);
+        let first = messages(&mut enc, &["a"]);
         enc.set_time(UNIX_EPOCH + Duration::from_millis(1));
-        enc.encode("b", &mut out);
-        assert!(
-            out.contains("1970-01-01T00:00:00.000Z") && out.contains("1970-01-01T00:00:00.001Z")
-        );
+        let second = messages(&mut enc, &["b"]);
+        assert!(first[0].contains("1970-01-01T00:00:00.000Z"));
+        assert!(second[0].contains("1970-01-01T00:00:00.001Z"));
     }
 
     #[test]
     fn raw_is_the_line() {
-        let mut out = String::new();
-        Encoder::new(Format::Raw, &[]).encode("a \"b\"", &mut out);
-        assert_eq!(out, "a \"b\"");
+        let mut enc = Encoder::new(Format::Raw, &[], Framing::Lines);
+        assert_eq!(messages(&mut enc, &["a \"b\""]), ["a \"b\""]);
+    }
+
+    #[test]
+    fn a_frame_holds_the_message_and_its_length_is_returned() {
+        let mut enc = Encoder::new(
+            Format::Json,
+            &[],
+            Framing::WebSocket(Box::new(Masks::new())),
+        );
+        enc.set_time(UNIX_EPOCH);
+        let mut out = b"x".to_vec();
+        // Escaping doubles this line past the 125 bytes its length suggested.
+        let line = "\"".repeat(70);
+        let len = enc.encode(&line, &mut out);
+        let mut lines = Encoder::new(Format::Json, &[], Framing::Lines);
+        lines.set_time(UNIX_EPOCH);
+        let expected = messages(&mut lines, &[&line]).remove(0);
+        assert_eq!(len, expected.len());
+        let header = crate::frame::header_len(len);
+        assert_eq!(out.len(), 1 + header + len);
+        let key: [u8; 4] = out[1 + header - 4..1 + header].try_into().unwrap();
+        let mut payload = out[1 + header..].to_vec();
+        crate::frame::apply_mask(&mut payload, key);
+        assert_eq!(String::from_utf8(payload).unwrap(), expected);
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! The reader runs on its own thread, which owns every input handle. It reads
 //! into a fixed buffer, splits lines with a size cap (`LineSplitter`, a pure
-//! state machine) and sends the encoded messages of each `read` as one `Chunk`,
-//! so the channel is crossed once per read, not once per line. A line is never
+//! state machine) and sends the framed messages of each `read` as one `Chunk`
+//! (one buffer, frames back to back), so the channel is crossed once per read,
+//! not once per line. A line is never
 //! held beyond `max_len` (+1 for a possible `\r`) bytes: past that it is skipped
 //! as it streams by, whatever its length.
 
@@ -16,7 +17,6 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use crossbeam_channel::Sender;
-use tungstenite::Utf8Bytes;
 
 use crate::config::Input;
 use crate::encode::Encoder;
@@ -29,11 +29,24 @@ const READ_BUFFER: usize = 64 * 1024;
 /// The messages encoded from one read, with what was dropped on the way.
 #[derive(Debug, Default)]
 pub struct Chunk {
-    pub messages: Vec<Utf8Bytes>,
+    /// Every message, framed, back to back.
+    pub frames: Bytes,
+    /// Where each message ends, in order.
+    pub marks: Vec<Mark>,
     /// Lines longer than --max-len, dropped whole.
     pub oversize: u64,
     /// Lines sent with U+FFFD in place of bytes that were not UTF-8.
     pub invalid_utf8: u64,
+}
+
+/// The end of one message in a chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark {
+    /// Where its frame ends in `frames`.
+    pub frame_end: usize,
+    /// The length of every message up to and including this one, frames
+    /// aside: what the server receives as text.
+    pub text_end: usize,
 }
 
 /// One step of splitting: a line to send, or the fact that one was too long.
@@ -177,7 +190,7 @@ impl Reader {
         // to the first line of the next one.
         let result = self.read_until_end(&mut input);
         let mut batch = Pending::default();
-        let encoder = &self.encoder;
+        let encoder = &mut self.encoder;
         self.splitter.finish(|piece| batch.add(piece, encoder));
         match self.send(batch) {
             Flow::Stop => Ok(Flow::Stop),
@@ -198,7 +211,7 @@ impl Reader {
             };
             self.encoder.set_time(SystemTime::now());
             let mut batch = Pending::with_capacity(n);
-            let encoder = &self.encoder;
+            let encoder = &mut self.encoder;
             self.splitter
                 .feed(&self.buffer[..n], |piece| batch.add(piece, encoder));
             if let Flow::Stop = self.send(batch) {
@@ -208,7 +221,7 @@ impl Reader {
     }
 
     fn send(&mut self, pending: Pending) -> Flow {
-        if pending.ends.is_empty() && pending.chunk.oversize == 0 {
+        if pending.chunk.marks.is_empty() && pending.chunk.oversize == 0 {
             return Flow::Continue;
         }
         if pending.chunk.oversize > 0 && !std::mem::replace(&mut self.warned_oversize, true) {
@@ -224,27 +237,28 @@ impl Reader {
     }
 }
 
-/// Messages of one read, encoded back to back into one buffer so that the
-/// whole read costs one allocation; each message is a slice of it.
+/// Messages of one read, framed back to back into one buffer so that the
+/// whole read costs one allocation, and the worker one write.
 #[derive(Default)]
 struct Pending {
-    text: String,
-    ends: Vec<usize>,
+    frames: Vec<u8>,
+    text: usize,
     chunk: Chunk,
 }
 
 impl Pending {
-    /// Room for the messages of `input` bytes of typical lines, so that the
+    /// Room for the frames of `input` bytes of typical lines, so that the
     /// buffer is rarely grown (and copied) while it fills.
     fn with_capacity(input: usize) -> Pending {
-        Pending {
-            text: String::with_capacity(input + input / 2 + 256),
-            ends: Vec::with_capacity(input / 64 + 1),
-            chunk: Chunk::default(),
-        }
+        let mut pending = Pending {
+            frames: Vec::with_capacity(input + input / 2 + 256),
+            ..Pending::default()
+        };
+        pending.chunk.marks.reserve(input / 64 + 1);
+        pending
     }
 
-    fn add(&mut self, piece: Piece<'_>, encoder: &Encoder) {
+    fn add(&mut self, piece: Piece<'_>, encoder: &mut Encoder) {
         match piece {
             Piece::Oversize => self.chunk.oversize += 1,
             Piece::Line(line) => {
@@ -257,39 +271,27 @@ impl Pending {
                         String::from_utf8_lossy(line)
                     }
                 };
-                encoder.encode(&line, &mut self.text);
-                self.ends.push(self.text.len());
+                self.text += encoder.encode(&line, &mut self.frames);
+                self.chunk.marks.push(Mark {
+                    frame_end: self.frames.len(),
+                    text_end: self.text,
+                });
             }
         }
     }
 
     fn finish(self) -> Chunk {
-        let Pending {
-            text,
-            ends,
-            mut chunk,
-        } = self;
-        let text = Bytes::from(text.into_bytes());
-        let mut start = 0;
-        chunk.messages = ends
-            .into_iter()
-            .map(|end| {
-                let message = text.slice(start..end);
-                start = end;
-                // SAFETY: `text` was a String and every end was taken right
-                // after a whole &str was appended to it, so each slice is
-                // complete UTF-8. Checking again would cost a pass over
-                // every byte on the hot path.
-                unsafe { Utf8Bytes::from_bytes_unchecked(message) }
-            })
-            .collect();
-        chunk
+        Chunk {
+            frames: Bytes::from(self.frames),
+            ..self.chunk
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encode::Framing;
 
     fn split(max_len: usize, pieces: &[&[u8]]) -> Vec<String> {
         let mut splitter = LineSplitter::new(max_len);
@@ -350,15 +352,20 @@ mod tests {
     }
 
     #[test]
-    fn chunk_messages_are_slices_of_one_buffer() {
-        let encoder = Encoder::new(crate::cli::Format::Raw, &[]);
+    fn a_chunk_is_one_buffer_with_a_mark_after_each_message() {
+        let mut encoder = Encoder::new(crate::cli::Format::Raw, &[], Framing::Lines);
         let mut pending = Pending::default();
-        pending.add(Piece::Line(b"one"), &encoder);
-        pending.add(Piece::Oversize, &encoder);
-        pending.add(Piece::Line(b"t\xffo"), &encoder);
+        pending.add(Piece::Line(b"one"), &mut encoder);
+        pending.add(Piece::Oversize, &mut encoder);
+        pending.add(Piece::Line(b"t\xffo"), &mut encoder);
         let chunk = pending.finish();
-        let texts: Vec<&str> = chunk.messages.iter().map(|m| m.as_str()).collect();
-        assert_eq!(texts, ["one", "t\u{fffd}o"]);
+        assert_eq!(&chunk.frames[..], "one\nt\u{fffd}o\n".as_bytes());
+        let marks: Vec<(usize, usize)> = chunk
+            .marks
+            .iter()
+            .map(|m| (m.frame_end, m.text_end))
+            .collect();
+        assert_eq!(marks, [(4, 3), (10, 8)]);
         assert_eq!((chunk.oversize, chunk.invalid_utf8), (1, 1));
     }
 }

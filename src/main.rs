@@ -11,6 +11,7 @@ mod connection;
 mod dry_run;
 mod encode;
 mod error;
+mod frame;
 #[cfg(test)]
 mod generate;
 mod input;

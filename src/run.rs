@@ -18,7 +18,8 @@ use crate::cli::WhenFull;
 use crate::batch::{Batch, Batcher};
 use crate::config::Config;
 use crate::dry_run;
-use crate::encode::Encoder;
+use crate::encode::{Encoder, Framing};
+use crate::frame::Masks;
 use crate::input::{self, Chunk};
 use crate::ping;
 use crate::shutdown::{Cause, Shutdown};
@@ -50,12 +51,16 @@ impl Outcome {
 pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> io::Result<Outcome> {
     let stats = Arc::new(Stats::new(config.endpoints.len()));
     let (chunk_tx, chunk_rx) = crossbeam_channel::bounded(CHUNKS_IN_FLIGHT);
+    let framing = match config.dry_run {
+        true => Framing::Lines,
+        false => Framing::WebSocket(Box::new(Masks::new())),
+    };
     // Not scoped: after a signal it may sit in a blocking read of stdin
     // forever, and the process must not wait for it.
     input::spawn(
         config.inputs.clone(),
         config.max_len,
-        Encoder::new(config.format, &config.fields),
+        Encoder::new(config.format, &config.fields, framing),
         chunk_tx,
         Arc::clone(shutdown),
         Arc::clone(&stats),
@@ -159,12 +164,9 @@ fn batch_lines(
     let mut batcher = Batcher::new(config.batch_size.get(), config.flush_interval);
     let take = |chunk: Chunk, batcher: &mut Batcher| {
         stats.chunk(&chunk);
-        let now = Instant::now();
-        for message in chunk.messages {
-            if let Some(batch) = batcher.push(message, now) {
-                dispatch(batch, batches, config, shutdown, stats);
-            }
-        }
+        batcher.push(&chunk.frames, &chunk.marks, Instant::now(), |batch| {
+            dispatch(batch, batches, config, shutdown, stats)
+        });
     };
     loop {
         let flush_at = match batcher.deadline() {

@@ -57,7 +57,7 @@ impl Stats {
 
     pub fn chunk(&self, chunk: &Chunk) {
         self.read
-            .fetch_add(chunk.messages.len() as u64 + chunk.oversize, Relaxed);
+            .fetch_add(chunk.marks.len() as u64 + chunk.oversize, Relaxed);
         self.dropped.fetch_add(chunk.oversize, Relaxed);
         self.invalid_utf8.fetch_add(chunk.invalid_utf8, Relaxed);
     }

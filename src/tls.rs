@@ -221,6 +221,14 @@ impl Write for Stream {
         }
     }
 
+    // The default would write only the first slice: a syscall per frame.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(tcp) => tcp.write_vectored(bufs),
+            Stream::Tls(tls) => tls.write_vectored(bufs),
+        }
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Stream::Plain(tcp) => tcp.flush(),

@@ -1,0 +1,207 @@
+//! WebSocket frames as a client sends them (RFC 6455 section 5.2), written
+//! by hand straight into the reader's chunk buffer.
+//!
+//! tungstenite opens the connection, reads what the server sends and writes
+//! the control frames it owes (Pong, Close). Our data frames do not go
+//! through it: it would copy and mask every message once more on the worker
+//! thread, behind a `Message` per line. Instead the reader encodes each line
+//! in place after room for its header, masks it there, and the worker hands
+//! whole runs of frames to the kernel without touching a byte.
+
+use bytes::Bytes;
+use rand::Rng;
+use rand::rngs::StdRng;
+
+pub const TEXT: u8 = 0x1;
+pub const PING: u8 = 0x9;
+
+/// Header bytes of a client frame with a payload of `len` bytes: two, the
+/// extended length (16 or 64 bits), and the 4-byte masking key.
+pub fn header_len(len: usize) -> usize {
+    let extended = match len {
+        0..=125 => 0,
+        126..=0xFFFF => 2,
+        _ => 8,
+    };
+    2 + extended + 4
+}
+
+/// A frame being written: its header is filled in once its payload, which
+/// follows at `start + header`, is complete.
+pub struct Open {
+    start: usize,
+    header: usize,
+}
+
+/// Starts a frame at the end of `out`, leaving room for the header of a
+/// payload of about `expected` bytes. The caller appends the payload.
+pub fn begin(out: &mut Vec<u8>, expected: usize) -> Open {
+    let start = out.len();
+    let header = header_len(expected);
+    out.resize(start + header, 0);
+    Open { start, header }
+}
+
+/// Completes the frame begun by `open`: one final frame (FIN set) of
+/// `opcode`, masked with `key` (section 5.3). Returns the payload length.
+pub fn end(out: &mut Vec<u8>, open: Open, opcode: u8, key: [u8; 4]) -> usize {
+    let len = out.len() - open.start - open.header;
+    let header = header_len(len);
+    // Escaping made the payload cross a length class: move it to fit the
+    // header it needs. Rare, and a memmove of one message when it happens.
+    if header != open.header {
+        let payload = open.start + open.header;
+        if header > open.header {
+            out.resize(out.len() + header - open.header, 0);
+            out.copy_within(payload..payload + len, open.start + header);
+        } else {
+            out.copy_within(payload..payload + len, open.start + header);
+            out.truncate(open.start + header + len);
+        }
+    }
+    let at = &mut out[open.start..];
+    at[0] = 0x80 | opcode;
+    let key_at = match len {
+        0..=125 => {
+            at[1] = 0x80 | len as u8;
+            2
+        }
+        126..=0xFFFF => {
+            at[1] = 0x80 | 126;
+            at[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+            4
+        }
+        _ => {
+            at[1] = 0x80 | 127;
+            at[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+            10
+        }
+    };
+    at[key_at..key_at + 4].copy_from_slice(&key);
+    apply_mask(&mut at[header..header + len], key);
+    len
+}
+
+/// XORs `payload` with the masking key, eight bytes at a time.
+pub fn apply_mask(payload: &mut [u8], key: [u8; 4]) {
+    let wide = u64::from_ne_bytes([
+        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
+    ]);
+    let mut words = payload.chunks_exact_mut(8);
+    for word in &mut words {
+        let masked = u64::from_ne_bytes((&*word).try_into().expect("8 bytes")) ^ wide;
+        word.copy_from_slice(&masked.to_ne_bytes());
+    }
+    // The remainder starts at a multiple of 8, so the key starts over too.
+    for (i, byte) in words.into_remainder().iter_mut().enumerate() {
+        *byte ^= key[i % 4];
+    }
+}
+
+/// A whole small frame, such as a Ping carrying a sequence number.
+pub fn control(opcode: u8, payload: &[u8], key: [u8; 4]) -> Bytes {
+    let mut out = Vec::with_capacity(header_len(payload.len()) + payload.len());
+    let open = begin(&mut out, payload.len());
+    out.extend_from_slice(payload);
+    end(&mut out, open, opcode, key);
+    Bytes::from(out)
+}
+
+/// Masking keys: a fresh one per frame from a cryptographically secure
+/// generator seeded by the system, as section 5.3 requires (whoever writes
+/// the log chooses the payload, and must not be able to predict the bytes
+/// on the wire), drawn a block at a time.
+pub struct Masks {
+    rng: StdRng,
+    keys: [u8; 1024],
+    next: usize,
+}
+
+impl Masks {
+    pub fn new() -> Masks {
+        Masks {
+            rng: rand::make_rng(),
+            keys: [0; 1024],
+            next: 1024,
+        }
+    }
+
+    pub fn key(&mut self) -> [u8; 4] {
+        if self.next == self.keys.len() {
+            self.rng.fill_bytes(&mut self.keys);
+            self.next = 0;
+        }
+        let key = self.keys[self.next..self.next + 4]
+            .try_into()
+            .expect("4 bytes");
+        self.next += 4;
+        key
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+    use tungstenite::protocol::frame::FrameHeader;
+    use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
+
+    /// Parses one frame with tungstenite's own parser and unmasks it.
+    fn parse(frame: &[u8]) -> (FrameHeader, Vec<u8>) {
+        let mut cursor = Cursor::new(frame);
+        let (header, len) = FrameHeader::parse(&mut cursor).unwrap().unwrap();
+        let start = cursor.position() as usize;
+        assert_eq!(start + len as usize, frame.len(), "length field");
+        let mut payload = frame[start..].to_vec();
+        apply_mask(&mut payload, header.mask.unwrap());
+        (header, payload)
+    }
+
+    #[test]
+    fn every_length_class_parses_back_even_when_the_guess_was_wrong() {
+        for len in [0, 1, 7, 125, 126, 127, 0xFFFF, 0x10000, 70_000] {
+            for expected in [0, 125, 126, 0x10000] {
+                let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+                let mut out = b"before".to_vec();
+                let open = begin(&mut out, expected);
+                out.extend_from_slice(&payload);
+                assert_eq!(end(&mut out, open, TEXT, [1, 2, 3, 0xff]), len);
+                assert_eq!(&out[..6], b"before");
+                let (header, back) = parse(&out[6..]);
+                assert!(header.is_final);
+                assert_eq!(header.opcode, OpCode::Data(Data::Text));
+                assert_eq!(header.mask, Some([1, 2, 3, 0xff]));
+                assert!(back == payload, "length {len}, guessed {expected}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_ping_carries_its_payload() {
+        let frame = control(PING, &7u64.to_be_bytes(), [9, 8, 7, 6]);
+        let (header, payload) = parse(&frame);
+        assert_eq!(header.opcode, OpCode::Control(Control::Ping));
+        assert_eq!(payload, 7u64.to_be_bytes());
+    }
+
+    #[test]
+    fn masking_twice_restores_any_length() {
+        for len in 0..40 {
+            let original: Vec<u8> = (0..len as u8).collect();
+            let mut data = original.clone();
+            apply_mask(&mut data, [0xa5, 0x5a, 0x0f, 0xf0]);
+            if len > 0 {
+                assert_ne!(data, original);
+            }
+            apply_mask(&mut data, [0xa5, 0x5a, 0x0f, 0xf0]);
+            assert_eq!(data, original);
+        }
+    }
+
+    #[test]
+    fn keys_change_from_frame_to_frame() {
+        let mut masks = Masks::new();
+        let keys: std::collections::HashSet<[u8; 4]> = (0..1000).map(|_| masks.key()).collect();
+        assert!(keys.len() > 990, "{} distinct keys", keys.len());
+    }
+}
