@@ -9,6 +9,7 @@
 //! as it streams by, whatever its length.
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read};
 use std::sync::Arc;
@@ -147,6 +148,7 @@ pub fn spawn(
             splitter: LineSplitter::new(max_len),
             encoder,
             buffer: vec![0; READ_BUFFER],
+            recycler: Recycler::default(),
             tx,
             shutdown,
             warned_oversize: false,
@@ -178,6 +180,7 @@ struct Reader {
     splitter: LineSplitter,
     encoder: Encoder,
     buffer: Vec<u8>,
+    recycler: Recycler,
     tx: Sender<Chunk>,
     shutdown: Arc<Shutdown>,
     warned_oversize: bool,
@@ -210,7 +213,7 @@ impl Reader {
                 Err(err) => return Err(err),
             };
             self.encoder.set_time(SystemTime::now());
-            let mut batch = Pending::with_capacity(n);
+            let mut batch = Pending::with_capacity(n, &mut self.recycler);
             let encoder = &mut self.encoder;
             self.splitter
                 .feed(&self.buffer[..n], |piece| batch.add(piece, encoder));
@@ -230,7 +233,9 @@ impl Reader {
                 self.max_len
             );
         }
-        match self.tx.send(pending.finish()) {
+        let chunk = pending.finish();
+        self.recycler.keep(&chunk.frames);
+        match self.tx.send(chunk) {
             Ok(()) => Flow::Continue,
             Err(_) => Flow::Stop,
         }
@@ -249,9 +254,9 @@ struct Pending {
 impl Pending {
     /// Room for the frames of `input` bytes of typical lines, so that the
     /// buffer is rarely grown (and copied) while it fills.
-    fn with_capacity(input: usize) -> Pending {
+    fn with_capacity(input: usize, recycler: &mut Recycler) -> Pending {
         let mut pending = Pending {
-            frames: Vec::with_capacity(input + input / 2 + 256),
+            frames: recycler.take(input + input / 2 + 256),
             ..Pending::default()
         };
         pending.chunk.marks.reserve(input / 64 + 1);
@@ -285,6 +290,48 @@ impl Pending {
             frames: Bytes::from(self.frames),
             ..self.chunk
         }
+    }
+}
+
+/// Chunk buffers that may be written into again once every slice of them
+/// is gone. A fresh allocation per read cost a page fault and a zeroed page
+/// for every 4 KiB framed, because the allocator hands freed buffers of this
+/// size back to the kernel.
+#[derive(Default)]
+struct Recycler {
+    /// The buffers of the last chunks sent, oldest first.
+    recent: VecDeque<Bytes>,
+}
+
+/// Chunks remembered: more than the pipeline usually holds (four waiting
+/// for the batcher, a few batches queued or unconfirmed), so that the oldest
+/// is usually free again by the time it is looked at.
+const RECYCLED: usize = 32;
+
+impl Recycler {
+    /// The oldest buffer if nothing uses it any more, else a new one.
+    fn take(&mut self, capacity: usize) -> Vec<u8> {
+        if self.recent.front().is_some_and(Bytes::is_unique) {
+            let oldest = self.recent.pop_front().expect("checked");
+            if let Ok(mut buffer) = oldest.try_into_mut() {
+                buffer.clear();
+                let buffer = Vec::from(buffer);
+                if buffer.capacity() >= capacity {
+                    return buffer;
+                }
+            }
+        }
+        Vec::with_capacity(capacity)
+    }
+
+    fn keep(&mut self, frames: &Bytes) {
+        if frames.is_empty() {
+            return;
+        }
+        if self.recent.len() == RECYCLED {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(frames.clone());
     }
 }
 
@@ -349,6 +396,23 @@ mod tests {
         }
         splitter.finish(|piece| assert_eq!(piece, Piece::Oversize));
         assert_eq!(pieces, 0);
+    }
+
+    #[test]
+    fn a_buffer_comes_back_only_once_every_slice_of_it_is_gone() {
+        let mut recycler = Recycler::default();
+        let mut buffer = recycler.take(100);
+        buffer.extend_from_slice(b"frames");
+        let address = buffer.as_ptr();
+        let frames = Bytes::from(buffer);
+        recycler.keep(&frames);
+        let slice = frames.slice(1..3);
+        drop(frames);
+        let fresh = recycler.take(100);
+        assert_ne!(fresh.as_ptr(), address, "a slice is still out");
+        drop(slice);
+        let again = recycler.take(100);
+        assert_eq!((again.as_ptr(), again.len()), (address, 0));
     }
 
     #[test]
