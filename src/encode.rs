@@ -8,6 +8,7 @@
 //! message is written where it will be sent from: inside its frame (see
 //! `frame`), or, for --dry-run, followed by a newline.
 
+use std::borrow::Cow;
 use std::time::SystemTime;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -66,8 +67,8 @@ impl Encoder {
     }
 
     /// Appends the message for `line`, framed, to `out`, which then ends on
-    /// a whole frame; returns the length of the message itself.
-    pub fn encode(&mut self, line: &str, out: &mut Vec<u8>) -> usize {
+    /// a whole frame. Bytes that are not UTF-8 become U+FFFD.
+    pub fn encode(&mut self, line: &[u8], out: &mut Vec<u8>) -> Encoded {
         let expected = match self.format {
             Format::Raw => line.len(),
             Format::Json => line.len() + JSON_OVERHEAD + self.tail.len() - 1,
@@ -75,32 +76,70 @@ impl Encoder {
         match &mut self.framing {
             Framing::WebSocket(masks) => {
                 let open = frame::begin(out, expected);
-                Self::message(self.format, &self.timestamp, &self.tail, line, out);
-                frame::end(out, open, frame::TEXT, masks.key())
+                let lossy = Self::message(self.format, &self.timestamp, &self.tail, line, out);
+                let len = frame::end(out, open, frame::TEXT, masks.key());
+                Encoded { len, lossy }
             }
             Framing::Lines => {
                 let start = out.len();
-                Self::message(self.format, &self.timestamp, &self.tail, line, out);
+                let lossy = Self::message(self.format, &self.timestamp, &self.tail, line, out);
                 let len = out.len() - start;
                 out.push(b'\n');
-                len
+                Encoded { len, lossy }
             }
         }
     }
 
-    fn message(format: Format, timestamp: &str, tail: &[u8], line: &str, out: &mut Vec<u8>) {
-        match format {
-            Format::Raw => out.extend_from_slice(line.as_bytes()),
-            Format::Json => {
-                out.extend_from_slice(b"{\"timestamp\":\"");
-                out.extend_from_slice(timestamp.as_bytes());
-                out.extend_from_slice(b"\",\"message\":\"");
-                escape_into(line, out);
-                out.push(b'"');
-                out.extend_from_slice(tail);
+    /// Appends the message itself; true if bytes had to be replaced.
+    fn message(
+        format: Format,
+        timestamp: &str,
+        tail: &[u8],
+        line: &[u8],
+        out: &mut Vec<u8>,
+    ) -> bool {
+        if let Format::Json = format {
+            out.extend_from_slice(b"{\"timestamp\":\"");
+            out.extend_from_slice(timestamp.as_bytes());
+            out.extend_from_slice(b"\",\"message\":\"");
+        }
+        let plain = match format {
+            Format::Json => escape_ascii_into(line, out),
+            Format::Raw if line.is_ascii() => {
+                out.extend_from_slice(line);
+                true
+            }
+            Format::Raw => false,
+        };
+        let mut lossy = false;
+        if !plain {
+            // from_utf8 has a fast path that the lossy conversion lacks.
+            let text = match std::str::from_utf8(line) {
+                Ok(text) => Cow::Borrowed(text),
+                Err(_) => {
+                    lossy = true;
+                    String::from_utf8_lossy(line)
+                }
+            };
+            match format {
+                Format::Json => escape_into(&text, out),
+                Format::Raw => out.extend_from_slice(text.as_bytes()),
             }
         }
+        if let Format::Json = format {
+            out.push(b'"');
+            out.extend_from_slice(tail);
+        }
+        lossy
     }
+}
+
+/// One encoded message.
+pub struct Encoded {
+    /// The message's length, frame aside.
+    pub len: usize,
+    /// Whether bytes that were not UTF-8 were replaced.
+    pub lossy: bool,
 }
 
 /// Bytes that cannot stand for themselves inside a JSON string, plus 0xE2,
@@ -118,26 +157,88 @@ const SPECIAL: [bool; 256] = {
     table
 };
 
-/// Whether any of 8 bytes (a little-endian word) is special: below 0x20,
-/// `"`, `\` or 0xE2. Log lines are mostly plain ASCII, so skipping a word
-/// at a time is the common path ("has zero byte" tricks, Hacker's Delight 6-1).
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Per byte of a word, the high bit set where the byte is zero ("has zero
+/// byte", Hacker's Delight 6-1). Log lines are mostly plain ASCII, so
+/// skipping a word at a time is the common path.
+#[inline]
+fn zero_bytes(x: u64) -> u64 {
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// Whether any of 8 bytes (a little-endian word) is below 0x20, `"` or `\`.
+#[inline]
+fn word_has_ascii_special(word: u64) -> u64 {
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+    below_space | zero_bytes(word ^ (ONES * b'"' as u64)) | zero_bytes(word ^ (ONES * b'\\' as u64))
+}
+
+/// Whether any of 8 bytes is special: below 0x20, `"`, `\` or 0xE2.
 #[inline]
 fn word_has_special(word: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
-    below_space
-        | has_zero(word ^ (ONES * b'"' as u64))
-        | has_zero(word ^ (ONES * b'\\' as u64))
-        | has_zero(word ^ (ONES * 0xE2))
-        != 0
+    word_has_ascii_special(word) | zero_bytes(word ^ (ONES * 0xE2)) != 0
+}
+
+/// Appends the escape of an ASCII byte that cannot stand for itself.
+fn push_escape(b: u8, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let escape: &[u8] = match b {
+        b'"' => b"\\\"",
+        b'\\' => b"\\\\",
+        b'\n' => b"\\n",
+        b'\r' => b"\\r",
+        b'\t' => b"\\t",
+        0x08 => b"\\b",
+        0x0c => b"\\f",
+        _ => &[
+            b'\\',
+            b'u',
+            b'0',
+            b'0',
+            HEX[(b >> 4) as usize],
+            HEX[(b & 15) as usize],
+        ],
+    };
+    out.extend_from_slice(escape);
+}
+
+/// Appends `bytes` escaped for the inside of a JSON string if they are all
+/// ASCII, which also proves them UTF-8: one pass for the common line
+/// instead of a UTF-8 check and an escape. Returns false, having appended
+/// nothing, at the first byte that is not ASCII.
+pub fn escape_ascii_into(bytes: &[u8], out: &mut Vec<u8>) -> bool {
+    let mark = out.len();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(word) = bytes.get(i..i + 8) {
+            let word = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+            if word_has_ascii_special(word) | (word & HIGHS) == 0 {
+                i += 8;
+                continue;
+            }
+        }
+        let b = bytes[i];
+        if !b.is_ascii() {
+            out.truncate(mark);
+            return false;
+        }
+        if SPECIAL[b as usize] {
+            out.extend_from_slice(&bytes[start..i]);
+            push_escape(b, out);
+            start = i + 1;
+        }
+        i += 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    true
 }
 
 /// Appends `s` escaped for the inside of a JSON string (RFC 8259 section 7).
 /// What it appends is UTF-8 whenever `s` is.
 pub fn escape_into(s: &str, out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
     let mut start = 0;
     let mut i = 0;
@@ -154,39 +255,28 @@ pub fn escape_into(s: &str, out: &mut Vec<u8>) {
             i += 1;
             continue;
         }
-        let (escape, width): (&str, usize) = match b {
-            b'"' => ("\\\"", 1),
-            b'\\' => ("\\\\", 1),
-            b'\n' => ("\\n", 1),
-            b'\r' => ("\\r", 1),
-            b'\t' => ("\\t", 1),
-            0x08 => ("\\b", 1),
-            0x0c => ("\\f", 1),
-            0xE2 => match (bytes.get(i + 1), bytes.get(i + 2)) {
-                (Some(0x80), Some(0xA8)) => ("\\u2028", 3),
-                (Some(0x80), Some(0xA9)) => ("\\u2029", 3),
-                _ => {
-                    i += 1;
-                    continue;
-                }
-            },
-            _ => ("", 1),
+        let line_separator = match (b, bytes.get(i + 1), bytes.get(i + 2)) {
+            (0xE2, Some(0x80), Some(0xA8)) => Some(b"\\u2028"),
+            (0xE2, Some(0x80), Some(0xA9)) => Some(b"\\u2029"),
+            (0xE2, _, _) => {
+                i += 1;
+                continue;
+            }
+            _ => None,
         };
+        // Every special byte is ASCII or the start of a 3-byte sequence, so
+        // `start..i` always falls on character boundaries.
         out.extend_from_slice(&bytes[start..i]);
-        if escape.is_empty() {
-            let hex = [
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[(b >> 4) as usize],
-                HEX[(b & 15) as usize],
-            ];
-            out.extend_from_slice(&hex);
-        } else {
-            out.extend_from_slice(escape.as_bytes());
+        match line_separator {
+            Some(escape) => {
+                out.extend_from_slice(escape);
+                i += 3;
+            }
+            None => {
+                push_escape(b, out);
+                i += 1;
+            }
         }
-        i += width;
         start = i;
     }
     out.extend_from_slice(&bytes[start..]);
@@ -207,7 +297,7 @@ mod tests {
     fn messages(encoder: &mut Encoder, lines: &[&str]) -> Vec<String> {
         let mut out = Vec::new();
         for line in lines {
-            encoder.encode(line, &mut out);
+            encoder.encode(line.as_bytes(), &mut out);
         }
         let text = String::from_utf8(out).unwrap();
         text.lines().map(str::to_string).collect()
@@ -241,6 +331,34 @@ mod tests {
         }
         // Bytes just above a special one must not trip a false alarm.
         assert!(!word_has_special(u64::from_le_bytes(*b" !#[]^~\x7f")));
+    }
+
+    #[test]
+    fn the_ascii_path_agrees_with_the_general_one_and_stops_at_other_bytes() {
+        let ascii: String = (0..128u8).map(char::from).collect();
+        for text in [ascii.as_str(), "plain words", "", "a\"b\\c\td"] {
+            let mut fast = b"x".to_vec();
+            assert!(escape_ascii_into(text.as_bytes(), &mut fast));
+            assert_eq!(fast[1..], *escaped(text).as_bytes());
+        }
+        for position in 0..20 {
+            let mut line = b"0123456789abcdefghij".to_vec();
+            line[position] = 0xC3;
+            let mut out = b"x".to_vec();
+            assert!(!escape_ascii_into(&line, &mut out));
+            assert_eq!(out, b"x");
+        }
+    }
+
+    #[test]
+    fn replaced_bytes_are_reported() {
+        let mut enc = Encoder::new(Format::Raw, &[], Framing::Lines);
+        let mut out = Vec::new();
+        let encoded = enc.encode(b"caf\xc3\xa9 \xff", &mut out);
+        assert!(encoded.lossy);
+        assert_eq!(out, "café \u{fffd}\n".as_bytes());
+        assert_eq!(encoded.len, out.len() - 1);
+        assert!(!enc.encode("café".as_bytes(), &mut out).lossy);
     }
 
     #[test]
@@ -312,7 +430,7 @@ mod tests {
         let mut out = b"x".to_vec();
         // Escaping doubles this line past the 125 bytes its length suggested.
         let line = "\"".repeat(70);
-        let len = enc.encode(&line, &mut out);
+        let len = enc.encode(line.as_bytes(), &mut out).len;
         let mut lines = Encoder::new(Format::Json, &[], Framing::Lines);
         lines.set_time(UNIX_EPOCH);
         let expected = messages(&mut lines, &[&line]).remove(0);

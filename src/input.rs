@@ -8,7 +8,6 @@
 //! held beyond `max_len` (+1 for a possible `\r`) bytes: past that it is skipped
 //! as it streams by, whatever its length.
 
-use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read};
@@ -267,16 +266,9 @@ impl Pending {
         match piece {
             Piece::Oversize => self.chunk.oversize += 1,
             Piece::Line(line) => {
-                // from_utf8 has a fast path for ASCII that the lossy
-                // conversion lacks; most lines take it.
-                let line = match std::str::from_utf8(line) {
-                    Ok(line) => Cow::Borrowed(line),
-                    Err(_) => {
-                        self.chunk.invalid_utf8 += 1;
-                        String::from_utf8_lossy(line)
-                    }
-                };
-                self.text += encoder.encode(&line, &mut self.frames);
+                let encoded = encoder.encode(line, &mut self.frames);
+                self.chunk.invalid_utf8 += u64::from(encoded.lossy);
+                self.text += encoded.len;
                 self.chunk.marks.push(Mark {
                     frame_end: self.frames.len(),
                     text_end: self.text,
