@@ -112,7 +112,10 @@ impl Write for Outbox {
             return self.stream.write(buf);
         }
         // Only tungstenite writes here, and only its few control frames.
-        self.queue.push_back(Bytes::copy_from_slice(buf));
+        // Nothing empty is queued: writev would report it as no progress.
+        if !buf.is_empty() {
+            self.queue.push_back(Bytes::copy_from_slice(buf));
+        }
         Ok(buf.len())
     }
 
