@@ -6,16 +6,16 @@
 //! read what the server sent while no batch is coming.
 //!
 //! A write carries the batches waiting in the queue when the worker gets to
-//! them, up to `write_lines` lines, with one flush: batches never wait for
-//! each other, but a busy worker does not pay a syscall, a Ping and a Pong
-//! for each small batch. With `--confirm pong` the write ends with a Ping
-//! carrying its sequence number, and its batches stay in a window of at most
-//! --max-in-flight unanswered Pings until the matching Pong arrives: only
-//! then are they sent. When a connection dies, every unconfirmed batch is
-//! written again on the next one, oldest first and each with its own Ping
-//! (at least once; the `resent` count bounds the duplicates), so that a
-//! server that closes after every N messages still moves forward. Every
-//! line taken is counted once, as sent or as failed.
+//! them, up to the larger of `WRITE_LINES` and --batch-size lines, with one
+//! flush: batches never wait for each other, but a busy worker does not pay
+//! a syscall, a Ping and a Pong for each small batch. With `--confirm pong`
+//! the write ends with a Ping carrying its sequence number, and its batches
+//! stay in a window of at most --max-in-flight unanswered Pings until the
+//! matching Pong arrives: only then are they sent. When a connection dies,
+//! every unconfirmed batch is written again on the next one, oldest first
+//! and each with its own Ping (at least once; the `resent` count bounds the
+//! duplicates), so that a server that closes after every N messages still
+//! moves forward. Every line taken is counted once, as sent or as failed.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
