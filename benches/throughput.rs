@@ -303,7 +303,8 @@ impl Server {
             .arg(input)
             .spawn()
             .unwrap();
-        let (status, cpu, peak_rss_kib) = wait4(&mut child);
+        let peak = watch_peak_rss(child.id());
+        let (status, cpu, peak_rss_kib) = wait4(&mut child, peak);
         assert!(status == 0, "wsship exited with {status}");
         let deadline = Instant::now() + Duration::from_secs(600);
         let mut ended = self.state.0.lock().unwrap();
@@ -361,10 +362,11 @@ fn watch_peak_rss(pid: u32) -> thread::JoinHandle<u64> {
     })
 }
 
-/// Waits for a child and returns its exit status, CPU time and peak RSS.
-fn wait4(child: &mut std::process::Child) -> (i32, Duration, u64) {
+/// Waits for a child and returns its exit status, CPU time and peak RSS
+/// (from `peak`, started as soon as the child was: once it has exited there
+/// is nothing left to read).
+fn wait4(child: &mut std::process::Child, peak: thread::JoinHandle<u64>) -> (i32, Duration, u64) {
     let pid = child.id();
-    let peak = watch_peak_rss(pid);
     let mut status = 0;
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: waits for our own child; both out-pointers are ours.
@@ -436,13 +438,14 @@ fn human(rate: f64) -> String {
 fn huge_line(baseline_kib: u64) {
     let max_len_kib = 1024;
     let mut child = spawn_dry_run(&["--max-len", "1MiB"]);
+    let peak = watch_peak_rss(child.child.id());
     let block = vec![b'x'; 1 << 20];
     let mut stdin = child.stdin.take().unwrap();
     for _ in 0..1024 {
         stdin.write_all(&block).unwrap();
     }
     drop(stdin);
-    let (status, _, peak) = wait4(&mut child.child);
+    let (status, _, peak) = wait4(&mut child.child, peak);
     assert_eq!(status, 0);
     println!(
         "1 GiB line without newline, --max-len 1MiB: peak RSS {:.1} MiB; bound 2 x max-len + the default run's peak = {:.1} MiB",
