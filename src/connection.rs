@@ -37,6 +37,9 @@ use crate::tls::{Stream, tls_error};
 /// Longest single wait in `poll`, so that the end of a drain is noticed.
 const POLL_SLICE: Duration = Duration::from_millis(100);
 
+/// The read buffer for what the server sends (Pongs, mostly).
+const SERVER_READS: usize = 16 * 1024;
+
 /// How stale what the server sent may get while batches flow freely.
 const SERVICE_EVERY: Duration = Duration::from_millis(10);
 
@@ -192,7 +195,11 @@ impl<'a> Connection<'a> {
                 .saturating_add(4096)
                 .max(64 << 20),
         );
+        // tungstenite zeroes the free part of its read buffer before every
+        // read, even one that finds nothing: its default of 128 KiB made
+        // each look for a Pong cost a 128 KiB memset. We read little.
         let ws_config = WebSocketConfig::default()
+            .read_buffer_size(SERVER_READS)
             .max_message_size(limit)
             .max_frame_size(limit);
         // A fresh request each time: Sec-WebSocket-Key must be new per connection.
