@@ -27,18 +27,17 @@ pub enum Framing {
 pub struct Encoder {
     format: Format,
     framing: Framing,
-    /// `,"key":"value"` for every --field, then the closing brace.
+    /// `{"timestamp":"<the read time>","message":"`, rebuilt when the
+    /// millisecond changes: a message starts with one copy.
+    head: Vec<u8>,
+    /// `"`, then `,"key":"value"` for every --field, then `}`.
     tail: Vec<u8>,
     millis: i128,
-    timestamp: String,
 }
-
-/// The bytes a JSON message adds to its line when nothing needs escaping.
-const JSON_OVERHEAD: usize = r#"{"timestamp":"2026-01-01T00:00:00.000Z","message":""}"#.len();
 
 impl Encoder {
     pub fn new(format: Format, fields: &[(String, String)], framing: Framing) -> Encoder {
-        let mut tail = Vec::new();
+        let mut tail = b"\"".to_vec();
         for (key, value) in fields {
             tail.extend_from_slice(b",\"");
             escape_into(key, &mut tail);
@@ -47,13 +46,15 @@ impl Encoder {
             tail.push(b'"');
         }
         tail.push(b'}');
-        Encoder {
+        let mut encoder = Encoder {
             format,
             framing,
+            head: Vec::new(),
             tail,
             millis: i128::MIN,
-            timestamp: String::new(),
-        }
+        };
+        encoder.set_time(SystemTime::now());
+        encoder
     }
 
     /// Sets the read time stamped on the lines encoded from now on.
@@ -62,7 +63,11 @@ impl Encoder {
         let millis = now.timestamp_millis() as i128;
         if millis != self.millis {
             self.millis = millis;
-            self.timestamp = now.to_rfc3339_opts(SecondsFormat::Millis, true);
+            let timestamp = now.to_rfc3339_opts(SecondsFormat::Millis, true);
+            self.head.clear();
+            self.head.extend_from_slice(b"{\"timestamp\":\"");
+            self.head.extend_from_slice(timestamp.as_bytes());
+            self.head.extend_from_slice(b"\",\"message\":\"");
         }
     }
 
@@ -71,18 +76,18 @@ impl Encoder {
     pub fn encode(&mut self, line: &[u8], out: &mut Vec<u8>) -> Encoded {
         let expected = match self.format {
             Format::Raw => line.len(),
-            Format::Json => line.len() + JSON_OVERHEAD + self.tail.len() - 1,
+            Format::Json => line.len() + self.head.len() + self.tail.len(),
         };
         match &mut self.framing {
             Framing::WebSocket(masks) => {
                 let open = frame::begin(out, expected);
-                let lossy = Self::message(self.format, &self.timestamp, &self.tail, line, out);
+                let lossy = Self::message(self.format, &self.head, &self.tail, line, out);
                 let len = frame::end(out, open, frame::TEXT, masks.key());
                 Encoded { len, lossy }
             }
             Framing::Lines => {
                 let start = out.len();
-                let lossy = Self::message(self.format, &self.timestamp, &self.tail, line, out);
+                let lossy = Self::message(self.format, &self.head, &self.tail, line, out);
                 let len = out.len() - start;
                 out.push(b'\n');
                 Encoded { len, lossy }
@@ -91,17 +96,9 @@ impl Encoder {
     }
 
     /// Appends the message itself; true if bytes had to be replaced.
-    fn message(
-        format: Format,
-        timestamp: &str,
-        tail: &[u8],
-        line: &[u8],
-        out: &mut Vec<u8>,
-    ) -> bool {
+    fn message(format: Format, head: &[u8], tail: &[u8], line: &[u8], out: &mut Vec<u8>) -> bool {
         if let Format::Json = format {
-            out.extend_from_slice(b"{\"timestamp\":\"");
-            out.extend_from_slice(timestamp.as_bytes());
-            out.extend_from_slice(b"\",\"message\":\"");
+            out.extend_from_slice(head);
         }
         let plain = match format {
             Format::Json => escape_ascii_into(line, out),
@@ -127,7 +124,6 @@ impl Encoder {
             }
         }
         if let Format::Json = format {
-            out.push(b'"');
             out.extend_from_slice(tail);
         }
         lossy
