@@ -7,9 +7,10 @@
 //!     cargo bench --bench throughput -- --only 'batch-size' --no-huge
 //!
 //! For each case (defaults, --confirm write, --batch-size 1, --workers 2)
-//! it starts the release binary on a deterministic input file
-//! and times spawn → last message counted by a receiving server in this
-//! process (a tungstenite server with a large read buffer). The TCP limit is
+//! it starts the release binary on a deterministic input file and times
+//! spawn → last message counted by a receiving server in this process
+//! (tungstenite's handshake, then its frame reader: it counts text frames
+//! and their bytes, as the plain reader counts newlines). The TCP limit is
 //! the same JSON bytes (one encoded line per line, as `--dry-run` writes
 //! them) pushed through a plain socket into a plain reader. Each round
 //! measures the limit and every case once. It reports the median of the
@@ -25,8 +26,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use tungstenite::Message;
 use tungstenite::protocol::WebSocketConfig;
+use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
+use tungstenite::protocol::frame::{Frame, FrameSocket};
 
 const WSSHIP: &str = env!("CARGO_BIN_EXE_wsship");
 
@@ -77,7 +79,9 @@ fn main() {
     for _ in 0..options.runs {
         limit.push(tcp_limit(&json, options.lines));
         for ((_, extra), samples) in cases.iter().zip(&mut samples) {
-            samples.push(server.measure(&input, extra, options.lines));
+            // --dry-run's output is every message and a newline.
+            let bytes = json.len() as u64 - options.lines;
+            samples.push(server.measure(&input, extra, options.lines, bytes));
         }
     }
     let limit_rate = median(
@@ -240,59 +244,98 @@ fn timeval(t: libc::timeval) -> Duration {
     Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
 }
 
-/// A receiver built to be faster than the client: large read buffer, no
-/// per-message work beyond counting.
+/// A receiver built to be faster than the client, so that on a small machine
+/// it leaves the cores to wsship. tungstenite does the handshake; then its
+/// FrameSocket reads whole frames and the receiver counts text frames and
+/// their payload bytes, as the plain reader counts newlines: no reassembly
+/// into messages, no unmasking, no UTF-8 check (the tests check content).
+/// It answers Pings, which confirm wsship's batches, and a Close.
 struct Server {
     addr: String,
     state: Arc<(Mutex<Option<Instant>>, Condvar)>,
     count: Arc<AtomicU64>,
+    bytes: Arc<AtomicU64>,
     target: Arc<AtomicU64>,
 }
 
 impl Server {
     fn start() -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let state = Arc::new((Mutex::new(None), Condvar::new()));
-        let count = Arc::new(AtomicU64::new(0));
-        let target = Arc::new(AtomicU64::new(u64::MAX));
-        let (s, c, t) = (Arc::clone(&state), Arc::clone(&count), Arc::clone(&target));
+        let server = Server {
+            addr: listener.local_addr().unwrap().to_string(),
+            state: Arc::new((Mutex::new(None), Condvar::new())),
+            count: Arc::new(AtomicU64::new(0)),
+            bytes: Arc::new(AtomicU64::new(0)),
+            target: Arc::new(AtomicU64::new(u64::MAX)),
+        };
+        let shared = server.shared();
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (state, count, target) = (Arc::clone(&s), Arc::clone(&c), Arc::clone(&t));
-                thread::spawn(move || {
-                    // tungstenite zeroes the free part of its read buffer
-                    // before every read, so a large one costs a memset of
-                    // its size per read, however little arrives. A large
-                    // BufReader takes what the socket has in one syscall;
-                    // tungstenite then copies it out in small pieces.
-                    let config = WebSocketConfig::default().read_buffer_size(16 << 10);
-                    let stream = Buffered(BufReader::with_capacity(1 << 20, stream));
-                    let Ok(mut ws) = tungstenite::accept_with_config(stream, Some(config)) else {
-                        return;
-                    };
-                    while let Ok(message) = ws.read() {
-                        if let Message::Text(_) = message {
-                            let n = count.fetch_add(1, Ordering::Relaxed) + 1;
-                            if n == target.load(Ordering::Relaxed) {
-                                *state.0.lock().unwrap() = Some(Instant::now());
-                                state.1.notify_all();
-                            }
-                        }
-                    }
-                });
+                let server = shared.shared();
+                thread::spawn(move || server.receive(stream));
             }
         });
+        server
+    }
+
+    fn shared(&self) -> Server {
         Server {
-            addr,
-            state,
-            count,
-            target,
+            addr: self.addr.clone(),
+            state: Arc::clone(&self.state),
+            count: Arc::clone(&self.count),
+            bytes: Arc::clone(&self.bytes),
+            target: Arc::clone(&self.target),
         }
     }
 
-    fn measure(&self, input: &Path, extra: &[&str], lines: u64) -> Sample {
+    fn receive(&self, stream: TcpStream) {
+        // tungstenite zeroes the free part of its read buffer before every
+        // read, so a large one costs a memset of its size per read, however
+        // little arrives. A large BufReader takes what the socket has in one
+        // syscall; tungstenite then copies it out in pieces.
+        let stream = Buffered(BufReader::with_capacity(1 << 20, stream));
+        let config = WebSocketConfig::default().read_buffer_size(16 << 10);
+        let Ok(ws) = tungstenite::accept_with_config(stream, Some(config)) else {
+            return;
+        };
+        // The client sends nothing before the handshake's answer, so no
+        // frame is left behind in the WebSocket's buffer.
+        let mut socket = FrameSocket::new(ws.into_inner());
+        while let Ok(Some(frame)) = socket.read(None) {
+            match frame.header().opcode {
+                OpCode::Data(Data::Text) => {
+                    self.bytes
+                        .fetch_add(frame.payload().len() as u64, Ordering::Relaxed);
+                    let n = self.count.fetch_add(1, Ordering::Relaxed) + 1;
+                    if n == self.target.load(Ordering::Relaxed) {
+                        *self.state.0.lock().unwrap() = Some(Instant::now());
+                        self.state.1.notify_all();
+                    }
+                }
+                OpCode::Control(Control::Ping) => {
+                    let key = frame.header().mask.unwrap_or_default();
+                    let mut payload = frame.into_payload().to_vec();
+                    for (i, byte) in payload.iter_mut().enumerate() {
+                        *byte ^= key[i % 4];
+                    }
+                    if socket.send(Frame::pong(payload)).is_err() {
+                        return;
+                    }
+                }
+                OpCode::Control(Control::Close) => {
+                    let _ = socket.send(Frame::close(None));
+                    return;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Runs wsship with `extra` options on `input` until the server has
+    /// counted `lines` messages holding `bytes` bytes.
+    fn measure(&self, input: &Path, extra: &[&str], lines: u64, bytes: u64) -> Sample {
         self.count.store(0, Ordering::Relaxed);
+        self.bytes.store(0, Ordering::Relaxed);
         self.target.store(lines, Ordering::Relaxed);
         *self.state.0.lock().unwrap() = None;
         let started = Instant::now();
@@ -313,6 +356,11 @@ impl Server {
             assert!(!left.is_zero(), "the server never received every line");
             ended = self.state.1.wait_timeout(ended, left).unwrap().0;
         }
+        assert_eq!(
+            self.bytes.load(Ordering::Relaxed),
+            bytes,
+            "the messages' bytes differ from --dry-run's"
+        );
         Sample {
             wall: ended.unwrap() - started,
             cpu,
