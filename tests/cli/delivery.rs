@@ -173,6 +173,43 @@ fn idle_connections_are_pinged() {
 }
 
 #[test]
+fn a_server_that_pings_an_idle_connection_gets_its_pong() {
+    let server = Server::start(Behaviour {
+        ping_after: Some(1),
+        ..Behaviour::default()
+    });
+    // No keepalives of our own, whose sending would carry the Pong out too.
+    let mut running = wsship(&[
+        "--url",
+        &server.url(),
+        "--flush-interval",
+        "10ms",
+        "--ping-interval",
+        "0",
+    ])
+    .spawn();
+    // Pinged after the first line, with nothing more to send: the idle
+    // connection still reads the Ping, within a second, and answers it.
+    running.write(b"first\n");
+    server.wait_for_pongs(1, Duration::from_secs(20));
+    running.wait(LONG).expect_code(0);
+}
+
+#[test]
+fn a_server_that_pings_in_mid_stream_gets_its_pong_between_our_frames() {
+    let server = Server::start(Behaviour {
+        ping_after: Some(1000),
+        ..Behaviour::default()
+    });
+    let input = numbered(200_000);
+    let done = wsship(&["--url", &server.url()]).run(input.clone());
+    done.expect_code(0);
+    server.wait_for_pongs(1, LONG);
+    // The Pong went into the stream whole: every message arrived intact.
+    assert_eq!(messages_of(&server.messages()).join("\n") + "\n", input);
+}
+
+#[test]
 fn periodic_stats_and_quiet() {
     let server = Server::start(Behaviour::default());
     let mut running = wsship(&[

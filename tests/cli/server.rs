@@ -36,6 +36,10 @@ pub struct Behaviour {
     /// later one before its handshake, as a crashed server behind a load
     /// balancer would.
     pub die_after: Option<usize>,
+    /// Ping the client after this many messages on a connection (0: as soon
+    /// as it is open), as servers that check their clients do; the Pongs
+    /// that carry the Ping's payload back are counted.
+    pub ping_after: Option<usize>,
 }
 
 #[derive(Default)]
@@ -46,6 +50,8 @@ struct Log {
     dead: bool,
     messages: Vec<String>,
     pings: usize,
+    /// Pongs answering our own Ping.
+    pongs: usize,
     connections: usize,
 }
 
@@ -178,6 +184,10 @@ impl Server {
     pub fn wait_for_pings(&self, count: usize, timeout: Duration) {
         self.wait_until(timeout, &format!("{count} pings"), |log| log.pings >= count);
     }
+
+    pub fn wait_for_pongs(&self, count: usize, timeout: Duration) {
+        self.wait_until(timeout, &format!("{count} pongs"), |log| log.pongs >= count);
+    }
 }
 
 fn record(shared: &Shared, f: impl FnOnce(&mut Log)) {
@@ -224,12 +234,21 @@ fn connection(stream: impl Read + Write, behaviour: Behaviour, shared: &Shared) 
     if behaviour.deaf {
         return read_raw_frames(ws.get_mut(), shared);
     }
+    const PING: &[u8] = b"are you there?";
     let mut on_this_connection = 0;
+    if behaviour.ping_after == Some(0) && ws.send(Message::Ping(PING.into())).is_err() {
+        return;
+    }
     loop {
         match ws.read() {
             Ok(Message::Text(text)) => {
                 record(shared, |log| log.messages.push(text.to_string()));
                 on_this_connection += 1;
+                if behaviour.ping_after == Some(on_this_connection)
+                    && ws.send(Message::Ping(PING.into())).is_err()
+                {
+                    return;
+                }
                 if behaviour.echo && ws.send(Message::Text(text)).is_err() {
                     return;
                 }
@@ -250,6 +269,7 @@ fn connection(stream: impl Read + Write, behaviour: Behaviour, shared: &Shared) 
                 }
             }
             Ok(Message::Ping(_)) => record(shared, |log| log.pings += 1),
+            Ok(Message::Pong(payload)) if payload == PING => record(shared, |log| log.pongs += 1),
             Ok(_) => {}
             Err(_) => return,
         }
