@@ -156,17 +156,17 @@ const SPECIAL: [bool; 256] = {
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
-/// Per byte of a word, the high bit set where the byte is zero ("has zero
-/// byte", Hacker's Delight 6-1). Log lines are mostly plain ASCII, so
-/// skipping a word at a time is the common path.
+/// Non-zero if any byte of the word is zero ("has zero byte", Hacker's
+/// Delight 6-1). Log lines are mostly plain ASCII, so looking at a word at
+/// a time is the common path.
 #[inline]
 fn zero_bytes(x: u64) -> u64 {
     x.wrapping_sub(ONES) & !x & HIGHS
 }
 
-/// Whether any of 8 bytes (a little-endian word) is below 0x20, `"` or `\`.
+/// Non-zero if any of 8 bytes (a little-endian word) is below 0x20, `"` or `\`.
 #[inline]
-fn word_has_ascii_special(word: u64) -> u64 {
+fn ascii_special_bytes(word: u64) -> u64 {
     let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
     below_space | zero_bytes(word ^ (ONES * b'"' as u64)) | zero_bytes(word ^ (ONES * b'\\' as u64))
 }
@@ -174,7 +174,7 @@ fn word_has_ascii_special(word: u64) -> u64 {
 /// Whether any of 8 bytes is special: below 0x20, `"`, `\` or 0xE2.
 #[inline]
 fn word_has_special(word: u64) -> bool {
-    word_has_ascii_special(word) | zero_bytes(word ^ (ONES * 0xE2)) != 0
+    ascii_special_bytes(word) | zero_bytes(word ^ (ONES * 0xE2)) != 0
 }
 
 /// Appends the escape of an ASCII byte that cannot stand for itself.
@@ -269,7 +269,7 @@ fn skip_plain(bytes: &[u8], i: usize) -> usize {
 fn skip_plain_words(bytes: &[u8], mut i: usize) -> usize {
     while let Some(word) = bytes.get(i..i + 8) {
         let word = u64::from_le_bytes(word.try_into().expect("8 bytes"));
-        if word_has_ascii_special(word) | (word & HIGHS) != 0 {
+        if ascii_special_bytes(word) | (word & HIGHS) != 0 {
             break;
         }
         i += 8;

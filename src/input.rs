@@ -3,10 +3,10 @@
 //! The reader runs on its own thread, which owns every input handle. It reads
 //! into a fixed buffer, splits lines with a size cap (`LineSplitter`, a pure
 //! state machine) and sends the framed messages of each `read` as one `Chunk`
-//! (one buffer, frames back to back), so the channel is crossed once per read,
-//! not once per line. A line is never
-//! held beyond `max_len` (+1 for a possible `\r`) bytes: past that it is skipped
-//! as it streams by, whatever its length.
+//! (one buffer, frames back to back), so the channel is crossed once per
+//! read, not once per line. A line is never held beyond `max_len` (+1 for a
+//! possible `\r`) bytes: past that it is skipped as it streams by, whatever
+//! its length.
 
 use std::collections::VecDeque;
 use std::fs::File;
