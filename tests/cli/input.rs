@@ -94,6 +94,24 @@ fn hostile_lines_make_valid_json_that_round_trips() {
 }
 
 #[test]
+fn lines_of_every_frame_length_arrive_whole() {
+    // A frame's length takes 7, 16 or 64 bits; escaping can push a line
+    // from one size to the next after its header was planned.
+    let server = Server::start(Behaviour::default());
+    let lines = [
+        "short".to_string(),
+        "m".repeat(300),
+        "l".repeat(70_000),
+        "\"".repeat(60),
+        "\\".repeat(33_000),
+        format!("{}\u{1}", "x".repeat(65_480)),
+    ];
+    let input: String = lines.iter().map(|line| format!("{line}\n")).collect();
+    wsship(&["--url", &server.url()]).run(input).expect_code(0);
+    assert_eq!(messages_of(&server.messages()), lines);
+}
+
+#[test]
 fn files_and_stdin_are_read_in_order() {
     let server = Server::start(Behaviour::default());
     let a = temp_file("order-a.log", b"a1\na2 no newline");
