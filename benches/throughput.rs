@@ -159,7 +159,7 @@ fn generate(path: &Path, lines: u64) -> u64 {
         seed ^= seed >> 7;
         seed ^= seed << 17;
         let line = format!(
-            "2026-11-25T14:{:02}:{:02}.{:03}Z {} http: request handled method=GET path={}/{} status={} duration_ms={} req={:016x}\n",
+            "2026-11-25T14:{:02}:{:02}.{:03}Z {} http: request handled method=GET path={}/{} status={} ms={} req={:08x}\n",
             (i / 60_000) % 60,
             (i / 1000) % 60,
             i % 1000,
@@ -168,7 +168,7 @@ fn generate(path: &Path, lines: u64) -> u64 {
             seed % 100_000,
             [200, 200, 204, 404, 500][(seed >> 16) as usize % 5],
             seed % 997,
-            seed,
+            seed as u32,
         );
         total += line.len() as u64;
         out.write_all(line.as_bytes()).unwrap();
