@@ -241,20 +241,33 @@ fn skip_plain(bytes: &[u8], mut i: usize) -> usize {
         let space = _mm_set1_epi8(0x20);
         let quote = _mm_set1_epi8(b'"' as i8);
         let backslash = _mm_set1_epi8(b'\\' as i8);
-        while i + 16 <= bytes.len() {
-            let block = _mm_loadu_si128(bytes.as_ptr().add(i).cast::<__m128i>());
-            let odd = _mm_or_si128(
+        // One bit per odd byte of the 16 at `at`.
+        let odd = |at: usize| {
+            let block = _mm_loadu_si128(bytes.as_ptr().add(at).cast::<__m128i>());
+            _mm_movemask_epi8(_mm_or_si128(
                 _mm_cmplt_epi8(block, space),
                 _mm_or_si128(
                     _mm_cmpeq_epi8(block, quote),
                     _mm_cmpeq_epi8(block, backslash),
                 ),
-            );
-            let found = _mm_movemask_epi8(odd);
+            )) as u32
+        };
+        while i + 16 <= bytes.len() {
+            let found = odd(i);
             if found != 0 {
                 return i + found.trailing_zeros() as usize;
             }
             i += 16;
+        }
+        // The last bytes: the block that ends with them, read again from
+        // where it overlaps, rather than a byte at a time.
+        if i < bytes.len() && bytes.len() >= 16 {
+            let last = bytes.len() - 16;
+            let found = odd(last) >> (i - last);
+            return match found {
+                0 => bytes.len(),
+                _ => i + found.trailing_zeros() as usize,
+            };
         }
     }
     skip_plain_words(bytes, i)
@@ -388,20 +401,24 @@ mod tests {
             assert!(escape_ascii_into(text.as_bytes(), &mut fast));
             assert_eq!(fast[1..], *escaped(text).as_bytes());
         }
-        // Every byte at every position of a line longer than two blocks.
-        for byte in 0..=255u8 {
-            for position in 0..40 {
-                let mut line = b"0123456789abcdefghij0123456789abcdefghij".to_vec();
-                line[position] = byte;
-                let mut out = b"x".to_vec();
-                match std::str::from_utf8(&line) {
-                    Ok(text) => {
-                        assert!(escape_ascii_into(&line, &mut out));
-                        assert_eq!(out[1..], *escaped(text).as_bytes(), "{byte:#04x}");
-                    }
-                    Err(_) => {
-                        assert!(!escape_ascii_into(&line, &mut out));
-                        assert_eq!(out, b"x");
+        // Every byte at every position of lines shorter than a block, of a
+        // block or two and a part, and of whole blocks.
+        let plain = b"0123456789abcdefghij0123456789abcdefghij";
+        for len in 1..=plain.len() {
+            for byte in 0..=255u8 {
+                for position in 0..len {
+                    let mut line = plain[..len].to_vec();
+                    line[position] = byte;
+                    let mut out = b"x".to_vec();
+                    match std::str::from_utf8(&line) {
+                        Ok(text) => {
+                            assert!(escape_ascii_into(&line, &mut out));
+                            assert_eq!(out[1..], *escaped(text).as_bytes(), "{byte:#04x}");
+                        }
+                        Err(_) => {
+                            assert!(!escape_ascii_into(&line, &mut out));
+                            assert_eq!(out, b"x");
+                        }
                     }
                 }
             }
