@@ -298,7 +298,7 @@ struct Recycler {
 /// Chunks remembered: more than the pipeline usually holds (four waiting
 /// for the batcher, a few batches queued or unconfirmed), so that the oldest
 /// is usually free again by the time it is looked at.
-const RECYCLED: usize = 32;
+const RECYCLED: usize = 16;
 
 impl Recycler {
     /// The oldest buffer if nothing uses it any more, else a new one.
