@@ -63,8 +63,10 @@ pub struct Outbox {
     passthrough: bool,
 }
 
-/// Slices handed to one `writev`.
-const IOV_SLICES: usize = 64;
+/// Slices handed to one `writev` (Linux takes up to 1024). A write of small
+/// batches is a slice per batch: with --batch-size 1, one per line, and 64
+/// slices per call made the kernel push a small segment every 64 lines.
+const IOV_SLICES: usize = 512;
 
 impl Outbox {
     /// Writes the queue out until it is empty (true) or the socket is full
