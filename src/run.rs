@@ -207,17 +207,23 @@ fn dispatch(
     shutdown: &Shutdown,
     stats: &Stats,
 ) {
-    if config.when_full == WhenFull::Drop && !shutdown.is_stopping() {
-        // Reading must never stall: a batch no worker can take now is
-        // dropped, and counted as such.
-        match batches.try_send(batch) {
-            Ok(()) => {}
-            Err(TrySendError::Full(batch)) => stats.dropped_full(batch.lines()),
-            Err(TrySendError::Disconnected(batch)) => stats.failed(batch.lines()),
-        }
-        return;
-    }
-    if !shutdown.is_stopping() {
+    let stopping = shutdown.is_stopping();
+    let batch = match stopping {
+        true => batch,
+        // A worker usually has room: setting up a select for every batch
+        // cost more than the rest of batching with --batch-size 1.
+        false => match batches.try_send(batch) {
+            Ok(()) => return,
+            Err(TrySendError::Disconnected(lost)) => return stats.failed(lost.lines()),
+            // Reading must never stall: a batch no worker can take now is
+            // dropped, and counted as such.
+            Err(TrySendError::Full(full)) if config.when_full == WhenFull::Drop => {
+                return stats.dropped_full(full.lines());
+            }
+            Err(TrySendError::Full(batch)) => batch,
+        },
+    };
+    if !stopping {
         let mut select = Select::new();
         let send = select.send(batches);
         select.recv(shutdown.wake());
