@@ -14,14 +14,29 @@ use crate::input::Mark;
 
 #[derive(Debug, Default)]
 pub struct Batch {
-    /// Whole frames, back to back, in order.
-    pub parts: Vec<Bytes>,
+    /// Whole frames, back to back, in order: the first slice, then the
+    /// others. Most batches lie in one chunk, and then cost no allocation,
+    /// which with --batch-size 1 is one per line.
+    first: Bytes,
+    rest: Vec<Bytes>,
     lines: usize,
     /// The messages' own length, frames aside.
     bytes: usize,
 }
 
 impl Batch {
+    /// The batch's frames, in order, as slices of the reader's chunks.
+    pub fn parts(&self) -> impl Iterator<Item = &Bytes> {
+        std::iter::once(&self.first).chain(&self.rest)
+    }
+
+    fn add_part(&mut self, part: Bytes) {
+        match self.lines {
+            0 => self.first = part,
+            _ => self.rest.push(part),
+        }
+    }
+
     pub fn lines(&self) -> usize {
         self.lines
     }
@@ -64,8 +79,7 @@ impl Batcher {
             let take = (self.size - self.pending.lines).min(rest.len());
             let last = rest[take - 1];
             self.pending
-                .parts
-                .push(frames.slice(frame_start..last.frame_end));
+                .add_part(frames.slice(frame_start..last.frame_end));
             self.pending.lines += take;
             self.pending.bytes += last.text_end - text_start;
             (frame_start, text_start) = (last.frame_end, last.text_end);
@@ -121,7 +135,7 @@ mod tests {
     }
 
     fn text(batch: &Batch) -> String {
-        let all: Vec<u8> = batch.parts.iter().flat_map(|p| p.to_vec()).collect();
+        let all: Vec<u8> = batch.parts().flat_map(|p| p.to_vec()).collect();
         let text = String::from_utf8(all).unwrap().replace('\n', "");
         assert_eq!((batch.lines(), batch.bytes()), (text.len(), text.len()));
         text
@@ -146,7 +160,7 @@ mod tests {
         let mut out = Vec::new();
         b.push(&frames, &marks, now, |batch| out.push(batch));
         assert_eq!(out.len(), 1);
-        assert_eq!(out[0].parts.len(), 2);
+        assert_eq!(out[0].parts().count(), 2);
         assert_eq!(text(&out[0]), "abcd");
         assert_eq!(text(&b.take().unwrap()), "ef");
     }

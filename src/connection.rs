@@ -252,7 +252,7 @@ impl<'a> Connection<'a> {
         confirm: Option<u64>,
     ) -> Result<(), Error> {
         let queue = &mut self.ws.get_mut().queue;
-        queue.extend(batches.flat_map(|batch| batch.parts.iter().cloned()));
+        queue.extend(batches.flat_map(|batch| batch.parts().cloned()));
         if let Some(sequence) = confirm {
             let key = self.masks.key();
             queue.push_back(frame::control(frame::PING, &sequence.to_be_bytes(), key));

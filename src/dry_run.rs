@@ -36,7 +36,7 @@ pub fn run(batches: &Receiver<Batch>, stats: &Stats, shutdown: &Shutdown) {
 
 /// The reader laid the messages out for this: each followed by a newline.
 fn write_batch(out: &mut impl Write, batch: &Batch) -> io::Result<()> {
-    for part in &batch.parts {
+    for part in batch.parts() {
         out.write_all(part)?;
     }
     out.flush()
