@@ -324,7 +324,7 @@ impl<'a> Worker<'a> {
                 written.push(pending.batch);
             }
             match confirm {
-                None => written.iter().for_each(|batch| self.delivered(batch)),
+                None => self.delivered(&written),
                 Some(_) => {
                     self.next_sequence += 1;
                     self.window.push_back(InFlight {
@@ -401,7 +401,7 @@ impl<'a> Worker<'a> {
         };
         while self.window.front().is_some_and(|f| f.sequence <= confirmed) {
             if let Some(done) = self.window.pop_front() {
-                done.batches.iter().for_each(|batch| self.delivered(batch));
+                self.delivered(&done.batches);
             }
         }
     }
@@ -520,10 +520,14 @@ impl<'a> Worker<'a> {
         lines
     }
 
-    fn delivered(&mut self, batch: &Batch) {
-        self.delivered_batches += 1;
+    /// Counts the batches of one write as sent: once per write, not per
+    /// batch, which with --batch-size 1 is once per line.
+    fn delivered(&mut self, batches: &[Batch]) {
+        let lines = batches.iter().map(Batch::lines).sum();
+        let bytes = batches.iter().map(Batch::bytes).sum();
+        self.delivered_batches += batches.len() as u64;
         self.tried = 0;
-        self.stats.sent(self.server, batch.lines(), batch.bytes());
+        self.stats.sent(self.server, lines, bytes);
         self.backoff.reset();
         self.outage.recovered(self.server, self.endpoint());
         if let Some(given_up) = self.given_up.take() {
