@@ -80,9 +80,13 @@ impl Encoder {
         };
         match &mut self.framing {
             Framing::WebSocket(masks) => {
+                let key = masks.key();
+                if let Some(len) = self.plain_frame(line, out, key) {
+                    return Encoded { len, lossy: false };
+                }
                 let open = frame::begin(out, expected);
                 let lossy = Self::message(self.format, &self.head, &self.tail, line, out);
-                let len = frame::end(out, open, frame::TEXT, masks.key());
+                let len = frame::end(out, open, frame::TEXT, key);
                 Encoded { len, lossy }
             }
             Framing::Lines => {
@@ -93,6 +97,25 @@ impl Encoder {
                 Encoded { len, lossy }
             }
         }
+    }
+
+    /// The frame of a line that goes into its message as it is (no byte to
+    /// escape or replace), which is most lines: its length is known before
+    /// it is written, so header, JSON and line are written masked in one
+    /// pass. None, having written nothing, for any other line.
+    fn plain_frame(&self, line: &[u8], out: &mut Vec<u8>, key: [u8; 4]) -> Option<usize> {
+        let (head, tail): (&[u8], &[u8]) = match self.format {
+            Format::Json if skip_plain(line, 0) == line.len() => (&self.head, &self.tail),
+            Format::Raw if line.is_ascii() => (&[], &[]),
+            _ => return None,
+        };
+        let len = head.len() + line.len() + tail.len();
+        out.reserve(frame::header_len(len) + len);
+        frame::append_header(out, frame::TEXT, len, key);
+        frame::append_masked(out, head, key, 0);
+        frame::append_masked(out, line, key, head.len());
+        frame::append_masked(out, tail, key, head.len() + line.len());
+        Some(len)
     }
 
     /// Appends the message itself; true if bytes had to be replaced.
@@ -494,27 +517,46 @@ mod tests {
         assert_eq!(messages(&mut enc, &["a \"b\""]), ["a \"b\""]);
     }
 
-    #[test]
-    fn a_frame_holds_the_message_and_its_length_is_returned() {
-        let mut enc = Encoder::new(
-            Format::Json,
-            &[],
-            Framing::WebSocket(Box::new(Masks::new())),
-        );
+    /// Encodes `line` into a frame after a byte of something else, checks
+    /// that the frame holds what --dry-run would print, and that the length
+    /// returned is the message's.
+    fn assert_framed_like_a_line(format: Format, fields: &[(String, String)], line: &[u8]) {
+        let mut enc = Encoder::new(format, fields, Framing::WebSocket(Box::new(Masks::new())));
         enc.set_time(UNIX_EPOCH);
         let mut out = b"x".to_vec();
-        // Escaping doubles this line past the 125 bytes its length suggested.
-        let line = "\"".repeat(70);
-        let len = enc.encode(line.as_bytes(), &mut out).len;
-        let mut lines = Encoder::new(Format::Json, &[], Framing::Lines);
+        let len = enc.encode(line, &mut out).len;
+        let mut lines = Encoder::new(format, fields, Framing::Lines);
         lines.set_time(UNIX_EPOCH);
-        let expected = messages(&mut lines, &[&line]).remove(0);
-        assert_eq!(len, expected.len());
+        let mut expected = Vec::new();
+        lines.encode(line, &mut expected);
+        expected.pop();
+        assert_eq!(len, expected.len(), "length of {line:?}");
         let header = crate::frame::header_len(len);
-        assert_eq!(out.len(), 1 + header + len);
+        assert_eq!(out.len(), 1 + header + len, "frame of {line:?}");
         let key: [u8; 4] = out[1 + header - 4..1 + header].try_into().unwrap();
         let mut payload = out[1 + header..].to_vec();
         crate::frame::apply_mask(&mut payload, key);
-        assert_eq!(String::from_utf8(payload).unwrap(), expected);
+        assert_eq!(payload, expected, "payload of {line:?}");
+    }
+
+    #[test]
+    fn a_frame_holds_the_message_and_its_length_is_returned() {
+        // Escaping doubles this line past the 125 bytes its length suggested.
+        assert_framed_like_a_line(Format::Json, &[], "\"".repeat(70).as_bytes());
+        assert_framed_like_a_line(Format::Json, &[], b"t\xffo \x01");
+        assert_framed_like_a_line(Format::Raw, &[], b"caf\xc3\xa9 \xff");
+    }
+
+    #[test]
+    fn plain_lines_of_every_length_make_the_same_frames_as_escaped_ones() {
+        // Across both header length classes, every masking offset, and
+        // lines shorter and longer than a block.
+        let fields = [("host".to_string(), "web-1".to_string())];
+        for len in 0..300 {
+            let line: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            assert_framed_like_a_line(Format::Json, &[], &line);
+            assert_framed_like_a_line(Format::Json, &fields, &line);
+            assert_framed_like_a_line(Format::Raw, &[], &line);
+        }
     }
 }

@@ -4,9 +4,14 @@
 //! tungstenite opens the connection, reads what the server sends and writes
 //! the control frames it owes (Pong, Close). Our data frames do not go
 //! through it: it would copy and mask every message once more on the worker
-//! thread, behind a `Message` per line. Instead the reader encodes each line
-//! in place after room for its header, masks it there, and the worker hands
-//! whole runs of frames to the kernel without touching a byte.
+//! thread, behind a `Message` per line. Instead the reader writes each frame
+//! into its chunk, and the worker hands whole runs of frames to the kernel
+//! without touching a byte. A message whose length is known before it is
+//! written (most: a line with nothing to escape) goes header first, masked
+//! as it is copied; any other is written after room for its header, which
+//! is filled in, and the payload masked, once the message is complete.
+
+use std::mem::MaybeUninit;
 
 use bytes::Bytes;
 use rand::Rng;
@@ -60,6 +65,20 @@ pub fn end(out: &mut Vec<u8>, open: Open, opcode: u8, key: [u8; 4]) -> usize {
         }
     }
     let at = &mut out[open.start..];
+    at[..header].copy_from_slice(&header_bytes(opcode, len, key)[..header]);
+    apply_mask(&mut at[header..header + len], key);
+    len
+}
+
+/// Appends the header of a frame whose payload length is known: the
+/// payload, masked, follows.
+pub fn append_header(out: &mut Vec<u8>, opcode: u8, len: usize, key: [u8; 4]) {
+    out.extend_from_slice(&header_bytes(opcode, len, key)[..header_len(len)]);
+}
+
+/// A final frame's header (FIN set) in its first `header_len(len)` bytes.
+fn header_bytes(opcode: u8, len: usize, key: [u8; 4]) -> [u8; 14] {
+    let mut at = [0; 14];
     at[0] = 0x80 | opcode;
     let key_at = match len {
         0..=125 => {
@@ -78,8 +97,65 @@ pub fn end(out: &mut Vec<u8>, open: Open, opcode: u8, key: [u8; 4]) -> usize {
         }
     };
     at[key_at..key_at + 4].copy_from_slice(&key);
-    apply_mask(&mut at[header..header + len], key);
+    at
+}
+
+/// Appends `src` masked as the payload bytes from `offset` on: byte `i` of
+/// the payload is XORed with `key[i % 4]` (section 5.3). Copying and masking
+/// in one pass reads the message once where a copy, then a mask in place,
+/// read it twice and wrote it twice.
+pub fn append_masked(out: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: usize) {
+    // The key as it falls on src[0].
+    let key = u32::from_le_bytes(key).rotate_right(8 * (offset % 4) as u32);
+    out.reserve(src.len());
+    let dst = &mut out.spare_capacity_mut()[..src.len()];
+    let done = copy_masked_blocks(src, dst, key);
+    let key = key.to_le_bytes();
+    for i in done..src.len() {
+        dst[i].write(src[i] ^ key[i % 4]);
+    }
+    // SAFETY: every byte of `dst`, the first src.len() bytes of the spare
+    // capacity, was written above: the blocks up to `done`, the rest after.
+    unsafe { out.set_len(out.len() + src.len()) };
+}
+
+/// Masks `src` into `dst` sixteen bytes at a time; returns how many bytes
+/// it wrote, from the start (the rest is left to the caller).
+#[cfg(target_arch = "x86_64")]
+fn copy_masked_blocks(src: &[u8], dst: &mut [MaybeUninit<u8>], key: u32) -> usize {
+    use std::arch::x86_64::{
+        __m128i, _mm_loadu_si128, _mm_set1_epi32, _mm_storeu_si128, _mm_xor_si128,
+    };
+    let len = src.len().min(dst.len());
+    if len < 16 {
+        return 0;
+    }
+    // SAFETY: SSE2 is part of every x86_64 CPU. Every load reads 16 bytes
+    // of `src` and every store writes 16 bytes of `dst`, both below `len`.
+    unsafe {
+        let mut block = |at: usize, key: u32| {
+            let data = _mm_loadu_si128(src.as_ptr().add(at).cast::<__m128i>());
+            let masked = _mm_xor_si128(data, _mm_set1_epi32(key as i32));
+            _mm_storeu_si128(dst.as_mut_ptr().add(at).cast::<__m128i>(), masked);
+        };
+        let mut at = 0;
+        while at + 16 <= len {
+            block(at, key);
+            at += 16;
+        }
+        // The last bytes: the block that ends with them, masked again from
+        // where it overlaps (to the same bytes) rather than a byte at a time.
+        if at < len {
+            let last = len - 16;
+            block(last, key.rotate_right(8 * (last % 4) as u32));
+        }
+    }
     len
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn copy_masked_blocks(_src: &[u8], _dst: &mut [MaybeUninit<u8>], _key: u32) -> usize {
+    0
 }
 
 /// XORs `payload` with the masking key: 32 bytes at a time in a loop the
@@ -182,6 +258,37 @@ mod tests {
                 assert_eq!(header.mask, Some([1, 2, 3, 0xff]));
                 assert!(back == payload, "length {len}, guessed {expected}");
             }
+        }
+    }
+
+    #[test]
+    fn masked_appends_match_a_mask_in_place_at_every_length_and_offset() {
+        let key = [0xa5, 0x5a, 0x0f, 0xf0];
+        for len in 0..70 {
+            for offset in 0..8 {
+                let src: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+                let mut out = b"pre".to_vec();
+                append_masked(&mut out, &src, key, offset);
+                let mut expected = vec![0; offset];
+                expected.extend_from_slice(&src);
+                apply_mask(&mut expected, key);
+                assert_eq!(out[..3], *b"pre");
+                assert!(out[3..] == expected[offset..], "len {len}, offset {offset}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_header_for_a_known_length_parses_back() {
+        for len in [0, 125, 126, 0xFFFF, 0x10000] {
+            let mut out = Vec::new();
+            append_header(&mut out, TEXT, len, [1, 2, 3, 4]);
+            assert_eq!(out.len(), header_len(len));
+            out.resize(out.len() + len, 0);
+            let (header, payload) = parse(&out);
+            assert!(header.is_final);
+            assert_eq!(header.mask, Some([1, 2, 3, 4]));
+            assert_eq!(payload.len(), len);
         }
     }
 
