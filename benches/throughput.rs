@@ -110,7 +110,7 @@ fn main() {
 
     if options.huge {
         println!();
-        huge_line(default_peak_kib);
+        huge_line(&server, default_peak_kib);
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -544,40 +544,28 @@ fn human(rate: f64) -> String {
     }
 }
 
-/// One line of 1 GiB without a newline, piped in: peak RSS must stay near
-/// --max-len plus the baseline (the peak of an ordinary run), not near the line.
-fn huge_line(baseline_kib: u64) {
+/// One line of 1 GiB without a newline, piped into wsship connected to the
+/// server as in every other case: peak RSS must stay near --max-len plus
+/// the baseline (the peak of a default run), not near the line.
+fn huge_line(server: &Server, baseline_kib: u64) {
     let max_len_kib = 1024;
-    let mut child = spawn_dry_run(&["--max-len", "1MiB"]);
-    let peak = watch_peak_rss(child.child.id());
+    let mut child = Command::new(WSSHIP)
+        .args(["--addr", &server.addr, "-q", "--max-len", "1MiB"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let peak = watch_peak_rss(child.id());
     let block = vec![b'x'; 1 << 20];
     let mut stdin = child.stdin.take().unwrap();
     for _ in 0..1024 {
         stdin.write_all(&block).unwrap();
     }
     drop(stdin);
-    let (status, _, peak) = wait4(&mut child.child, peak);
-    assert_eq!(status, 0);
+    let (status, _, peak) = wait4(&mut child, peak);
+    assert_eq!(status, 0, "wsship failed on the 1 GiB line");
     println!(
         "1 GiB line without newline, --max-len 1MiB: peak RSS {:.1} MiB; bound 2 x max-len + the default run's peak = {:.1} MiB",
         peak as f64 / 1024.0,
         (2 * max_len_kib + baseline_kib) as f64 / 1024.0,
     );
-}
-
-struct Spawned {
-    child: std::process::Child,
-    stdin: Option<std::process::ChildStdin>,
-}
-
-fn spawn_dry_run(extra: &[&str]) -> Spawned {
-    let mut child = Command::new(WSSHIP)
-        .args(["--dry-run", "-q"])
-        .args(extra)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdin = child.stdin.take();
-    Spawned { child, stdin }
 }
