@@ -5,9 +5,11 @@
 //!     cargo bench --bench throughput -- --lines 10000000   # the large variant
 //!     cargo bench --bench throughput -- --runs 5 --no-huge
 //!     cargo bench --bench throughput -- --only 'batch-size' --no-huge
+//!     cargo bench --bench throughput -- --baseline /tmp/wsship-before
 //!
 //! For each case (defaults, --confirm write, --batch-size 1, --workers 2)
-//! it starts the release binary on a deterministic input file and times
+//! it starts the release binary (and, with --baseline, another build in the
+//! same rounds, to compare a change with figures from one run) on a deterministic input file and times
 //! spawn → last message counted by a receiving server in this process
 //! (tungstenite's handshake, then a walk over the frame headers that counts
 //! text frames and their bytes, as the plain reader counts newlines). The
@@ -20,7 +22,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -35,6 +37,16 @@ struct Options {
     huge: bool,
     /// Only the cases whose name contains this (to profile one of them).
     only: Option<String>,
+    /// Another build of wsship to measure in the same rounds, so that a
+    /// change is judged by figures from one run, not from two.
+    baseline: Option<PathBuf>,
+}
+
+/// One configuration of one binary.
+struct Case {
+    name: String,
+    binary: PathBuf,
+    args: &'static [&'static str],
 }
 
 fn main() {
@@ -54,20 +66,29 @@ fn main() {
     );
 
     let server = Server::start();
-    let cases: Vec<(&str, &[&str])> = [
-        ("wsship (defaults)", &[][..]),
-        ("wsship --confirm write", &["--confirm", "write"]),
-        ("wsship --batch-size 1", &["--batch-size", "1"]),
-        ("wsship --workers 2", &["--workers", "2"]),
-    ]
-    .into_iter()
-    .filter(|(name, _)| {
-        options
-            .only
-            .as_ref()
-            .is_none_or(|only| name.contains(only.as_str()))
-    })
-    .collect();
+    const CONFIGURATIONS: [(&str, &[&str]); 4] = [
+        ("(defaults)", &[]),
+        ("--confirm write", &["--confirm", "write"]),
+        ("--batch-size 1", &["--batch-size", "1"]),
+        ("--workers 2", &["--workers", "2"]),
+    ];
+    let builds = std::iter::once(("wsship", PathBuf::from(WSSHIP)))
+        .chain(options.baseline.clone().map(|path| ("base", path)));
+    let cases: Vec<Case> = builds
+        .flat_map(|(label, binary)| {
+            CONFIGURATIONS.iter().map(move |(name, args)| Case {
+                name: format!("{label} {name}"),
+                binary: binary.clone(),
+                args,
+            })
+        })
+        .filter(|case| {
+            options
+                .only
+                .as_ref()
+                .is_none_or(|only| case.name.contains(only.as_str()))
+        })
+        .collect();
     // Rounds rather than one case after another: each round measures the
     // limit and every case within seconds, so a neighbour's burst on a
     // shared machine weighs on all of them alike, not on one case alone.
@@ -75,10 +96,10 @@ fn main() {
     let mut samples: Vec<Vec<Sample>> = cases.iter().map(|_| Vec::new()).collect();
     for _ in 0..options.runs {
         limit.push(tcp_limit(&json, options.lines));
-        for ((_, extra), samples) in cases.iter().zip(&mut samples) {
+        for (case, samples) in cases.iter().zip(&mut samples) {
             // --dry-run's output is every message and a newline.
             let bytes = json.len() as u64 - options.lines;
-            samples.push(server.measure(&input, extra, options.lines, bytes));
+            samples.push(server.measure(case, &input, options.lines, bytes));
         }
     }
     let limit_rate = median(
@@ -101,9 +122,9 @@ fn main() {
         limit_rate,
     );
     let mut default_peak_kib = 0;
-    for ((name, extra), samples) in cases.iter().zip(&samples) {
-        report(name, samples, options.lines, json.len(), limit_rate);
-        if extra.is_empty() {
+    for (case, samples) in cases.iter().zip(&samples) {
+        report(&case.name, samples, options.lines, json.len(), limit_rate);
+        if case.args.is_empty() && case.binary == Path::new(WSSHIP) {
             default_peak_kib = samples.iter().map(|s| s.peak_rss_kib).max().unwrap_or(0);
         }
     }
@@ -121,6 +142,7 @@ fn parse_options() -> Options {
         runs: 3,
         huge: true,
         only: None,
+        baseline: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -131,6 +153,7 @@ fn parse_options() -> Options {
             "--runs" => options.runs = args.next().and_then(|v| v.parse().ok()).expect("--runs N"),
             "--no-huge" => options.huge = false,
             "--only" => options.only = Some(args.next().expect("--only NAME")),
+            "--baseline" => options.baseline = Some(args.next().expect("--baseline PATH").into()),
             // cargo bench passes --bench; ignore what is not ours.
             _ => {}
         }
@@ -365,18 +388,18 @@ impl Server {
         }
     }
 
-    /// Runs wsship with `extra` options on `input` until the server has
-    /// counted `lines` messages holding `bytes` bytes.
-    fn measure(&self, input: &Path, extra: &[&str], lines: u64, bytes: u64) -> Sample {
+    /// Runs `case` on `input` until the server has counted `lines`
+    /// messages holding `bytes` bytes.
+    fn measure(&self, case: &Case, input: &Path, lines: u64, bytes: u64) -> Sample {
         self.count.store(0, Ordering::Relaxed);
         self.bytes.store(0, Ordering::Relaxed);
         self.target.store(lines, Ordering::Relaxed);
         *self.state.0.lock().unwrap() = None;
         let started = Instant::now();
         let receiver_before = process_cpu();
-        let mut child = Command::new(WSSHIP)
+        let mut child = Command::new(&case.binary)
             .args(["--addr", &self.addr, "-q"])
-            .args(extra)
+            .args(case.args)
             .arg(input)
             .spawn()
             .unwrap();
