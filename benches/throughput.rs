@@ -5,7 +5,7 @@
 //!     cargo bench --bench throughput -- --lines 10000000   # the large variant
 //!     cargo bench --bench throughput -- --runs 5 --no-huge
 //!     cargo bench --bench throughput -- --only 'batch-size' --no-huge
-//!     cargo bench --bench throughput -- --baseline /tmp/wsship-before
+//!     cargo bench --bench throughput -- --baseline old/wsship
 //!
 //! For each case (defaults, --confirm write, --batch-size 1, --workers 2)
 //! it starts the release binary (and, with --baseline, another build in the
