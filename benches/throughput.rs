@@ -8,17 +8,17 @@
 //!     cargo bench --bench throughput -- --baseline old/wsship
 //!
 //! For each case (defaults, --confirm write, --batch-size 1, --workers 2)
-//! it starts the release binary (and, with --baseline, another build in the
-//! same rounds, to compare a change with figures from one run) on a deterministic input file and times
+//! it starts the release binary on a deterministic input file and times
 //! spawn → last message counted by a receiving server in this process
 //! (tungstenite's handshake, then a walk over the frame headers that counts
-//! text frames and their bytes, as the plain reader counts newlines). The
-//! TCP limit is the same JSON bytes (one encoded line per line, as
-//! `--dry-run` writes them) pushed through a plain socket into a plain
-//! reader. Each round
-//! measures the limit and every case once. It reports the median of the
-//! rounds with min and max, CPU seconds per million lines, peak RSS (from
-//! /proc) and the receiver's CPU, and never fails on a timing.
+//! text frames and their bytes, as the plain reader counts newlines). With
+//! --baseline, another build runs every case in the same rounds, so that a
+//! change is compared with figures from one run. The TCP limit is the same
+//! JSON bytes (one encoded line per line, as `--dry-run` writes them) pushed
+//! through a plain socket into a plain reader. Each round measures the
+//! limit and every case once. It reports the median of the rounds with min
+//! and max, CPU seconds per million lines, peak RSS (from /proc) and the
+//! receiver's CPU, and never fails on a timing.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
