@@ -109,9 +109,11 @@ pub fn append_masked(out: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: usize)
     let key = u32::from_le_bytes(key).rotate_right(8 * (offset % 4) as u32);
     out.reserve(src.len());
     let dst = &mut out.spare_capacity_mut()[..src.len()];
-    let mut done = copy_masked_blocks(src, dst, key);
-    let at_done = key.rotate_right(8 * (done % 4) as u32);
-    done += copy_masked_words(&src[done..], &mut dst[done..], at_done);
+    // The blocks take all of it or, below sixteen bytes, none.
+    let done = match copy_masked_blocks(src, dst, key) {
+        0 => copy_masked_words(src, dst, key),
+        all => all,
+    };
     let key = key.to_le_bytes();
     for i in done..src.len() {
         dst[i].write(src[i] ^ key[i % 4]);
