@@ -74,24 +74,21 @@ impl Encoder {
     /// Appends the message for `line`, framed, to `out`, which then ends on
     /// a whole frame. Bytes that are not UTF-8 become U+FFFD.
     pub fn encode(&mut self, line: &[u8], out: &mut Vec<u8>) -> Encoded {
-        let expected = match self.format {
-            Format::Raw => line.len(),
-            Format::Json => line.len() + self.head.len() + self.tail.len(),
-        };
         match &mut self.framing {
             Framing::WebSocket(masks) => {
                 let key = masks.key();
                 if let Some(len) = self.plain_frame(line, out, key) {
                     return Encoded { len, lossy: false };
                 }
-                let open = frame::begin(out, expected);
-                let lossy = Self::message(self.format, &self.head, &self.tail, line, out);
+                let (head, tail) = self.wrapping();
+                let open = frame::begin(out, head.len() + line.len() + tail.len());
+                let lossy = self.message(line, out);
                 let len = frame::end(out, open, frame::TEXT, key);
                 Encoded { len, lossy }
             }
             Framing::Lines => {
                 let start = out.len();
-                let lossy = Self::message(self.format, &self.head, &self.tail, line, out);
+                let lossy = self.message(line, out);
                 let len = out.len() - start;
                 out.push(b'\n');
                 Encoded { len, lossy }
@@ -104,11 +101,14 @@ impl Encoder {
     /// it is written, so header, JSON and line are written masked in one
     /// pass. None, having written nothing, for any other line.
     fn plain_frame(&self, line: &[u8], out: &mut Vec<u8>, key: [u8; 4]) -> Option<usize> {
-        let (head, tail): (&[u8], &[u8]) = match self.format {
-            Format::Json if skip_plain(line, 0) == line.len() => (&self.head, &self.tail),
-            Format::Raw if line.is_ascii() => (&[], &[]),
-            _ => return None,
+        let plain = match self.format {
+            Format::Json => skip_plain(line, 0) == line.len(),
+            Format::Raw => line.is_ascii(),
         };
+        if !plain {
+            return None;
+        }
+        let (head, tail) = self.wrapping();
         let len = head.len() + line.len() + tail.len();
         out.reserve(frame::header_len(len) + len);
         frame::append_header(out, frame::TEXT, len, key);
@@ -118,12 +118,19 @@ impl Encoder {
         Some(len)
     }
 
-    /// Appends the message itself; true if bytes had to be replaced.
-    fn message(format: Format, head: &[u8], tail: &[u8], line: &[u8], out: &mut Vec<u8>) -> bool {
-        if let Format::Json = format {
-            out.extend_from_slice(head);
+    /// What goes before and after the line in a message of this format.
+    fn wrapping(&self) -> (&[u8], &[u8]) {
+        match self.format {
+            Format::Json => (&self.head, &self.tail),
+            Format::Raw => (&[], &[]),
         }
-        let plain = match format {
+    }
+
+    /// Appends the message itself; true if bytes had to be replaced.
+    fn message(&self, line: &[u8], out: &mut Vec<u8>) -> bool {
+        let (head, tail) = self.wrapping();
+        out.extend_from_slice(head);
+        let plain = match self.format {
             Format::Json => escape_ascii_into(line, out),
             Format::Raw if line.is_ascii() => {
                 out.extend_from_slice(line);
@@ -141,14 +148,12 @@ impl Encoder {
                     String::from_utf8_lossy(line)
                 }
             };
-            match format {
+            match self.format {
                 Format::Json => escape_into(&text, out),
                 Format::Raw => out.extend_from_slice(text.as_bytes()),
             }
         }
-        if let Format::Json = format {
-            out.extend_from_slice(tail);
-        }
+        out.extend_from_slice(tail);
         lossy
     }
 }
