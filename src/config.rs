@@ -15,7 +15,7 @@ use tungstenite::http::Uri;
 
 use tungstenite::http::{HeaderName, HeaderValue};
 
-use crate::cli::{Args, Confirm, Format, RetryLimit, Schema, StatsFormat, WhenFull};
+use crate::cli::{self, Args, Schema};
 use crate::messages::Verbosity;
 use crate::proxy::{self, Proxy};
 use crate::request;
@@ -48,6 +48,87 @@ pub struct Config {
     pub stats_format: StatsFormat,
     pub dry_run: bool,
     pub verbosity: Verbosity,
+}
+
+/// What each message holds: the JSON object, or the line itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Raw,
+}
+
+/// When a batch counts as sent: once its Pong arrives, or once written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirm {
+    Pong,
+    Write,
+}
+
+/// What the reader does when every worker and queue is busy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenFull {
+    Block,
+    Drop,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatsFormat {
+    Text,
+    Json,
+}
+
+/// Attempts in a row that deliver nothing before a batch fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryLimit {
+    Limited(u32),
+    Forever,
+}
+
+// The command line's spelling of each choice, mapped once, here: past
+// `Config` nothing knows clap's types.
+impl From<cli::Format> for Format {
+    fn from(value: cli::Format) -> Format {
+        match value {
+            cli::Format::Json => Format::Json,
+            cli::Format::Raw => Format::Raw,
+        }
+    }
+}
+
+impl From<cli::Confirm> for Confirm {
+    fn from(value: cli::Confirm) -> Confirm {
+        match value {
+            cli::Confirm::Pong => Confirm::Pong,
+            cli::Confirm::Write => Confirm::Write,
+        }
+    }
+}
+
+impl From<cli::WhenFull> for WhenFull {
+    fn from(value: cli::WhenFull) -> WhenFull {
+        match value {
+            cli::WhenFull::Block => WhenFull::Block,
+            cli::WhenFull::Drop => WhenFull::Drop,
+        }
+    }
+}
+
+impl From<cli::StatsFormat> for StatsFormat {
+    fn from(value: cli::StatsFormat) -> StatsFormat {
+        match value {
+            cli::StatsFormat::Text => StatsFormat::Text,
+            cli::StatsFormat::Json => StatsFormat::Json,
+        }
+    }
+}
+
+impl From<cli::RetryLimit> for RetryLimit {
+    fn from(value: cli::RetryLimit) -> RetryLimit {
+        match value {
+            cli::RetryLimit::Limited(n) => RetryLimit::Limited(n),
+            cli::RetryLimit::Forever => RetryLimit::Forever,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,7 +255,7 @@ impl Config {
         if args.stats_interval.is_some_and(|d| d.is_zero()) {
             return Err(usage("--stats-interval must be longer than 0".into()));
         }
-        if args.format == Format::Raw && !args.fields.is_empty() {
+        if args.format == cli::Format::Raw && !args.fields.is_empty() {
             return Err(usage("--field needs --format json".into()));
         }
 
@@ -200,7 +281,7 @@ impl Config {
             endpoints,
             inputs,
             max_len: args.max_len,
-            format: args.format,
+            format: args.format.into(),
             fields: args.fields,
             workers: args.workers,
             batch_size: args.batch_size,
@@ -208,16 +289,16 @@ impl Config {
             ping_interval: Some(args.ping_interval).filter(|d| !d.is_zero()),
             connect_timeout: args.connect_timeout,
             write_timeout: args.write_timeout,
-            confirm: args.confirm,
+            confirm: args.confirm.into(),
             max_in_flight: args.max_in_flight,
             ping_timeout: args.ping_timeout,
-            when_full: args.when_full,
-            retry_limit: args.retry_limit,
+            when_full: args.when_full.into(),
+            retry_limit: args.retry_limit.into(),
             backoff_init: args.backoff_init,
             backoff_max: args.backoff_max,
             drain_timeout: args.drain_timeout,
             stats_interval: args.stats_interval,
-            stats_format: args.stats_format,
+            stats_format: args.stats_format.into(),
             dry_run: args.dry_run,
             verbosity,
         })

@@ -13,7 +13,7 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::cli::Format;
+use crate::config::Format;
 use crate::frame::{self, Masks};
 
 /// How each message is laid out in the output.

@@ -409,7 +409,7 @@ mod tests {
 
     #[test]
     fn a_chunk_is_one_buffer_with_a_mark_after_each_message() {
-        let mut encoder = Encoder::new(crate::cli::Format::Raw, &[], Framing::Lines);
+        let mut encoder = Encoder::new(crate::config::Format::Raw, &[], Framing::Lines);
         let mut pending = Pending::default();
         pending.add(Piece::Line(b"one"), &mut encoder);
         pending.add(Piece::Oversize, &mut encoder);

@@ -13,10 +13,8 @@ use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Select, Sender, TrySendError};
 
-use crate::cli::WhenFull;
-
 use crate::batch::{Batch, Batcher};
-use crate::config::Config;
+use crate::config::{Config, WhenFull};
 use crate::dry_run;
 use crate::encode::{Encoder, Framing};
 use crate::frame::Masks;

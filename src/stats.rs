@@ -7,7 +7,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::cli::StatsFormat;
+use crate::config::StatsFormat;
 use crate::input::Chunk;
 use crate::messages::{self, Verbosity};
 

@@ -25,8 +25,7 @@ use crossbeam_channel::{Receiver, select};
 
 use crate::backoff::Backoff;
 use crate::batch::Batch;
-use crate::cli::{Confirm, RetryLimit};
-use crate::config::{Config, Endpoint};
+use crate::config::{Config, Confirm, Endpoint, RetryLimit};
 use crate::connection::Connection;
 use crate::error::{Error, Stage};
 use crate::messages;
