@@ -10,41 +10,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::input::Mark;
-
-#[derive(Debug, Default)]
-pub struct Batch {
-    /// Whole frames, back to back, in order: the first slice, then the
-    /// others. Most batches lie in one chunk, and then cost no allocation,
-    /// which with --batch-size 1 is one per line.
-    first: Bytes,
-    rest: Vec<Bytes>,
-    lines: usize,
-    /// The messages' own length, frames aside.
-    bytes: usize,
-}
-
-impl Batch {
-    /// The batch's frames, in order, as slices of the reader's chunks.
-    pub fn parts(&self) -> impl Iterator<Item = &Bytes> {
-        std::iter::once(&self.first).chain(&self.rest)
-    }
-
-    fn add_part(&mut self, part: Bytes) {
-        match self.lines {
-            0 => self.first = part,
-            _ => self.rest.push(part),
-        }
-    }
-
-    pub fn lines(&self) -> usize {
-        self.lines
-    }
-
-    pub fn bytes(&self) -> usize {
-        self.bytes
-    }
-}
+use crate::units::{Batch, Mark};
 
 pub struct Batcher {
     size: usize,
@@ -76,15 +42,16 @@ impl Batcher {
         let mut rest = marks;
         while !rest.is_empty() {
             self.opened.get_or_insert(now);
-            let take = (self.size - self.pending.lines).min(rest.len());
+            let take = (self.size - self.pending.lines()).min(rest.len());
             let last = rest[take - 1];
-            self.pending
-                .add_part(frames.slice(frame_start..last.frame_end));
-            self.pending.lines += take;
-            self.pending.bytes += last.text_end - text_start;
+            self.pending.append(
+                frames.slice(frame_start..last.frame_end),
+                take,
+                last.text_end - text_start,
+            );
             (frame_start, text_start) = (last.frame_end, last.text_end);
             rest = &rest[take..];
-            if self.pending.lines == self.size {
+            if self.pending.lines() == self.size {
                 emit(self.take().expect("a full batch"));
             }
         }
@@ -98,7 +65,7 @@ impl Batcher {
     /// Closes the pending batch, if there is one.
     pub fn take(&mut self) -> Option<Batch> {
         self.opened = None;
-        if self.pending.lines == 0 {
+        if self.pending.lines() == 0 {
             return None;
         }
         Some(std::mem::take(&mut self.pending))

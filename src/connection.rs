@@ -26,13 +26,13 @@ use tungstenite::handshake::HandshakeError;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
-use crate::batch::Batch;
 use crate::config::{Config, Endpoint};
 use crate::error::{Error, Stage};
 use crate::frame::{self, Masks};
 use crate::proxy::{self, Proxy};
 use crate::shutdown::Shutdown;
 use crate::tls::{Stream, tls_error};
+use crate::units::Batch;
 
 /// Longest single wait in `poll`, so that the end of a drain is noticed.
 const POLL_SLICE: Duration = Duration::from_millis(100);

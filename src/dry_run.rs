@@ -10,10 +10,10 @@ use std::io::{self, BufWriter, Write};
 
 use crossbeam_channel::Receiver;
 
-use crate::batch::Batch;
 use crate::messages::{self, io_reason};
 use crate::shutdown::Shutdown;
 use crate::stats::Stats;
+use crate::units::Batch;
 
 pub fn run(batches: &Receiver<Batch>, stats: &Stats, shutdown: &Shutdown) {
     let mut out = BufWriter::with_capacity(64 * 1024, io::stdout().lock());

@@ -23,31 +23,9 @@ use crate::encode::Encoder;
 use crate::messages::{self, io_reason};
 use crate::shutdown::Shutdown;
 use crate::stats::Stats;
+use crate::units::{Chunk, Mark};
 
 const READ_BUFFER: usize = 64 * 1024;
-
-/// The messages encoded from one read, with what was dropped on the way.
-#[derive(Debug, Default)]
-pub struct Chunk {
-    /// Every message, framed, back to back.
-    pub frames: Bytes,
-    /// Where each message ends, in order.
-    pub marks: Vec<Mark>,
-    /// Lines longer than --max-len, dropped whole.
-    pub oversize: u64,
-    /// Lines sent with U+FFFD in place of bytes that were not UTF-8.
-    pub invalid_utf8: u64,
-}
-
-/// The end of one message in a chunk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Mark {
-    /// Where its frame ends in `frames`.
-    pub frame_end: usize,
-    /// The length of every message up to and including this one, frames
-    /// aside: what the server receives as text.
-    pub text_end: usize,
-}
 
 /// One step of splitting: a line to send, or the fact that one was too long.
 #[derive(Debug, PartialEq, Eq)]

@@ -24,6 +24,7 @@ mod shutdown;
 mod stats;
 mod ticker;
 mod tls;
+mod units;
 mod worker;
 
 use crate::cli::Args;

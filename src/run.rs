@@ -13,16 +13,17 @@ use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Select, Sender, TrySendError};
 
-use crate::batch::{Batch, Batcher};
+use crate::batch::Batcher;
 use crate::config::{Config, WhenFull};
 use crate::dry_run;
 use crate::encode::{Encoder, Framing};
 use crate::frame::Masks;
-use crate::input::{self, Chunk};
+use crate::input;
 use crate::ping;
 use crate::shutdown::{Cause, Shutdown};
 use crate::stats::{Report, Stats, Summary};
 use crate::ticker;
+use crate::units::{Batch, Chunk};
 use crate::worker::{Outage, Worker};
 
 /// Chunks (one per read, up to 64 KiB of input each) waiting for the batcher.

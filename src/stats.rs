@@ -8,8 +8,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::config::StatsFormat;
-use crate::input::Chunk;
 use crate::messages::{self, Verbosity};
+use crate::units::Chunk;
 
 #[derive(Debug, Default)]
 pub struct Stats {

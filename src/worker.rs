@@ -24,13 +24,13 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, select};
 
 use crate::backoff::Backoff;
-use crate::batch::Batch;
 use crate::config::{Config, Confirm, Endpoint, RetryLimit};
 use crate::connection::Connection;
 use crate::error::{Error, Stage};
 use crate::messages;
 use crate::shutdown::Shutdown;
 use crate::stats::Stats;
+use crate::units::Batch;
 
 /// How often an idle worker reads what the server sent (pings, a Close).
 const IDLE_SERVICE: Duration = Duration::from_secs(1);
