@@ -17,9 +17,9 @@ use tungstenite::http::{HeaderName, HeaderValue};
 
 use crate::cli::{self, Args, Schema};
 use crate::messages::Verbosity;
-use crate::proxy::{self, Proxy};
-use crate::request;
-use crate::tls::{Tls, TlsOptions};
+use crate::net::proxy::{self, Proxy};
+use crate::net::request;
+use crate::net::tls::{Tls, TlsOptions};
 
 #[derive(Debug, Clone)]
 pub struct Config {

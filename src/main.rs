@@ -3,29 +3,23 @@
 //! Parse, validate, run, and turn the outcome into an exit status, here and
 //! only here (but for a second Ctrl-C, which exits from the signal handler).
 
-mod backoff;
-mod batch;
 mod cli;
 mod config;
-mod connection;
+mod deliver;
 mod dry_run;
 mod encode;
 mod error;
-mod frame;
 #[cfg(test)]
 mod generate;
 mod input;
 mod messages;
+mod net;
 mod ping;
-mod proxy;
-mod request;
 mod run;
 mod shutdown;
 mod stats;
 mod ticker;
-mod tls;
 mod units;
-mod worker;
 
 use crate::cli::Args;
 use crate::config::Config;

@@ -13,18 +13,18 @@ use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Select, Sender, TrySendError};
 
-use crate::batch::Batcher;
 use crate::config::{Config, WhenFull};
+use crate::deliver::batch::Batcher;
+use crate::deliver::worker::{Outage, Worker};
 use crate::dry_run;
+use crate::encode::frame::Masks;
 use crate::encode::{Encoder, Framing};
-use crate::frame::Masks;
 use crate::input;
 use crate::ping;
 use crate::shutdown::{Cause, Shutdown};
 use crate::stats::{Report, Stats, Summary};
 use crate::ticker;
 use crate::units::{Batch, Chunk};
-use crate::worker::{Outage, Worker};
 
 /// Chunks (one per read, up to 64 KiB of input each) waiting for the batcher.
 const CHUNKS_IN_FLIGHT: usize = 4;

@@ -14,7 +14,9 @@ use std::time::SystemTime;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::config::Format;
-use crate::frame::{self, Masks};
+pub mod frame;
+
+use frame::Masks;
 
 /// How each message is laid out in the output.
 pub enum Framing {
@@ -536,11 +538,11 @@ mod tests {
         lines.encode(line, &mut expected);
         expected.pop();
         assert_eq!(len, expected.len(), "length of {line:?}");
-        let header = crate::frame::header_len(len);
+        let header = crate::encode::frame::header_len(len);
         assert_eq!(out.len(), 1 + header + len, "frame of {line:?}");
         let key: [u8; 4] = out[1 + header - 4..1 + header].try_into().unwrap();
         let mut payload = out[1 + header..].to_vec();
-        crate::frame::apply_mask(&mut payload, key);
+        crate::encode::frame::apply_mask(&mut payload, key);
         assert_eq!(payload, expected, "payload of {line:?}");
     }
 

@@ -12,7 +12,7 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 
 use crate::error::{Error, Stage};
-use crate::request::percent_decode;
+use crate::net::request::percent_decode;
 
 #[derive(Debug, Clone)]
 pub struct Proxy {

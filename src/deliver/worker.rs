@@ -23,11 +23,11 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, select};
 
-use crate::backoff::Backoff;
 use crate::config::{Config, Confirm, Endpoint, RetryLimit};
-use crate::connection::Connection;
+use crate::deliver::backoff::Backoff;
 use crate::error::{Error, Stage};
 use crate::messages;
+use crate::net::connection::Connection;
 use crate::shutdown::Shutdown;
 use crate::stats::Stats;
 use crate::units::Batch;

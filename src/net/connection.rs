@@ -27,11 +27,11 @@ use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
 use crate::config::{Config, Endpoint};
+use crate::encode::frame::{self, Masks};
 use crate::error::{Error, Stage};
-use crate::frame::{self, Masks};
-use crate::proxy::{self, Proxy};
+use crate::net::proxy::{self, Proxy};
+use crate::net::tls::{Stream, tls_error};
 use crate::shutdown::Shutdown;
-use crate::tls::{Stream, tls_error};
 use crate::units::Batch;
 
 /// Longest single wait in `poll`, so that the end of a drain is noticed.
