@@ -21,6 +21,9 @@ Register-ArgumentCompleter -Native -CommandName 'wsship' -ScriptBlock {
 
     $completions = @(switch ($command) {
         'wsship' {
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Keep in FILE how far each input file has been delivered, and start there next time. A position moves only past lines confirmed sent or dropped by policy')
+            [CompletionResult]::new('--start-at', '--start-at', [CompletionResultType]::ParameterName, 'Where to start in a file that is there when wsship starts and that the state does not know: its beginning, or its end (only lines written from now on). Files that appear later are read from their beginning')
+            [CompletionResult]::new('--scan-interval', '--scan-interval', [CompletionResultType]::ParameterName, 'With --follow, look for new files matching a FILE pattern this often')
             [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL, ws[s]://[USER:PASSWORD@]HOST[:PORT]/PATH; takes the place of --schema, --addr and --path. Repeat for several servers: workers are spread over them and a worker whose server fails moves to the next')
             [CompletionResult]::new('--schema', '--schema', [CompletionResultType]::ParameterName, 'URL scheme used with --addr and --path')
             [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Server address as HOST:PORT (IPv6 as [ADDR]:PORT); repeat for several servers')
@@ -52,12 +55,14 @@ Register-ArgumentCompleter -Native -CommandName 'wsship' -ScriptBlock {
             [CompletionResult]::new('--max-len', '--max-len', [CompletionResultType]::ParameterName, 'Drop (never truncate) lines longer than this many bytes; K, M and G suffixes are binary')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'What each message holds: the JSON object, or the line itself')
             [CompletionResult]::new('--field', '--field', [CompletionResultType]::ParameterName, 'Add a constant string field to every JSON message (repeatable)')
-            [CompletionResult]::new('--retry-limit', '--retry-limit', [CompletionResultType]::ParameterName, 'Retries of one batch before it is dropped as failed: a number, or `forever` (or -1)')
+            [CompletionResult]::new('--retry-limit', '--retry-limit', [CompletionResultType]::ParameterName, 'Retries of one batch before it is dropped as failed: a number, or `forever` (or -1). [default: 8; forever with --follow, where the file holds what waits]')
             [CompletionResult]::new('--backoff-init', '--backoff-init', [CompletionResultType]::ParameterName, 'First delay before a retry; each further retry doubles it, with jitter')
             [CompletionResult]::new('--backoff-max', '--backoff-max', [CompletionResultType]::ParameterName, 'Longest delay between retries')
             [CompletionResult]::new('--drain-timeout', '--drain-timeout', [CompletionResultType]::ParameterName, 'After SIGINT, SIGTERM or SIGHUP, time allowed to send what was already read')
             [CompletionResult]::new('--stats-interval', '--stats-interval', [CompletionResultType]::ParameterName, 'Print the statistics line on stderr this often, as well as at exit')
             [CompletionResult]::new('--stats-format', '--stats-format', [CompletionResultType]::ParameterName, 'Format of the summary and --stats-interval lines on stderr')
+            [CompletionResult]::new('-F', '-F ', [CompletionResultType]::ParameterName, 'Keep reading each FILE as it grows, as `tail -F` does: across rotation (rename or truncation), deletion and re-creation. Runs until a signal')
+            [CompletionResult]::new('--follow', '--follow', [CompletionResultType]::ParameterName, 'Keep reading each FILE as it grows, as `tail -F` does: across rotation (rename or truncation), deletion and re-creation. Runs until a signal')
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not verify the server''s certificate or name (warns on every run)')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Write the messages that would be sent to stdout, one per line, instead of connecting')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors: no summary, no outage notices')

@@ -18,6 +18,9 @@ set edit:completion:arg-completer[wsship] = {|@words|
     }
     var completions = [
         &'wsship'= {
+            cand --state 'Keep in FILE how far each input file has been delivered, and start there next time. A position moves only past lines confirmed sent or dropped by policy'
+            cand --start-at 'Where to start in a file that is there when wsship starts and that the state does not know: its beginning, or its end (only lines written from now on). Files that appear later are read from their beginning'
+            cand --scan-interval 'With --follow, look for new files matching a FILE pattern this often'
             cand --url 'Server URL, ws[s]://[USER:PASSWORD@]HOST[:PORT]/PATH; takes the place of --schema, --addr and --path. Repeat for several servers: workers are spread over them and a worker whose server fails moves to the next'
             cand --schema 'URL scheme used with --addr and --path'
             cand --addr 'Server address as HOST:PORT (IPv6 as [ADDR]:PORT); repeat for several servers'
@@ -49,12 +52,14 @@ set edit:completion:arg-completer[wsship] = {|@words|
             cand --max-len 'Drop (never truncate) lines longer than this many bytes; K, M and G suffixes are binary'
             cand --format 'What each message holds: the JSON object, or the line itself'
             cand --field 'Add a constant string field to every JSON message (repeatable)'
-            cand --retry-limit 'Retries of one batch before it is dropped as failed: a number, or `forever` (or -1)'
+            cand --retry-limit 'Retries of one batch before it is dropped as failed: a number, or `forever` (or -1). [default: 8; forever with --follow, where the file holds what waits]'
             cand --backoff-init 'First delay before a retry; each further retry doubles it, with jitter'
             cand --backoff-max 'Longest delay between retries'
             cand --drain-timeout 'After SIGINT, SIGTERM or SIGHUP, time allowed to send what was already read'
             cand --stats-interval 'Print the statistics line on stderr this often, as well as at exit'
             cand --stats-format 'Format of the summary and --stats-interval lines on stderr'
+            cand -F 'Keep reading each FILE as it grows, as `tail -F` does: across rotation (rename or truncation), deletion and re-creation. Runs until a signal'
+            cand --follow 'Keep reading each FILE as it grows, as `tail -F` does: across rotation (rename or truncation), deletion and re-creation. Runs until a signal'
             cand --insecure 'Do not verify the server''s certificate or name (warns on every run)'
             cand --dry-run 'Write the messages that would be sent to stdout, one per line, instead of connecting'
             cand -q 'Print only errors: no summary, no outage notices'

@@ -1,3 +1,7 @@
+complete -c wsship -l state -d 'Keep in FILE how far each input file has been delivered, and start there next time. A position moves only past lines confirmed sent or dropped by policy' -r -F
+complete -c wsship -l start-at -d 'Where to start in a file that is there when wsship starts and that the state does not know: its beginning, or its end (only lines written from now on). Files that appear later are read from their beginning' -r -f -a "beginning\t'Send the whole file'
+end\t'Send only what is written from now on'"
+complete -c wsship -l scan-interval -d 'With --follow, look for new files matching a FILE pattern this often' -r
 complete -c wsship -l url -d 'Server URL, ws[s]://[USER:PASSWORD@]HOST[:PORT]/PATH; takes the place of --schema, --addr and --path. Repeat for several servers: workers are spread over them and a worker whose server fails moves to the next' -r -f
 complete -c wsship -l schema -d 'URL scheme used with --addr and --path' -r -f -a "ws\t'Plain WebSocket'
 wss\t'WebSocket over TLS'"
@@ -30,13 +34,14 @@ complete -c wsship -l max-len -d 'Drop (never truncate) lines longer than this m
 complete -c wsship -l format -d 'What each message holds: the JSON object, or the line itself' -r -f -a "json\t'{"timestamp":"...","message":"..."} plus any --field'
 raw\t'The line itself, as read'"
 complete -c wsship -l field -d 'Add a constant string field to every JSON message (repeatable)' -r
-complete -c wsship -l retry-limit -d 'Retries of one batch before it is dropped as failed: a number, or `forever` (or -1)' -r
+complete -c wsship -l retry-limit -d 'Retries of one batch before it is dropped as failed: a number, or `forever` (or -1). [default: 8; forever with --follow, where the file holds what waits]' -r
 complete -c wsship -l backoff-init -d 'First delay before a retry; each further retry doubles it, with jitter' -r
 complete -c wsship -l backoff-max -d 'Longest delay between retries' -r
 complete -c wsship -l drain-timeout -d 'After SIGINT, SIGTERM or SIGHUP, time allowed to send what was already read' -r
 complete -c wsship -l stats-interval -d 'Print the statistics line on stderr this often, as well as at exit' -r
 complete -c wsship -l stats-format -d 'Format of the summary and --stats-interval lines on stderr' -r -f -a "text\t'wsship: summary: read=... sent=... (key=value pairs)'
 json\t'One JSON object per line, with a "type" of "summary" or "stats"'"
+complete -c wsship -s F -l follow -d 'Keep reading each FILE as it grows, as `tail -F` does: across rotation (rename or truncation), deletion and re-creation. Runs until a signal'
 complete -c wsship -l insecure -d 'Do not verify the server\'s certificate or name (warns on every run)'
 complete -c wsship -l dry-run -d 'Write the messages that would be sent to stdout, one per line, instead of connecting'
 complete -c wsship -s q -l quiet -d 'Print only errors: no summary, no outage notices'

@@ -25,9 +25,16 @@ with duplicates only from that window (counted as resent). \
 With one worker the server sees lines in input order; with several, order holds \
 within a batch.
 
+Files: with --follow, each FILE is read as it grows, across rotation by rename or \
+truncation, deletion and re-creation, until a signal. With --state, each file's \
+position moves only past lines confirmed sent or dropped by policy, and the next run \
+starts there: after a crash nothing is lost, and only lines unconfirmed at the crash \
+or confirmed after the last state write (about once a second) are sent twice.
+
 Exit status:
   0    every line read was sent or dropped by policy (--max-len)
-  1    a line failed, an input could not be read, or the server refused us
+  1    a line failed, an input could not be read, the server refused us, or the
+       state file could not be read or written
   2    usage error
   130  interrupted by SIGINT, SIGTERM or SIGHUP (a second signal exits at once)";
 
@@ -40,9 +47,34 @@ Exit status:
 #[derive(Debug, Parser)]
 #[command(name = "wsship", version, after_help = AFTER_HELP, max_term_width = 100)]
 pub struct Args {
-    /// Files to read, in order; none or `-` means standard input.
+    /// Files to read, in order; none or `-` means standard input. A FILE holding `*`, `?` or
+    /// `[` is a pattern (quote it from the shell), matched when wsship starts and, with
+    /// --follow, again every --scan-interval.
     #[arg(value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub files: Vec<PathBuf>,
+
+    /// Keep reading each FILE as it grows, as `tail -F` does: across rotation (rename or
+    /// truncation), deletion and re-creation. Runs until a signal.
+    #[arg(short = 'F', long, env = "WSSHIP_FOLLOW", help_heading = "Input")]
+    pub follow: bool,
+
+    /// Keep in FILE how far each input file has been delivered, and start there next time.
+    /// A position moves only past lines confirmed sent or dropped by policy.
+    #[arg(long, env = "WSSHIP_STATE", value_name = "FILE", value_hint = ValueHint::FilePath,
+          help_heading = "Input")]
+    pub state: Option<PathBuf>,
+
+    /// Where to start in a file that is there when wsship starts and that the state does not
+    /// know: its beginning, or its end (only lines written from now on). Files that appear
+    /// later are read from their beginning.
+    #[arg(long, env = "WSSHIP_START_AT", value_enum, default_value_t = StartAt::Beginning,
+          help_heading = "Input")]
+    pub start_at: StartAt,
+
+    /// With --follow, look for new files matching a FILE pattern this often.
+    #[arg(long, env = "WSSHIP_SCAN_INTERVAL", value_name = "DURATION", default_value = "10s",
+          value_parser = parse_duration, help_heading = "Input")]
+    pub scan_interval: Duration,
 
     /// Server URL, ws[s]://[USER:PASSWORD@]HOST[:PORT]/PATH; takes the place of --schema,
     /// --addr and --path. Repeat for several servers: workers are spread over them and a
@@ -247,10 +279,11 @@ pub struct Args {
     pub fields: Vec<(String, String)>,
 
     /// Retries of one batch before it is dropped as failed: a number, or `forever` (or -1).
-    #[arg(long, env = "WSSHIP_RETRY_LIMIT", value_name = "N|forever", default_value = "8",
+    /// [default: 8; forever with --follow, where the file holds what waits]
+    #[arg(long, env = "WSSHIP_RETRY_LIMIT", value_name = "N|forever",
           value_parser = parse_retry_limit, allow_hyphen_values = true,
           help_heading = "Retries")]
-    pub retry_limit: RetryLimit,
+    pub retry_limit: Option<RetryLimit>,
 
     /// First delay before a retry; each further retry doubles it, with jitter.
     #[arg(long, env = "WSSHIP_BACKOFF_INIT", value_name = "DURATION", default_value = "1s",
@@ -343,6 +376,14 @@ pub enum Format {
     Json,
     /// The line itself, as read.
     Raw,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StartAt {
+    /// Send the whole file.
+    Beginning,
+    /// Send only what is written from now on.
+    End,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

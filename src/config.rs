@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::num::NonZeroUsize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::CommandFactory;
@@ -27,6 +27,11 @@ pub struct Config {
     pub endpoints: Vec<Endpoint>,
     pub insecure: bool,
     pub inputs: Vec<Input>,
+    pub follow: bool,
+    /// The state file, if positions are kept across runs.
+    pub state: Option<PathBuf>,
+    pub start_at: StartAt,
+    pub scan_interval: Duration,
     pub max_len: usize,
     pub format: Format,
     pub fields: Vec<(String, String)>,
@@ -77,6 +82,13 @@ pub enum StatsFormat {
     Json,
 }
 
+/// Where to start in a file met for the first time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartAt {
+    Beginning,
+    End,
+}
+
 /// Attempts in a row that deliver nothing before a batch fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RetryLimit {
@@ -122,6 +134,15 @@ impl From<cli::StatsFormat> for StatsFormat {
     }
 }
 
+impl From<cli::StartAt> for StartAt {
+    fn from(value: cli::StartAt) -> StartAt {
+        match value {
+            cli::StartAt::Beginning => StartAt::Beginning,
+            cli::StartAt::End => StartAt::End,
+        }
+    }
+}
+
 impl From<cli::RetryLimit> for RetryLimit {
     fn from(value: cli::RetryLimit) -> RetryLimit {
         match value {
@@ -135,15 +156,31 @@ impl From<cli::RetryLimit> for RetryLimit {
 pub enum Input {
     Stdin,
     File(PathBuf),
+    /// A FILE with `*`, `?` or `[`: every file it matches.
+    Pattern(String),
 }
 
 impl Input {
-    /// The name used in messages, as `cat` would print it.
-    pub fn name(&self) -> &Path {
-        match self {
-            Input::Stdin => Path::new("-"),
-            Input::File(path) => path,
+    fn from_arg(path: PathBuf) -> Result<Input, String> {
+        if path.as_os_str() == "-" {
+            return Ok(Input::Stdin);
         }
+        let bytes = path.as_os_str().as_encoded_bytes();
+        if !bytes.iter().any(|b| matches!(b, b'*' | b'?' | b'[')) {
+            return Ok(Input::File(path));
+        }
+        let Some(pattern) = path.to_str() else {
+            return Err(format!(
+                "FILE pattern {}: patterns must be UTF-8",
+                path.display()
+            ));
+        };
+        glob::Pattern::new(pattern).map_err(|e| {
+            format!(
+                "FILE pattern '{pattern}': {e} (write [*], [?] or [[] for the character itself)"
+            )
+        })?;
+        Ok(Input::Pattern(pattern.to_string()))
     }
 }
 
@@ -264,11 +301,28 @@ impl Config {
             false => args
                 .files
                 .into_iter()
-                .map(|path| match path.as_os_str() == "-" {
-                    true => Input::Stdin,
-                    false => Input::File(path),
-                })
-                .collect(),
+                .map(Input::from_arg)
+                .collect::<Result<Vec<Input>, String>>()
+                .map_err(usage)?,
+        };
+        let files = inputs.iter().any(|input| *input != Input::Stdin);
+        if args.follow && !files {
+            return Err(usage(
+                "--follow needs a FILE to follow (standard input is read to its end anyway)".into(),
+            ));
+        }
+        if args.state.is_some() && !files {
+            return Err(usage(
+                "--state needs a FILE: standard input has no position to keep".into(),
+            ));
+        }
+        if args.scan_interval.is_zero() {
+            return Err(usage("--scan-interval must be longer than 0".into()));
+        }
+        let retry_limit = match (args.retry_limit, args.follow) {
+            (Some(limit), _) => limit.into(),
+            (None, true) => RetryLimit::Forever,
+            (None, false) => RetryLimit::Limited(8),
         };
         let verbosity = match (args.quiet, args.verbose) {
             (true, _) => Verbosity::Quiet,
@@ -280,6 +334,10 @@ impl Config {
             insecure: tls_config.is_some() && args.insecure,
             endpoints,
             inputs,
+            follow: args.follow,
+            state: args.state,
+            start_at: args.start_at.into(),
+            scan_interval: args.scan_interval,
             max_len: args.max_len,
             format: args.format.into(),
             fields: args.fields,
@@ -293,7 +351,7 @@ impl Config {
             max_in_flight: args.max_in_flight,
             ping_timeout: args.ping_timeout,
             when_full: args.when_full.into(),
-            retry_limit: args.retry_limit.into(),
+            retry_limit,
             backoff_init: args.backoff_init,
             backoff_max: args.backoff_max,
             drain_timeout: args.drain_timeout,
@@ -438,6 +496,35 @@ mod tests {
         assert!(config(&["--flush-interval", "0"]).is_err());
         assert!(config(&["--format", "raw", "--field", "a=b"]).is_err());
         assert!(config(&["--schema", "wss", "--cert", "c.pem"]).is_err());
+    }
+
+    #[test]
+    fn following_retries_forever_unless_told_otherwise() {
+        let limit = |args: &[&str]| config(args).unwrap().retry_limit;
+        assert_eq!(limit(&["a.log"]), RetryLimit::Limited(8));
+        assert_eq!(limit(&["-F", "a.log"]), RetryLimit::Forever);
+        assert_eq!(
+            limit(&["-F", "--retry-limit", "3", "a.log"]),
+            RetryLimit::Limited(3)
+        );
+    }
+
+    #[test]
+    fn files_with_pattern_characters_are_patterns() {
+        let c = config(&["app.log", "logs/*.log", "x?.log", "[ab].log", "-"]).unwrap();
+        assert_eq!(
+            c.inputs,
+            vec![
+                Input::File("app.log".into()),
+                Input::Pattern("logs/*.log".into()),
+                Input::Pattern("x?.log".into()),
+                Input::Pattern("[ab].log".into()),
+                Input::Stdin,
+            ]
+        );
+        assert!(config(&["[unclosed.log"]).is_err());
+        assert!(config(&["--state", "s", "-"]).is_err());
+        assert!(config(&["--follow"]).is_err());
     }
 
     #[test]

@@ -10,22 +10,22 @@ use std::io::{self, BufWriter, Write};
 
 use crossbeam_channel::Receiver;
 
+use crate::deliver::Tally;
 use crate::messages::{self, io_reason};
 use crate::shutdown::Shutdown;
-use crate::stats::Stats;
 use crate::units::Batch;
 
-pub fn run(batches: &Receiver<Batch>, stats: &Stats, shutdown: &Shutdown) {
+pub fn run(batches: &Receiver<Batch>, tally: Tally<'_>, shutdown: &Shutdown) {
     let mut out = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
     for batch in batches {
         if shutdown.expired() {
-            stats.failed(batch.lines());
+            tally.failed(std::iter::once(&batch));
             continue;
         }
         match write_batch(&mut out, &batch) {
-            Ok(()) => stats.sent(0, batch.lines(), batch.bytes()),
+            Ok(()) => tally.sent(0, std::iter::once(&batch)),
             Err(err) => {
-                stats.failed(batch.lines());
+                tally.failed(std::iter::once(&batch));
                 if shutdown.abort() && err.kind() != io::ErrorKind::BrokenPipe {
                     messages::error!("stdout: {}", io_reason(&err));
                 }

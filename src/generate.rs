@@ -19,7 +19,7 @@ use crate::cli::Args;
 
 /// The date in the page's title line: when its content last changed in
 /// substance. A fixed string, so that regenerating is reproducible.
-const MAN_DATE: &str = "2026-11-25";
+const MAN_DATE: &str = "2026-12-01";
 
 fn man_page() -> String {
     let man = clap_mangen::Man::new(Args::command())
@@ -115,12 +115,12 @@ fn description() -> Roff {
     paragraph(
         &mut roff,
         [roman(
-            "Data flows one way. A reader thread reads the inputs, splits lines and encodes each \
-             one; a batcher groups the messages by count (--batch-size) and age \
+            "Data flows one way. A reader thread reads the inputs, splits lines, encodes each \
+             one and groups the messages in batches by count (--batch-size) and age \
              (--flush-interval); a pool of --workers threads, each owning one connection, writes \
              the batches; a ping thread asks every worker to send a Ping each --ping-interval. \
-             Every queue between them is bounded, so a slow server slows the upstream pipe \
-             instead of growing memory.",
+             Every queue between them is bounded, so a slow server slows the upstream pipe (or, \
+             with --follow, the reading of the files) instead of growing memory.",
         )],
     );
     paragraph(
@@ -160,7 +160,8 @@ fn sections() -> Roff {
         &mut roff,
         "1",
         "A line failed (its batch used up its retries, or the run was stopped before it was \
-         sent), an input could not be read, or the server refused the handshake.",
+         sent), an input could not be read, the server refused the handshake, or the state \
+         file could not be read or written.",
     );
     item(
         &mut roff,
@@ -179,8 +180,79 @@ fn sections() -> Roff {
         [roman(
             "On the first SIGINT, SIGTERM or SIGHUP wsship stops reading, sends what it has \
              already read within --drain-timeout, closes each connection and exits 130. Lines \
-             that could not be sent in that time are counted as failed. A second signal exits \
-             at once.",
+             that could not be sent in that time are counted as failed (with --state, the next \
+             run sends them). A second signal exits at once. With --follow, a signal is how a \
+             run ends.",
+        )],
+    );
+
+    roff.control("SH", ["FOLLOWING FILES"]);
+    paragraph(
+        &mut roff,
+        [roman(
+            "With --follow, the files are first read in order, each to its end; from then on \
+             every file with new data gets a turn of up to 4 MiB in each round, and a file at \
+             its end is looked at again after 10 ms, then less often while it stays quiet, at \
+             most every 250 ms. A line appended to a quiet file reaches the server within about \
+             250 ms plus --flush-interval.",
+        )],
+    );
+    item(
+        &mut roff,
+        "Rotation by rename",
+        "(logrotate's create): the old file is read to its end through the handle already \
+         open, then the new one from its start: nothing lost, nothing read twice. The old \
+         handle stays open, and is read if it grows, until it has been quiet for a minute.",
+    );
+    item(
+        &mut roff,
+        "Truncation in place",
+        "(copytruncate, > file): noticed when the file is shorter than what was read or its \
+         first bytes changed; said once, and the new content read from its start. Lines \
+         written between logrotate's copy and its truncation are lost; no shipper can \
+         prevent that.",
+    );
+    item(
+        &mut roff,
+        "Deletion",
+        "What remains is read through the open handle; the name is watched, and a file that \
+         appears there is read from its start. A name missing at start is waited for, \
+         reported once.",
+    );
+    item(
+        &mut roff,
+        "Patterns",
+        "A FILE holding *, ? or [ is matched at start (oldest file first) and, with --follow, \
+         every --scan-interval. A file found under a new name that is already open is not \
+         read twice. A pattern must not match compressed rotations.",
+    );
+    paragraph(
+        &mut roff,
+        [roman(
+            "With --state FILE, each input file is known by device, inode and a fingerprint of \
+             its first bytes (up to 1 KiB), which survive a rename and tell a reused inode or a \
+             rewritten file apart. Its position moves only past lines confirmed sent or dropped \
+             by policy, over the longest run of them from the start (batches confirm out of \
+             order with several workers); a failed line is never passed over, so the next run \
+             sends it again. Without --follow, each FILE is read from its position to its end, \
+             files the state knows first, so that a log rotated since the last run (matched, \
+             for example, by 'app.log*') is finished before its successor. A file the state \
+             does not know starts at its beginning, or with --start-at end at the end of its \
+             last line if it is there when wsship starts. With --state or --follow, a last \
+             line without its newline waits for it.",
+        )],
+    );
+    paragraph(
+        &mut roff,
+        [roman(
+            "The state is JSON (version 1), written to a temporary file in the same \
+             directory, synced, renamed over the old one and the directory synced, about once \
+             a second while positions move and at exit. After kill -9 at any moment and a \
+             restart with the same state, no line is lost, and the only duplicates are lines \
+             that were unconfirmed when the process died or confirmed after the last state \
+             write. A second wsship on the same state refuses at once (a lock on FILE.lock); a \
+             state that cannot be read stops wsship at start, naming the file. --dry-run reads \
+             the state but never moves it.",
         )],
     );
 
@@ -273,13 +345,23 @@ fn sections() -> Roff {
     roff.control("SH", ["EXAMPLES"]);
     example(
         &mut roff,
-        "Follow a log file forever, never dropping a line while the server is away:",
-        "tail -F /var/log/app.log | wsship --addr logs.example:8080 --path /ingest --retry-limit forever",
+        "From cron, with the exit status telling whether everything arrived:",
+        "wsship --url ws://collector:9000/logs -q /var/log/batch.log || echo \"shipping failed\" >&2",
     );
     example(
         &mut roff,
-        "From cron, with the exit status telling whether everything arrived:",
-        "wsship --url ws://collector:9000/logs -q /var/log/batch.log || echo \"shipping failed\" >&2",
+        "A service following a log across rotation, resuming exactly after a restart or a crash:",
+        "wsship --follow --state /var/lib/wsship/app.state --url wss://logs.example/ingest /var/log/app.log",
+    );
+    example(
+        &mut roff,
+        "A cron job shipping only what was appended since its last run:",
+        "wsship --state ~/.local/state/wsship/nginx.state --url ws://collector:9000/logs /var/log/nginx/access.log",
+    );
+    example(
+        &mut roff,
+        "Every log in a directory, including files created later:",
+        "wsship -F --state app.state --url ws://collector:9000/logs '/var/log/app/*.log'",
     );
     example(
         &mut roff,

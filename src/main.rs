@@ -12,6 +12,7 @@ mod error;
 #[cfg(test)]
 mod generate;
 mod input;
+mod ledger;
 mod messages;
 mod net;
 mod ping;
@@ -40,7 +41,13 @@ fn wsship() -> i32 {
         messages::error!("warning: --insecure: the server's certificate is not verified");
     }
 
-    let shutdown = Shutdown::new(config.drain_timeout);
+    let shutdown = match Shutdown::new(config.drain_timeout) {
+        Ok(shutdown) => shutdown,
+        Err(err) => {
+            messages::error!("cannot start: {}", messages::io_reason(&err));
+            return 1;
+        }
+    };
     if let Err(err) = shutdown.handle_signals() {
         messages::error!("cannot handle signals: {err}");
         return 1;
@@ -56,7 +63,7 @@ fn wsship() -> i32 {
             outcome.exit_code()
         }
         Err(err) => {
-            messages::error!("cannot start: {}", messages::io_reason(&err));
+            messages::error!("{err}");
             1
         }
     }

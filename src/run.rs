@@ -1,39 +1,41 @@
-//! The pipeline: reader → batcher → workers → sockets, one way only.
+//! The pipeline: reader (and batcher) → workers → sockets, one way only.
 //!
-//! The reader thread sends chunks of encoded lines over a small bounded
-//! channel; the batcher (this thread) groups them by count and age and hands
-//! batches to a bounded queue shared by the workers. Every queue is bounded,
-//! so a slow server blocks the workers, then the batcher, then the reader, and
-//! finally the upstream pipe: memory stays flat whatever the input rate.
+//! The reader runs on this thread: it reads, encodes and batches, and hands
+//! batches to a bounded queue shared by the workers. The queue is bounded,
+//! and so is each worker's window, so a slow server blocks the workers, then
+//! the reader, and finally the upstream pipe: memory stays flat whatever the
+//! input rate. With --state, a thread writes the positions the workers'
+//! confirmations move, about once a second and at the end.
 
+use std::fmt;
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Instant;
+use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Select, Sender, TrySendError};
-
-use crate::config::{Config, WhenFull};
-use crate::deliver::batch::Batcher;
+use crate::config::Config;
 use crate::deliver::worker::{Outage, Worker};
+use crate::deliver::{Handoff, Tally};
 use crate::dry_run;
 use crate::encode::frame::Masks;
 use crate::encode::{Encoder, Framing};
 use crate::input;
+use crate::input::state::{StateError, StateFile};
+use crate::ledger::Ledger;
+use crate::messages;
 use crate::ping;
 use crate::shutdown::{Cause, Shutdown};
 use crate::stats::{Report, Stats, Summary};
 use crate::ticker;
-use crate::units::{Batch, Chunk};
-
-/// Chunks (one per read, up to 64 KiB of input each) waiting for the batcher.
-const CHUNKS_IN_FLIGHT: usize = 4;
+use crate::units::Batch;
 
 pub struct Outcome {
     pub summary: Summary,
     /// Lines sent to each server.
     pub per_server: Vec<u64>,
     pub cause: Option<Cause>,
+    /// False if the state file could not be written at the end.
+    pub state_saved: bool,
 }
 
 impl Outcome {
@@ -41,29 +43,45 @@ impl Outcome {
         match self.cause {
             Some(Cause::Signal) => 130,
             Some(Cause::Fatal) => 1,
-            None if self.summary.failed > 0 || self.summary.input_errors > 0 => 1,
+            None if self.summary.failed > 0
+                || self.summary.input_errors > 0
+                || !self.state_saved =>
+            {
+                1
+            }
             None => 0,
         }
     }
 }
 
-pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> io::Result<Outcome> {
-    let stats = Arc::new(Stats::new(config.endpoints.len()));
-    let (chunk_tx, chunk_rx) = crossbeam_channel::bounded(CHUNKS_IN_FLIGHT);
+pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> Result<Outcome, Error> {
+    let stats = Stats::new(config.endpoints.len());
+    let state = match &config.state {
+        Some(path) => Some(StateFile::open(path).map_err(Error::State)?),
+        None => None,
+    };
+    let ledger = state.as_ref().map(|(_, records)| {
+        let ledger = Ledger::new();
+        for record in records {
+            ledger.carry(record.clone());
+        }
+        ledger
+    });
+    let state = state.map(|(file, _)| file);
+    let ledger = ledger.as_ref();
+    let plan = input::plan::plan(&config.inputs, ledger);
     let framing = match config.dry_run {
         true => Framing::Lines,
         false => Framing::WebSocket(Box::new(Masks::new())),
     };
-    // Not scoped: after a signal it may sit in a blocking read of stdin
-    // forever, and the process must not wait for it.
-    input::spawn(
-        config.inputs.clone(),
-        config.max_len,
-        Encoder::new(config.format, &config.fields, framing),
-        chunk_tx,
-        Arc::clone(shutdown),
-        Arc::clone(&stats),
-    )?;
+    let encoder = Encoder::new(config.format, &config.fields, framing);
+    let tally = Tally {
+        stats: &stats,
+        ledger,
+    };
+    // --dry-run shows what the next run would send: it reads the state but
+    // never moves it.
+    let keeper = state.as_ref().filter(|_| !config.dry_run).map(Keeper::new);
 
     let outage = Outage::new(config.endpoints.len());
     thread::scope(|scope| -> io::Result<()> {
@@ -76,11 +94,11 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> io::Result<Outcome> {
         let mut ticks = Vec::new();
         let mut workers = Vec::new();
         if config.dry_run {
-            let (batch_rx, stats) = (batch_rx.clone(), &*stats);
+            let batch_rx = batch_rx.clone();
             workers.push(
                 thread::Builder::new()
                     .name("dry-run".into())
-                    .spawn_scoped(scope, move || dry_run::run(&batch_rx, stats, shutdown))?,
+                    .spawn_scoped(scope, move || dry_run::run(&batch_rx, tally, shutdown))?,
             );
         }
         let connections = if config.dry_run {
@@ -98,8 +116,8 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> io::Result<Outcome> {
                 None => crossbeam_channel::never(),
             };
             let batch_rx = batch_rx.clone();
-            let (stats, outage) = (&*stats, &outage);
-            let worker = Worker::new(id, config, stats, shutdown, outage);
+            let outage = &outage;
+            let worker = Worker::new(id, config, tally, shutdown, outage);
             workers.push(
                 thread::Builder::new()
                     .name(format!("worker-{id}"))
@@ -124,20 +142,111 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> io::Result<Outcome> {
                     })
                 })?;
         }
+        if let (Some(keeper), Some(ledger)) = (&keeper, ledger) {
+            let stop = stop_rx.clone();
+            thread::Builder::new()
+                .name("state".into())
+                .spawn_scoped(scope, move || {
+                    ticker::every(STATE_EVERY, &stop, || {
+                        keeper.save(ledger);
+                    })
+                })?;
+        }
 
-        batch_lines(config, &chunk_rx, &batch_tx, shutdown, &stats);
-        drop(batch_tx);
+        let handoff = Handoff {
+            batches: batch_tx,
+            when_full: config.when_full,
+            shutdown,
+            tally,
+        };
+        input::run(config, plan, encoder, handoff, &stats, ledger);
         for worker in workers {
             let _ = worker.join();
         }
         Ok(())
-    })?;
+    })
+    .map_err(Error::Threads)?;
 
+    let state_saved = match (&keeper, ledger) {
+        (Some(keeper), Some(ledger)) => keeper.save(ledger),
+        _ => true,
+    };
     Ok(Outcome {
         summary: stats.summary(),
         per_server: stats.per_server(),
         cause: shutdown.cause(),
+        state_saved,
     })
+}
+
+/// How often the state file is written while positions move.
+const STATE_EVERY: Duration = Duration::from_secs(1);
+
+/// Writes the state file for the thread that ticks and for the end of the
+/// run, reporting a failure once, and its end once.
+struct Keeper<'a> {
+    file: &'a StateFile,
+    failing: Mutex<bool>,
+}
+
+impl<'a> Keeper<'a> {
+    fn new(file: &'a StateFile) -> Keeper<'a> {
+        Keeper {
+            file,
+            failing: Mutex::new(false),
+        }
+    }
+
+    /// Writes what moved since the last write; false if that failed.
+    fn save(&self, ledger: &Ledger) -> bool {
+        let Some(records) = ledger.changes() else {
+            return !*self.failing.lock().unwrap_or_else(|p| p.into_inner());
+        };
+        let result = self.file.write(&records);
+        let mut failing = self.failing.lock().unwrap_or_else(|p| p.into_inner());
+        match (&result, *failing) {
+            (Err(err), false) => messages::error!(
+                "--state {}: cannot write it: {}; the next run may send again what this one sent",
+                self.file.path().display(),
+                messages::io_reason(err)
+            ),
+            (Ok(()), true) => {
+                messages::notice!("--state {}: written again", self.file.path().display())
+            }
+            _ => {}
+        }
+        if result.is_err() {
+            // Whatever moved must be written next time.
+            ledger.touch();
+        }
+        *failing = result.is_err();
+        result.is_ok()
+    }
+}
+
+/// Why a run could not start.
+#[derive(Debug)]
+pub enum Error {
+    State(StateError),
+    Threads(io::Error),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::State(err) => err.fmt(f),
+            Error::Threads(err) => write!(f, "cannot start: {}", messages::io_reason(err)),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::State(err) => Some(err),
+            Error::Threads(err) => Some(err),
+        }
+    }
 }
 
 /// Lines that may wait for each worker, counted in whole batches.
@@ -150,95 +259,6 @@ const QUEUED_LINES_PER_WORKER: usize = 1024;
 /// with one slot, `--batch-size 1` cost two context switches per line.
 fn queue_capacity(workers: usize, batch_size: usize) -> usize {
     workers * (QUEUED_LINES_PER_WORKER / batch_size).max(1)
-}
-
-/// The batcher loop: until input ends or a shutdown begins.
-fn batch_lines(
-    config: &Config,
-    chunks: &Receiver<Chunk>,
-    batches: &Sender<Batch>,
-    shutdown: &Shutdown,
-    stats: &Stats,
-) {
-    let mut batcher = Batcher::new(config.batch_size.get(), config.flush_interval);
-    let take = |chunk: Chunk, batcher: &mut Batcher| {
-        stats.chunk(&chunk);
-        batcher.push(&chunk.frames, &chunk.marks, Instant::now(), |batch| {
-            dispatch(batch, batches, config, shutdown, stats)
-        });
-    };
-    loop {
-        let flush_at = match batcher.deadline() {
-            Some(deadline) => crossbeam_channel::at(deadline),
-            None => crossbeam_channel::never(),
-        };
-        crossbeam_channel::select! {
-            recv(chunks) -> chunk => match chunk {
-                Ok(chunk) => take(chunk, &mut batcher),
-                Err(_) => break,
-            },
-            recv(flush_at) -> _ => {
-                if let Some(batch) = batcher.take() {
-                    dispatch(batch, batches, config, shutdown, stats);
-                }
-            }
-            recv(shutdown.wake()) -> _ => {
-                // Stop reading, but what was read before the signal is sent.
-                while let Ok(chunk) = chunks.try_recv() {
-                    take(chunk, &mut batcher);
-                }
-                break;
-            }
-        }
-    }
-    if let Some(batch) = batcher.take() {
-        dispatch(batch, batches, config, shutdown, stats);
-    }
-}
-
-/// Hands a batch to the workers, blocking while all are busy. During a
-/// shutdown it waits no longer than the drain deadline; a batch that cannot
-/// be handed over by then is counted as failed.
-fn dispatch(
-    batch: Batch,
-    batches: &Sender<Batch>,
-    config: &Config,
-    shutdown: &Shutdown,
-    stats: &Stats,
-) {
-    let stopping = shutdown.is_stopping();
-    let batch = match stopping {
-        true => batch,
-        // A worker usually has room: setting up a select for every batch
-        // cost more than the rest of batching with --batch-size 1.
-        false => match batches.try_send(batch) {
-            Ok(()) => return,
-            Err(TrySendError::Disconnected(lost)) => return stats.failed(lost.lines()),
-            // Reading must never stall: a batch no worker can take now is
-            // dropped, and counted as such.
-            Err(TrySendError::Full(full)) if config.when_full == WhenFull::Drop => {
-                return stats.dropped_full(full.lines());
-            }
-            Err(TrySendError::Full(batch)) => batch,
-        },
-    };
-    if !stopping {
-        let mut select = Select::new();
-        let send = select.send(batches);
-        select.recv(shutdown.wake());
-        let operation = select.select();
-        if operation.index() == send {
-            if let Err(lost) = operation.send(batches, batch) {
-                stats.failed(lost.into_inner().lines());
-            }
-            return;
-        }
-        let _ = operation.recv(shutdown.wake());
-    }
-    let deadline = shutdown.deadline().unwrap_or_else(Instant::now);
-    if let Err(lost) = batches.send_deadline(batch, deadline) {
-        stats.failed(lost.into_inner().lines());
-    }
 }
 
 #[cfg(test)]

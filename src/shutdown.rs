@@ -4,8 +4,13 @@
 //! `--drain-timeout` to send what was already read; a second one exits at once.
 //! A fatal error (a handshake no retry can fix) sets the deadline to now.
 //! Sleepers wait on `wake`, a channel whose sender is dropped when shutdown
-//! begins, so a 60 s backoff does not hold up a Ctrl-C.
+//! begins, so a 60 s backoff does not hold up a Ctrl-C; the reader, which
+//! waits in poll(2) for its input and its deadlines together, watches a
+//! pipe that becomes readable at the same moment.
 
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
@@ -23,6 +28,9 @@ pub struct Shutdown {
     stopping: AtomicBool,
     state: Mutex<State>,
     wake: Receiver<()>,
+    /// Read end of a pipe that is written once, when shutdown begins, and
+    /// never read: from then on poll(2) finds it readable.
+    wake_pipe: File,
     drain: Duration,
 }
 
@@ -30,21 +38,31 @@ struct State {
     cause: Option<Cause>,
     deadline: Option<Instant>,
     wake_tx: Option<Sender<()>>,
+    wake_pipe_tx: Option<File>,
 }
 
 impl Shutdown {
-    pub fn new(drain: Duration) -> Arc<Shutdown> {
+    pub fn new(drain: Duration) -> std::io::Result<Arc<Shutdown>> {
         let (wake_tx, wake) = crossbeam_channel::bounded(0);
-        Arc::new(Shutdown {
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 fills the two descriptors, which we then own.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: both descriptors were just created and are owned by nothing else.
+        let (pipe_rx, pipe_tx) = unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
+        Ok(Arc::new(Shutdown {
             stopping: AtomicBool::new(false),
             state: Mutex::new(State {
                 cause: None,
                 deadline: None,
                 wake_tx: Some(wake_tx),
+                wake_pipe_tx: Some(pipe_tx),
             }),
             wake,
+            wake_pipe: pipe_rx,
             drain,
-        })
+        }))
     }
 
     /// Routes SIGINT, SIGTERM and SIGHUP here. ctrlc runs the handler on its own
@@ -71,6 +89,9 @@ impl Shutdown {
         let deadline = Instant::now() + drain;
         state.deadline = Some(state.deadline.map_or(deadline, |d| d.min(deadline)));
         state.wake_tx = None;
+        if let Some(mut pipe) = state.wake_pipe_tx.take() {
+            let _ = pipe.write_all(b"!");
+        }
         self.stopping.store(true, Ordering::Release);
         let earlier = state.cause;
         state.cause = earlier.or(Some(cause));
@@ -99,6 +120,11 @@ impl Shutdown {
         &self.wake
     }
 
+    /// Readable (for poll(2)) from the moment a shutdown begins.
+    pub fn wake_fd(&self) -> RawFd {
+        self.wake_pipe.as_raw_fd()
+    }
+
     /// Waits `duration`, or less when a shutdown deadline comes first.
     pub fn sleep(&self, duration: Duration) {
         let until = Instant::now() + duration;
@@ -124,10 +150,12 @@ mod tests {
 
     #[test]
     fn abort_wakes_sleepers_and_expires_at_once() {
-        let shutdown = Shutdown::new(Duration::from_secs(5));
+        let shutdown = Shutdown::new(Duration::from_secs(5)).unwrap();
         assert!(!shutdown.is_stopping() && !shutdown.expired());
+        assert!(!readable(shutdown.wake_fd()));
         assert!(shutdown.abort());
         assert!(!shutdown.abort());
+        assert!(readable(shutdown.wake_fd()));
         assert!(shutdown.is_stopping() && shutdown.expired());
         assert!(
             shutdown
@@ -143,7 +171,7 @@ mod tests {
 
     #[test]
     fn first_cause_is_kept_and_deadline_only_shrinks() {
-        let shutdown = Shutdown::new(Duration::from_secs(5));
+        let shutdown = Shutdown::new(Duration::from_secs(5)).unwrap();
         assert_eq!(shutdown.begin(Cause::Signal, Duration::from_secs(5)), None);
         assert!(!shutdown.expired());
         assert_eq!(
@@ -152,5 +180,15 @@ mod tests {
         );
         assert!(shutdown.expired());
         assert_eq!(shutdown.cause(), Some(Cause::Signal));
+    }
+
+    fn readable(fd: RawFd) -> bool {
+        let mut poll = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd; no wait.
+        unsafe { libc::poll(&mut poll, 1, 0) == 1 }
     }
 }

@@ -6,6 +6,8 @@
 
 use bytes::Bytes;
 
+use crate::ledger::{Account, End, Entry};
+
 /// The messages encoded from one read, with what was dropped on the way.
 #[derive(Debug, Default)]
 pub struct Chunk {
@@ -17,6 +19,13 @@ pub struct Chunk {
     pub oversize: u64,
     /// Lines sent with U+FFFD in place of bytes that were not UTF-8.
     pub invalid_utf8: u64,
+    /// The file it was read from, when the file has an account (a state
+    /// file is kept); standard input has none.
+    pub account: Option<Account>,
+    /// Where in the file everything up to here is accounted for: the end of
+    /// the last line sent or dropped, past empty lines. A line still being
+    /// read is not.
+    pub accounted: u64,
 }
 
 /// The end of one message in a chunk.
@@ -27,6 +36,8 @@ pub struct Mark {
     /// The length of every message up to and including this one, frames
     /// aside: what the server receives as text.
     pub text_end: usize,
+    /// Where its line (or the last line of its event) ends in the input.
+    pub input_end: u64,
 }
 
 #[derive(Debug, Default)]
@@ -39,6 +50,23 @@ pub struct Batch {
     lines: usize,
     /// The messages' own length, frames aside.
     bytes: usize,
+    /// Where its lines of each file end, and the ledger entries that settle
+    /// them once it is sent or failed.
+    ends: Ends,
+}
+
+/// Usually one file's end, kept inline: with --batch-size 1, a Vec per
+/// batch would be an allocation per line.
+#[derive(Debug, Default)]
+struct Ends {
+    first: Option<Reached>,
+    rest: Vec<Reached>,
+}
+
+#[derive(Debug)]
+struct Reached {
+    end: End,
+    entry: Option<Entry>,
 }
 
 impl Batch {
@@ -55,6 +83,55 @@ impl Batch {
         }
         self.lines += lines;
         self.bytes += bytes;
+    }
+
+    /// Records that the batch's lines of `end.account` reach `end.offset`.
+    pub fn reach(&mut self, end: End) {
+        let ends = &mut self.ends;
+        let same = |reached: &&mut Reached| reached.end.account == end.account;
+        if let Some(reached) = ends
+            .first
+            .as_mut()
+            .into_iter()
+            .chain(&mut ends.rest)
+            .find(same)
+        {
+            reached.end.offset = reached.end.offset.max(end.offset);
+            return;
+        }
+        let reached = Reached { end, entry: None };
+        match ends.first {
+            None => ends.first = Some(reached),
+            Some(_) => ends.rest.push(reached),
+        }
+    }
+
+    /// Whether the batch holds lines of `account`.
+    pub fn holds(&self, account: Account) -> bool {
+        self.reached().any(|reached| reached.end.account == account)
+    }
+
+    /// Where its lines of each file end.
+    pub fn ends(&self) -> impl Iterator<Item = End> + '_ {
+        self.reached().map(|reached| reached.end)
+    }
+
+    /// Keeps the ledger entries made for its ends, in the same order.
+    pub fn set_entries(&mut self, entries: Vec<Option<Entry>>) {
+        let ends = &mut self.ends;
+        let reached = ends.first.as_mut().into_iter().chain(&mut ends.rest);
+        for (reached, entry) in reached.zip(entries) {
+            reached.entry = entry;
+        }
+    }
+
+    /// The ledger entries that settle it.
+    pub fn entries(&self) -> impl Iterator<Item = Entry> + '_ {
+        self.reached().filter_map(|reached| reached.entry)
+    }
+
+    fn reached(&self) -> impl Iterator<Item = &Reached> {
+        self.ends.first.iter().chain(&self.ends.rest)
     }
 
     pub fn lines(&self) -> usize {

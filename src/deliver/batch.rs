@@ -8,9 +8,8 @@
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-
-use crate::units::{Batch, Mark};
+use crate::ledger::End;
+use crate::units::{Batch, Chunk};
 
 pub struct Batcher {
     size: usize,
@@ -29,31 +28,55 @@ impl Batcher {
         }
     }
 
-    /// Adds the messages of a chunk read at `now`, ending at `marks`;
-    /// hands over each batch they complete.
+    /// Adds the messages of `chunk`, read at `now`, and hands over each
+    /// batch they complete. Returns where the chunk's file is accounted for
+    /// when no batch carries that end (the chunk's lines were all dropped
+    /// or empty, and no open batch holds lines of its file): the caller may
+    /// pass it at once.
     pub fn push(
         &mut self,
-        frames: &Bytes,
-        marks: &[Mark],
+        chunk: &Chunk,
         now: Instant,
         mut emit: impl FnMut(Batch),
-    ) {
+    ) -> Option<End> {
         let (mut frame_start, mut text_start) = (0, 0);
-        let mut rest = marks;
+        let mut rest = &chunk.marks[..];
         while !rest.is_empty() {
             self.opened.get_or_insert(now);
             let take = (self.size - self.pending.lines()).min(rest.len());
             let last = rest[take - 1];
+            rest = &rest[take..];
             self.pending.append(
-                frames.slice(frame_start..last.frame_end),
+                chunk.frames.slice(frame_start..last.frame_end),
                 take,
                 last.text_end - text_start,
             );
+            if let Some(account) = chunk.account {
+                // What follows the last message of a chunk, up to where it
+                // is accounted for, was dropped: its batch carries that too.
+                let offset = match rest.is_empty() {
+                    true => chunk.accounted,
+                    false => last.input_end,
+                };
+                self.pending.reach(End { account, offset });
+            }
             (frame_start, text_start) = (last.frame_end, last.text_end);
-            rest = &rest[take..];
             if self.pending.lines() == self.size {
                 emit(self.take().expect("a full batch"));
             }
+        }
+        let account = chunk.account?;
+        let end = End {
+            account,
+            offset: chunk.accounted,
+        };
+        match chunk.marks.is_empty() {
+            false => None,
+            true if self.pending.holds(account) => {
+                self.pending.reach(end);
+                None
+            }
+            true => Some(end),
         }
     }
 
@@ -75,10 +98,14 @@ impl Batcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::Account;
+    use crate::units::Mark;
+    use bytes::Bytes;
 
     /// A chunk of one-letter messages, each followed by a newline (the
-    /// --dry-run layout, where a frame is the message and a newline).
-    fn chunk(letters: &str) -> (Bytes, Vec<Mark>) {
+    /// --dry-run layout, where a frame is the message and a newline), read
+    /// from no file.
+    fn chunk(letters: &str) -> Chunk {
         let frames = Bytes::from(
             letters
                 .chars()
@@ -89,16 +116,39 @@ mod tests {
             .map(|i| Mark {
                 frame_end: 2 * i,
                 text_end: i,
+                input_end: 2 * i as u64,
             })
             .collect();
-        (frames, marks)
+        Chunk {
+            frames,
+            marks,
+            ..Chunk::default()
+        }
+    }
+
+    /// The same, read from `account` at `offset`: each line is its letter
+    /// and a newline, and the chunk is accounted for to `accounted`.
+    fn file_chunk(letters: &str, account: u32, offset: u64, accounted: u64) -> Chunk {
+        let mut chunk = chunk(letters);
+        for mark in &mut chunk.marks {
+            mark.input_end += offset;
+        }
+        chunk.account = Some(Account(account));
+        chunk.accounted = accounted;
+        chunk
     }
 
     fn batches(batcher: &mut Batcher, letters: &str, now: Instant) -> Vec<String> {
-        let (frames, marks) = chunk(letters);
         let mut out = Vec::new();
-        batcher.push(&frames, &marks, now, |batch| out.push(text(&batch)));
+        batcher.push(&chunk(letters), now, |batch| out.push(text(&batch)));
         out
+    }
+
+    fn ends(batch: &Batch) -> Vec<(u32, u64)> {
+        batch
+            .ends()
+            .map(|end| (end.account.0, end.offset))
+            .collect()
     }
 
     fn text(batch: &Batch) -> String {
@@ -123,9 +173,8 @@ mod tests {
         let now = Instant::now();
         let mut b = Batcher::new(4, Duration::from_secs(1));
         assert!(batches(&mut b, "ab", now).is_empty());
-        let (frames, marks) = chunk("cdef");
         let mut out = Vec::new();
-        b.push(&frames, &marks, now, |batch| out.push(batch));
+        b.push(&chunk("cdef"), now, |batch| out.push(batch));
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].parts().count(), 2);
         assert_eq!(text(&out[0]), "abcd");
@@ -159,5 +208,63 @@ mod tests {
         let mut b = Batcher::new(1, Duration::from_secs(1));
         assert_eq!(batches(&mut b, "abc", Instant::now()), ["a", "b", "c"]);
         assert_eq!(b.deadline(), None);
+    }
+
+    #[test]
+    fn a_batch_ends_where_its_last_line_ends_or_where_its_chunk_is_accounted_for() {
+        let now = Instant::now();
+        let mut b = Batcher::new(2, Duration::from_secs(1));
+        let mut out = Vec::new();
+        // Lines a, b, c at offsets 100..106; a dropped line runs to 120.
+        let passed = b.push(&file_chunk("abc", 7, 100, 120), now, |batch| {
+            out.push(batch)
+        });
+        assert_eq!(passed, None);
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            ends(&out[0]),
+            [(7, 104)],
+            "ends after b, not at the chunk's end"
+        );
+        let last = b.take().unwrap();
+        assert_eq!(ends(&last), [(7, 120)], "carries the dropped line after c");
+    }
+
+    #[test]
+    fn a_chunk_of_dropped_lines_joins_an_open_batch_of_its_file_or_is_passed() {
+        let now = Instant::now();
+        let mut b = Batcher::new(10, Duration::from_secs(1));
+        let dropped = |offset| file_chunk("", 1, 0, offset);
+        assert_eq!(
+            b.push(&dropped(50), now, |_| panic!("nothing to send")),
+            Some(End {
+                account: Account(1),
+                offset: 50
+            })
+        );
+        b.push(&file_chunk("a", 1, 50, 52), now, |_| {});
+        assert_eq!(b.push(&dropped(90), now, |_| {}), None);
+        assert_eq!(
+            b.push(&file_chunk("", 2, 0, 30), now, |_| {}),
+            Some(End {
+                account: Account(2),
+                offset: 30
+            }),
+            "another file's drop does not wait for this batch"
+        );
+        assert_eq!(ends(&b.take().unwrap()), [(1, 90)]);
+    }
+
+    #[test]
+    fn a_batch_across_files_ends_in_each() {
+        let now = Instant::now();
+        let mut b = Batcher::new(10, Duration::from_secs(1));
+        b.push(&file_chunk("ab", 1, 0, 4), now, |_| {});
+        b.push(&file_chunk("c", 2, 10, 12), now, |_| {});
+        b.push(&file_chunk("d", 1, 4, 6), now, |_| {});
+        b.push(&chunk("e"), now, |_| {});
+        let batch = b.take().unwrap();
+        assert_eq!(text(&batch), "abcde");
+        assert_eq!(ends(&batch), [(1, 6), (2, 12)]);
     }
 }

@@ -24,12 +24,12 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, select};
 
 use crate::config::{Config, Confirm, Endpoint, RetryLimit};
+use crate::deliver::Tally;
 use crate::deliver::backoff::Backoff;
 use crate::error::{Error, Stage};
 use crate::messages;
 use crate::net::connection::Connection;
 use crate::shutdown::Shutdown;
-use crate::stats::Stats;
 use crate::units::Batch;
 
 /// How often an idle worker reads what the server sent (pings, a Close).
@@ -84,7 +84,7 @@ impl Outage {
 pub struct Worker<'a> {
     id: usize,
     config: &'a Config,
-    stats: &'a Stats,
+    tally: Tally<'a>,
     shutdown: &'a Shutdown,
     outage: &'a Outage,
     conn: Option<Connection<'a>>,
@@ -142,14 +142,14 @@ impl<'a> Worker<'a> {
     pub fn new(
         id: usize,
         config: &'a Config,
-        stats: &'a Stats,
+        tally: Tally<'a>,
         shutdown: &'a Shutdown,
         outage: &'a Outage,
     ) -> Worker<'a> {
         Worker {
             id,
             config,
-            stats,
+            tally,
             shutdown,
             outage,
             conn: None,
@@ -272,7 +272,7 @@ impl<'a> Worker<'a> {
                 return self.give_up(retries, &err, delay);
             }
             retries += 1;
-            self.stats.retry();
+            self.tally.stats.retry();
             let servers = self.config.endpoints.len();
             self.server = (self.server + 1) % servers;
             self.tried += 1;
@@ -318,7 +318,7 @@ impl<'a> Worker<'a> {
             let mut written = Vec::with_capacity(count);
             for pending in self.unsent.drain(..count) {
                 if pending.resend {
-                    self.stats.resent(pending.batch.lines());
+                    self.tally.stats.resent(pending.batch.lines());
                 }
                 written.push(pending.batch);
             }
@@ -481,7 +481,7 @@ impl<'a> Worker<'a> {
     fn connect(&mut self) -> Result<Connection<'a>, Error> {
         let conn = Connection::open(self.config, self.endpoint(), self.shutdown)?;
         if std::mem::replace(&mut self.connected_before, true) {
-            self.stats.reconnect();
+            self.tally.stats.reconnect();
         }
         self.keepalive = None;
         messages::info!("worker {}: connected to {}", self.id, self.endpoint());
@@ -510,7 +510,9 @@ impl<'a> Worker<'a> {
     /// Counts everything taken and not confirmed as failed.
     fn fail_pending(&mut self) -> usize {
         let lines = self.pending_lines();
-        self.stats.failed(lines);
+        let unsent = self.unsent.iter().map(|p| &p.batch);
+        let window = self.window.iter().flat_map(|f| &f.batches);
+        self.tally.failed(unsent.chain(window));
         self.unsent.clear();
         self.window.clear();
         if let Some(given_up) = &mut self.given_up {
@@ -522,11 +524,9 @@ impl<'a> Worker<'a> {
     /// Counts the batches of one write as sent: once per write, not per
     /// batch, which with --batch-size 1 is once per line.
     fn delivered(&mut self, batches: &[Batch]) {
-        let lines = batches.iter().map(Batch::lines).sum();
-        let bytes = batches.iter().map(Batch::bytes).sum();
         self.delivered_batches += batches.len() as u64;
         self.tried = 0;
-        self.stats.sent(self.server, lines, bytes);
+        self.tally.sent(self.server, batches.iter());
         self.backoff.reset();
         self.outage.recovered(self.server, self.endpoint());
         if let Some(given_up) = self.given_up.take() {

@@ -74,12 +74,14 @@ impl Encoder {
     }
 
     /// Appends the message for `line`, framed, to `out`, which then ends on
-    /// a whole frame. Bytes that are not UTF-8 become U+FFFD.
-    pub fn encode(&mut self, line: &[u8], out: &mut Vec<u8>) -> Encoded {
+    /// a whole frame. Bytes that are not UTF-8 become U+FFFD. `plain` says
+    /// that the line is already known to hold no byte to escape and none
+    /// outside ASCII (the line splitter's scan found its end that way).
+    pub fn encode(&mut self, line: &[u8], plain: bool, out: &mut Vec<u8>) -> Encoded {
         match &mut self.framing {
             Framing::WebSocket(masks) => {
                 let key = masks.key();
-                if let Some(len) = self.plain_frame(line, out, key) {
+                if let Some(len) = self.plain_frame(line, plain, out, key) {
                     return Encoded { len, lossy: false };
                 }
                 let (head, tail) = self.wrapping();
@@ -102,11 +104,18 @@ impl Encoder {
     /// escape or replace), which is most lines: its length is known before
     /// it is written, so header, JSON and line are written masked in one
     /// pass. None, having written nothing, for any other line.
-    fn plain_frame(&self, line: &[u8], out: &mut Vec<u8>, key: [u8; 4]) -> Option<usize> {
-        let plain = match self.format {
-            Format::Json => skip_plain(line, 0) == line.len(),
-            Format::Raw => line.is_ascii(),
-        };
+    fn plain_frame(
+        &self,
+        line: &[u8],
+        plain: bool,
+        out: &mut Vec<u8>,
+        key: [u8; 4],
+    ) -> Option<usize> {
+        let plain = plain
+            || match self.format {
+                Format::Json => skip_plain(line, 0) == line.len(),
+                Format::Raw => line.is_ascii(),
+            };
         if !plain {
             return None;
         }
@@ -257,7 +266,7 @@ pub fn escape_ascii_into(bytes: &[u8], out: &mut Vec<u8>) -> bool {
 /// The index of the first byte from `i` on that is not plain (below 0x20,
 /// `"`, `\`, or not ASCII), or the length.
 #[cfg(target_arch = "x86_64")]
-fn skip_plain(bytes: &[u8], mut i: usize) -> usize {
+pub fn skip_plain(bytes: &[u8], mut i: usize) -> usize {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
         _mm_set1_epi8,
@@ -304,7 +313,7 @@ fn skip_plain(bytes: &[u8], mut i: usize) -> usize {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn skip_plain(bytes: &[u8], i: usize) -> usize {
+pub fn skip_plain(bytes: &[u8], i: usize) -> usize {
     skip_plain_words(bytes, i)
 }
 
@@ -387,7 +396,7 @@ mod tests {
     fn messages(encoder: &mut Encoder, lines: &[&str]) -> Vec<String> {
         let mut out = Vec::new();
         for line in lines {
-            encoder.encode(line.as_bytes(), &mut out);
+            encoder.encode(line.as_bytes(), false, &mut out);
         }
         let text = String::from_utf8(out).unwrap();
         text.lines().map(str::to_string).collect()
@@ -459,11 +468,11 @@ mod tests {
     fn replaced_bytes_are_reported() {
         let mut enc = Encoder::new(Format::Raw, &[], Framing::Lines);
         let mut out = Vec::new();
-        let encoded = enc.encode(b"caf\xc3\xa9 \xff", &mut out);
+        let encoded = enc.encode(b"caf\xc3\xa9 \xff", false, &mut out);
         assert!(encoded.lossy);
         assert_eq!(out, "café \u{fffd}\n".as_bytes());
         assert_eq!(encoded.len, out.len() - 1);
-        assert!(!enc.encode("café".as_bytes(), &mut out).lossy);
+        assert!(!enc.encode("café".as_bytes(), false, &mut out).lossy);
     }
 
     #[test]
@@ -531,11 +540,11 @@ mod tests {
         let mut enc = Encoder::new(format, fields, Framing::WebSocket(Box::new(Masks::new())));
         enc.set_time(UNIX_EPOCH);
         let mut out = b"x".to_vec();
-        let len = enc.encode(line, &mut out).len;
+        let len = enc.encode(line, false, &mut out).len;
         let mut lines = Encoder::new(format, fields, Framing::Lines);
         lines.set_time(UNIX_EPOCH);
         let mut expected = Vec::new();
-        lines.encode(line, &mut expected);
+        lines.encode(line, false, &mut expected);
         expected.pop();
         assert_eq!(len, expected.len(), "length of {line:?}");
         let header = crate::encode::frame::header_len(len);

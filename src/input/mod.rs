@@ -1,269 +1,360 @@
-//! Reading input: files and stdin in order, split into lines, encoded.
+//! Reading input: files and standard input, split into lines, encoded into
+//! frames, batched, and handed to the workers.
 //!
-//! The reader runs on its own thread, which owns every input handle. It reads
-//! into a fixed buffer, splits lines with a size cap (`LineSplitter`, a pure
-//! state machine) and sends the framed messages of each `read` as one `Chunk`
-//! (one buffer, frames back to back), so the channel is crossed once per
-//! read, not once per line. A line is never held beyond `max_len` (+1 for a
-//! possible `\r`) bytes: past that it is skipped as it streams by, whatever
-//! its length.
+//! One thread, the reader, owns every input handle and runs one loop with
+//! deadlines: the next read, the batch that must leave by --flush-interval,
+//! the followed files due for a look, the next pattern scan. It never sleeps
+//! blindly: when nothing is ready it waits in poll(2) on standard input (if
+//! it is being read) and on the shutdown pipe, until the earliest deadline.
+//! Batching runs here too (`deliver::batch`, pure), so a read's lines go
+//! from the buffer into frames and out in batches without crossing a
+//! thread.
+//!
+//! Each read becomes one chunk (`chunk`), split into lines with a size cap
+//! (`split`): a line is never held beyond `max_len` (+1 for a possible `\r`)
+//! bytes, whatever its length. Without --follow the inputs are read in
+//! order, each to its end (`cat`); with it, every file is read in turns and
+//! watched (`follow`). With --state, every chunk says how far its file is
+//! accounted for, each batch how far its lines reach, and the ledger turns
+//! confirmations into positions (`state` writes them).
 
-use std::collections::VecDeque;
-use std::fs::File;
-use std::io::{self, Read};
-use std::sync::Arc;
-use std::thread;
-use std::time::SystemTime;
+use std::io;
+use std::os::fd::RawFd;
+use std::path::Path;
+use std::time::{Instant, SystemTime};
 
-use bytes::Bytes;
-use crossbeam_channel::Sender;
-
-use crate::config::Input;
+use crate::config::{Config, StartAt};
+use crate::deliver::Handoff;
+use crate::deliver::batch::Batcher;
 use crate::encode::Encoder;
+use crate::ledger::{Fingerprint, Ledger, Record};
 use crate::messages::{self, io_reason};
 use crate::shutdown::Shutdown;
 use crate::stats::Stats;
-use crate::units::{Chunk, Mark};
 
+mod chunk;
+mod follow;
+pub mod plan;
+mod source;
 mod split;
+pub mod state;
 
-use split::{LineSplitter, Piece};
+use chunk::{Pending, Recycler};
+use plan::{Plan, Planned};
+use source::Source;
 
 const READ_BUFFER: usize = 64 * 1024;
 
-/// Starts the reader thread. It ends at the end of the last input, when the
-/// receiver is gone, or when a shutdown has begun; dropping `tx` tells the
-/// batcher that input is over.
-pub fn spawn(
-    inputs: Vec<Input>,
-    max_len: usize,
+/// Runs the reader on this thread until the input ends, or a shutdown
+/// begins; what was read by then goes out in a last batch.
+pub fn run(
+    config: &Config,
+    plan: Plan,
     encoder: Encoder,
-    tx: Sender<Chunk>,
-    shutdown: Arc<Shutdown>,
-    stats: Arc<Stats>,
-) -> io::Result<thread::JoinHandle<()>> {
-    thread::Builder::new().name("reader".into()).spawn(move || {
-        let mut reader = Reader {
-            splitter: LineSplitter::new(max_len),
-            encoder,
-            buffer: vec![0; READ_BUFFER],
-            recycler: Recycler::default(),
-            tx,
-            shutdown,
-            warned_oversize: false,
-            max_len,
-        };
-        for input in &inputs {
-            let result = match input {
-                Input::Stdin => reader.read_all(io::stdin().lock()),
-                Input::File(path) => File::open(path).and_then(|file| reader.read_all(file)),
-            };
-            match result {
-                Ok(Flow::Continue) => {}
-                Ok(Flow::Stop) => return,
-                Err(err) => {
-                    messages::error!("{}: {}", input.name().display(), io_reason(&err));
-                    stats.input_error();
-                }
-            }
-        }
-    })
+    handoff: Handoff<'_>,
+    stats: &Stats,
+    ledger: Option<&Ledger>,
+) {
+    let mut reader = Reader {
+        config,
+        encoder,
+        batcher: Batcher::new(config.batch_size.get(), config.flush_interval),
+        chunks: Recycler::default(),
+        buffer: vec![0; READ_BUFFER],
+        shutdown: handoff.shutdown,
+        handoff,
+        stats,
+        ledger,
+        warned_oversize: false,
+    };
+    match config.follow {
+        true => follow::Follower::new(plan).run(&mut reader),
+        false => reader.read_in_order(plan.inputs),
+    }
+    reader.flush();
 }
 
-enum Flow {
-    Continue,
+/// What reading one input came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Turn {
+    /// It may have more.
+    More,
+    /// It is at its end (for now, if it is followed).
+    End,
+    /// A shutdown began: stop reading.
     Stop,
 }
 
-struct Reader {
-    splitter: LineSplitter,
+/// How a file came to be opened, which decides where reading starts when
+/// neither it nor the state says otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Opened {
+    /// There when wsship started: --start-at applies.
+    AtStart,
+    /// Appeared later (created, rotated in): read from its beginning.
+    Later,
+}
+
+pub struct Reader<'a> {
+    config: &'a Config,
     encoder: Encoder,
+    batcher: Batcher,
+    chunks: Recycler,
     buffer: Vec<u8>,
-    recycler: Recycler,
-    tx: Sender<Chunk>,
-    shutdown: Arc<Shutdown>,
+    handoff: Handoff<'a>,
+    shutdown: &'a Shutdown,
+    stats: &'a Stats,
+    ledger: Option<&'a Ledger>,
     warned_oversize: bool,
-    max_len: usize,
 }
 
-impl Reader {
-    fn read_all(&mut self, mut input: impl Read) -> io::Result<Flow> {
-        // Whatever happens to this input, a partial line must not be glued
-        // to the first line of the next one.
-        let result = self.read_until_end(&mut input);
-        let mut batch = Pending::default();
-        let encoder = &mut self.encoder;
-        self.splitter.finish(|piece| batch.add(piece, encoder));
-        match self.send(batch) {
-            Flow::Stop => Ok(Flow::Stop),
-            Flow::Continue => result,
-        }
-    }
-
-    fn read_until_end(&mut self, input: &mut impl Read) -> io::Result<Flow> {
-        loop {
-            if self.shutdown.is_stopping() {
-                return Ok(Flow::Stop);
-            }
-            let n = match input.read(&mut self.buffer) {
-                Ok(0) => return Ok(Flow::Continue),
-                Ok(n) => n,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                Err(err) => return Err(err),
+impl Reader<'_> {
+    /// Without --follow: each input in turn, to its end, as `cat` does.
+    fn read_in_order(&mut self, inputs: Vec<Planned>) {
+        for input in inputs {
+            let mut source = match input {
+                Planned::Stdin => Source::stdin(self.config.max_len),
+                Planned::File { path, .. } => match self.open(&path, Opened::AtStart) {
+                    Ok(source) => source,
+                    Err(err) => {
+                        self.input_error(&path, &err);
+                        continue;
+                    }
+                },
+                Planned::Unmatched(pattern) => {
+                    messages::error!("{pattern}: no file matches this pattern");
+                    self.stats.input_error();
+                    continue;
+                }
             };
-            self.encoder.set_time(SystemTime::now());
-            let mut batch = Pending::with_capacity(n, &mut self.recycler);
-            let encoder = &mut self.encoder;
-            self.splitter
-                .feed(&self.buffer[..n], |piece| batch.add(piece, encoder));
-            if let Flow::Stop = self.send(batch) {
-                return Ok(Flow::Stop);
+            let turn = loop {
+                match self.read_turn(&mut source, usize::MAX, true) {
+                    Ok(Turn::More) => {}
+                    Ok(turn) => break turn,
+                    Err(err) => {
+                        self.input_error(&source.name, &err);
+                        break Turn::End;
+                    }
+                }
+            };
+            if turn == Turn::Stop {
+                return;
+            }
+            // With a state, a last line without its newline is taken to be
+            // still being written: the next run sends it whole.
+            if self.ledger.is_none() || source.is_stdin() {
+                self.finish(&mut source);
             }
         }
     }
 
-    fn send(&mut self, pending: Pending) -> Flow {
-        if pending.chunk.marks.is_empty() && pending.chunk.oversize == 0 {
-            return Flow::Continue;
-        }
-        if pending.chunk.oversize > 0 && !std::mem::replace(&mut self.warned_oversize, true) {
-            messages::notice!(
-                "dropping lines longer than --max-len ({} bytes); the summary counts them",
-                self.max_len
-            );
-        }
-        let chunk = pending.finish();
-        self.recycler.keep(&chunk.frames);
-        match self.tx.send(chunk) {
-            Ok(()) => Flow::Continue,
-            Err(_) => Flow::Stop,
-        }
-    }
-}
-
-/// Messages of one read, framed back to back into one buffer so that the
-/// whole read costs one allocation, and the worker one write.
-#[derive(Default)]
-struct Pending {
-    frames: Vec<u8>,
-    text: usize,
-    chunk: Chunk,
-}
-
-impl Pending {
-    /// Room for the frames of `input` bytes of typical lines, so that the
-    /// buffer is rarely grown (and copied) while it fills.
-    fn with_capacity(input: usize, recycler: &mut Recycler) -> Pending {
-        let mut pending = Pending {
-            frames: recycler.take(input + input / 2 + 256),
-            ..Pending::default()
-        };
-        pending.chunk.marks.reserve(input / 64 + 1);
-        pending
-    }
-
-    fn add(&mut self, piece: Piece<'_>, encoder: &mut Encoder) {
-        match piece {
-            Piece::Oversize => self.chunk.oversize += 1,
-            Piece::Line(line) => {
-                let encoded = encoder.encode(line, &mut self.frames);
-                self.chunk.invalid_utf8 += u64::from(encoded.lossy);
-                self.text += encoded.len;
-                self.chunk.marks.push(Mark {
-                    frame_end: self.frames.len(),
-                    text_end: self.text,
-                });
+    /// Reads up to `reads` times from `source`, handing on what it finds.
+    /// With `wait`, standard input is waited for (its reads block) along
+    /// with the batch's deadline and a shutdown, whichever comes first;
+    /// without, the caller has seen it readable.
+    fn read_turn(&mut self, source: &mut Source, reads: usize, wait: bool) -> io::Result<Turn> {
+        for _ in 0..reads {
+            if self.shutdown.is_stopping() {
+                return Ok(Turn::Stop);
             }
-        }
-    }
-
-    fn finish(self) -> Chunk {
-        Chunk {
-            frames: Bytes::from(self.frames),
-            ..self.chunk
-        }
-    }
-}
-
-/// Chunk buffers that may be written into again once every slice of them
-/// is gone. A fresh allocation per read cost a page fault and a zeroed page
-/// for every 4 KiB framed, because the allocator hands freed buffers of this
-/// size back to the kernel.
-#[derive(Default)]
-struct Recycler {
-    /// The buffers of the last chunks sent, oldest first.
-    recent: VecDeque<Bytes>,
-}
-
-/// Chunks remembered: more than the pipeline usually holds (four waiting
-/// for the batcher, a few batches queued or unconfirmed), so that the oldest
-/// is usually free again by the time it is looked at.
-const RECYCLED: usize = 16;
-
-impl Recycler {
-    /// The oldest buffer if nothing uses it any more, else a new one.
-    fn take(&mut self, capacity: usize) -> Vec<u8> {
-        if self.recent.front().is_some_and(Bytes::is_unique) {
-            let oldest = self.recent.pop_front().expect("checked");
-            if let Ok(mut buffer) = oldest.try_into_mut() {
-                buffer.clear();
-                let buffer = Vec::from(buffer);
-                if buffer.capacity() >= capacity {
-                    return buffer;
+            self.flush_due(Instant::now());
+            if wait && source.is_stdin() {
+                match self.wait(Some(source.fd()), self.batcher.deadline()) {
+                    Wake::Input => {}
+                    Wake::Deadline => continue,
+                    Wake::Shutdown => return Ok(Turn::Stop),
                 }
             }
+            let head = source.head.len();
+            let n = source.read(&mut self.buffer)?;
+            if n == 0 {
+                return Ok(Turn::End);
+            }
+            if source.head.len() != head {
+                if let (Some(ledger), Some(account)) = (self.ledger, source.account) {
+                    ledger.set_fingerprint(account, Fingerprint::of(&source.head));
+                }
+            }
+            self.take(source, n);
         }
-        Vec::with_capacity(capacity)
+        Ok(Turn::More)
     }
 
-    fn keep(&mut self, frames: &Bytes) {
-        if frames.is_empty() {
+    /// Splits, encodes and batches the `n` bytes just read from `source`.
+    fn take(&mut self, source: &mut Source, n: usize) {
+        self.encoder.set_time(SystemTime::now());
+        let mut pending = Pending::with_capacity(n, &mut self.chunks);
+        let encoder = &mut self.encoder;
+        source.splitter.feed(&self.buffer[..n], |piece, end| {
+            pending.add(piece, end, encoder)
+        });
+        self.hand_on(pending, source);
+    }
+
+    /// Ends `source` for good: a last line without a newline is a line.
+    fn finish(&mut self, source: &mut Source) {
+        let mut pending = Pending::default();
+        let encoder = &mut self.encoder;
+        source
+            .splitter
+            .finish(|piece, end| pending.add(piece, end, encoder));
+        self.hand_on(pending, source);
+    }
+
+    fn hand_on(&mut self, pending: Pending, source: &mut Source) {
+        let accounted = source.splitter.consumed();
+        if pending.is_empty() && (source.account.is_none() || accounted == source.passed) {
             return;
         }
-        if self.recent.len() == RECYCLED {
-            self.recent.pop_front();
+        source.passed = accounted;
+        let chunk = pending.finish(source.account, accounted);
+        if chunk.oversize > 0 && !std::mem::replace(&mut self.warned_oversize, true) {
+            messages::notice!(
+                "dropping lines longer than --max-len ({} bytes); the summary counts them",
+                self.config.max_len
+            );
         }
-        self.recent.push_back(frames.clone());
+        self.stats.chunk(&chunk);
+        self.chunks.keep(&chunk.frames);
+        let handoff = &self.handoff;
+        let passed = self
+            .batcher
+            .push(&chunk, Instant::now(), |batch| handoff.send(batch));
+        if let (Some(ledger), Some(end)) = (self.ledger, passed) {
+            ledger.pass(end);
+        }
+    }
+
+    /// Sends the open batch if its --flush-interval is over.
+    fn flush_due(&mut self, now: Instant) {
+        if self
+            .batcher
+            .deadline()
+            .is_some_and(|deadline| deadline <= now)
+        {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some(batch) = self.batcher.take() {
+            self.handoff.send(batch);
+        }
+    }
+
+    /// Waits until `input` (standard input) is readable, `deadline` passes
+    /// or a shutdown begins.
+    fn wait(&self, input: Option<RawFd>, deadline: Option<Instant>) -> Wake {
+        let mut fds = [
+            libc::pollfd {
+                fd: self.shutdown.wake_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: input.unwrap_or(-1),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        loop {
+            let timeout = match deadline {
+                None => -1,
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
+                }
+            };
+            // SAFETY: two valid pollfds (a negative fd is ignored by poll).
+            let ready = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
+            if ready < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return match (fds[0].revents, fds[1].revents) {
+                (0, 0) if ready >= 0 => Wake::Deadline,
+                (0, _) => Wake::Input,
+                _ => Wake::Shutdown,
+            };
+        }
+    }
+
+    /// Opens a file and decides where reading starts: where the state left
+    /// it if the state knows the file, else its beginning (or, for a file
+    /// there at start with --start-at end, the end of its last line).
+    fn open(&mut self, path: &Path, opened: Opened) -> io::Result<Source> {
+        let file = std::fs::File::open(path)?;
+        let metadata = file.metadata()?;
+        let id = source::file_id(&metadata);
+        let fresh = match (opened, self.config.start_at) {
+            (Opened::AtStart, StartAt::End) => source::last_line_start(&file, metadata.len()),
+            _ => 0,
+        };
+        let mut start = fresh;
+        let mut resumed = None;
+        if let Some((account, record)) = self.ledger.and_then(|ledger| ledger.dormant(&id)) {
+            let mut head = vec![0; record.fingerprint.len];
+            let same = std::os::unix::fs::FileExt::read_exact_at(&file, &mut head, 0).is_ok()
+                && Fingerprint::of(&head) == record.fingerprint;
+            let ledger = self.ledger.expect("a dormant record");
+            if !same || metadata.len() < record.position {
+                // Another file under a reused inode, or this one truncated
+                // (and perhaps written again) since: its position means
+                // nothing now.
+                messages::notice!(
+                    "{}: truncated or replaced since the last run; reading it from the start",
+                    path.display()
+                );
+                ledger.retire(account);
+                start = 0;
+            } else {
+                start = record.position;
+                resumed = Some(account);
+            }
+        }
+        let why = match (resumed, start) {
+            (Some(_), _) => " (where the state left it)",
+            (None, 0) => "",
+            (None, _) => " (its end: --start-at end)",
+        };
+        messages::info!("{}: reading from byte {start}{why}", path.display());
+        let mut source = Source::file(
+            path.to_path_buf(),
+            file,
+            &metadata,
+            start,
+            self.config.max_len,
+        )?;
+        if let Some(ledger) = self.ledger {
+            let name = source::absolute(path);
+            source.account = Some(match resumed {
+                Some(account) => {
+                    ledger.wake(account, name);
+                    // It may have grown past what the last fingerprint covered.
+                    ledger.set_fingerprint(account, Fingerprint::of(&source.head));
+                    account
+                }
+                None => ledger.open(Record {
+                    path: name,
+                    id,
+                    fingerprint: Fingerprint::of(&source.head),
+                    position: start,
+                }),
+            });
+        }
+        source.passed = start;
+        Ok(source)
+    }
+
+    fn input_error(&self, name: &Path, err: &io::Error) {
+        messages::error!("{}: {}", name.display(), io_reason(err));
+        self.stats.input_error();
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::encode::Framing;
-
-    #[test]
-    fn a_buffer_comes_back_only_once_every_slice_of_it_is_gone() {
-        let mut recycler = Recycler::default();
-        let mut buffer = recycler.take(100);
-        buffer.extend_from_slice(b"frames");
-        let address = buffer.as_ptr();
-        let frames = Bytes::from(buffer);
-        recycler.keep(&frames);
-        let slice = frames.slice(1..3);
-        drop(frames);
-        let fresh = recycler.take(100);
-        assert_ne!(fresh.as_ptr(), address, "a slice is still out");
-        drop(slice);
-        let again = recycler.take(100);
-        assert_eq!((again.as_ptr(), again.len()), (address, 0));
-    }
-
-    #[test]
-    fn a_chunk_is_one_buffer_with_a_mark_after_each_message() {
-        let mut encoder = Encoder::new(crate::config::Format::Raw, &[], Framing::Lines);
-        let mut pending = Pending::default();
-        pending.add(Piece::Line(b"one"), &mut encoder);
-        pending.add(Piece::Oversize, &mut encoder);
-        pending.add(Piece::Line(b"t\xffo"), &mut encoder);
-        let chunk = pending.finish();
-        assert_eq!(&chunk.frames[..], "one\nt\u{fffd}o\n".as_bytes());
-        let marks: Vec<(usize, usize)> = chunk
-            .marks
-            .iter()
-            .map(|m| (m.frame_end, m.text_end))
-            .collect();
-        assert_eq!(marks, [(4, 3), (10, 8)]);
-        assert_eq!((chunk.oversize, chunk.invalid_utf8), (1, 1));
-    }
+/// Why `Reader::wait` returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    Input,
+    Deadline,
+    Shutdown,
 }

@@ -40,6 +40,9 @@ pub struct Behaviour {
     /// as it is open), as servers that check their clients do; the Pongs
     /// that carry the Ping's payload back are counted.
     pub ping_after: Option<usize>,
+    /// Keep only the messages that contain this, counting the others, so
+    /// that a flood does not fill the test's memory.
+    pub keep_only: Option<&'static str>,
 }
 
 #[derive(Default)]
@@ -49,6 +52,10 @@ struct Log {
     /// Set by `die_after`.
     dead: bool,
     messages: Vec<String>,
+    /// Every message received, kept or not, and for each kept one how many
+    /// had arrived before it.
+    count: usize,
+    arrived_after: Vec<usize>,
     pings: usize,
     /// Pongs answering our own Ping.
     pongs: usize,
@@ -175,6 +182,30 @@ impl Server {
         });
     }
 
+    /// Waits until some message contains `needle`.
+    pub fn wait_for_message(&self, needle: &str, timeout: Duration) {
+        // Each message is looked at once, not once per arrival.
+        let seen = std::cell::Cell::new(0);
+        self.wait_until(timeout, &format!("a message with {needle:?}"), |log| {
+            let found = log.messages[seen.get()..]
+                .iter()
+                .any(|m| m.contains(needle));
+            seen.set(log.messages.len());
+            found
+        });
+    }
+
+    /// For each kept message, how many messages had arrived before it.
+    pub fn arrived_after(&self) -> Vec<usize> {
+        self.shared.log.lock().unwrap().arrived_after.clone()
+    }
+
+    pub fn wait_for_count(&self, count: usize, timeout: Duration) {
+        self.wait_until(timeout, &format!("{count} messages in all"), |log| {
+            log.count >= count
+        });
+    }
+
     pub fn wait_for_connections(&self, count: usize, timeout: Duration) {
         self.wait_until(timeout, &format!("{count} connections"), |log| {
             log.connections >= count
@@ -191,7 +222,8 @@ impl Server {
 }
 
 fn record(shared: &Shared, f: impl FnOnce(&mut Log)) {
-    f(&mut shared.log.lock().unwrap());
+    // A test that failed while holding the lock must not take the server down too.
+    f(&mut shared.log.lock().unwrap_or_else(|p| p.into_inner()));
     shared.changed.notify_all();
 }
 
@@ -242,7 +274,16 @@ fn connection(stream: impl Read + Write, behaviour: Behaviour, shared: &Shared) 
     loop {
         match ws.read() {
             Ok(Message::Text(text)) => {
-                record(shared, |log| log.messages.push(text.to_string()));
+                record(shared, |log| {
+                    if behaviour
+                        .keep_only
+                        .is_none_or(|needle| text.contains(needle))
+                    {
+                        log.arrived_after.push(log.count);
+                        log.messages.push(text.to_string());
+                    }
+                    log.count += 1;
+                });
                 on_this_connection += 1;
                 if behaviour.ping_after == Some(on_this_connection)
                     && ws.send(Message::Ping(PING.into())).is_err()

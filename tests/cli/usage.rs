@@ -27,6 +27,12 @@ fn bad_arguments_exit_2_with_a_clear_message() {
             "--cert and --key go together",
         ),
         (&["--field", "novalue"], "KEY=VALUE"),
+        (&["--follow"], "--follow needs a FILE"),
+        (&["-F", "-"], "--follow needs a FILE"),
+        (&["--state", "s.state"], "--state needs a FILE"),
+        (&["logs/[a-.log"], "FILE pattern 'logs/[a-.log'"),
+        (&["-F", "--scan-interval", "0", "a.log"], "--scan-interval"),
+        (&["--start-at", "middle", "a.log"], "--start-at"),
         (&["--no-such-option"], "--no-such-option"),
     ];
     for (args, needle) in cases {
@@ -87,6 +93,10 @@ fn help_documents_every_environment_variable_and_exit_status() {
         "WSSHIP_STATS_INTERVAL",
         "WSSHIP_QUIET",
         "WSSHIP_VERBOSE",
+        "WSSHIP_FOLLOW",
+        "WSSHIP_STATE",
+        "WSSHIP_START_AT",
+        "WSSHIP_SCAN_INTERVAL",
     ] {
         assert!(done.stdout.contains(var), "--help lacks {var}");
     }

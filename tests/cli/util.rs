@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -291,4 +293,62 @@ pub fn messages_of(received: &[String]) -> Vec<String> {
 pub fn assert_every_line_arrived(input: &str, arrived: impl Fn(&str) -> bool) {
     let missing = input.lines().filter(|line| !arrived(line)).count();
     assert_eq!(missing, 0, "{missing} lines never arrived");
+}
+
+/// A directory of its own for one test, removed with everything in it when
+/// the test ends, passed or failed.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let unique = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!(
+            "wsship-test-{}-{unique}-{name}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    /// A path in the directory, as a string for the command line.
+    pub fn file(&self, name: &str) -> String {
+        self.0.join(name).to_str().unwrap().to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Appends `text` to the file at `path`, creating it if need be.
+pub fn append(path: impl AsRef<Path>, text: &str) {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+}
+
+/// Lines `from..to`, numbered as `numbered` numbers them.
+pub fn numbered_range(from: usize, to: usize) -> String {
+    (from..to)
+        .map(|i| format!("line {i:07} of the test input\n"))
+        .collect()
+}
+
+/// Polls `ready` until it holds, failing the test after `timeout`.
+#[track_caller]
+pub fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ready() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
 }

@@ -1,0 +1,289 @@
+//! The state file (`--state`): for each input file, its identity and the
+//! position of the first byte not yet accounted for, so that the next run
+//! starts exactly there.
+//!
+//! A file is known by its device and inode, which survive a rename (a
+//! rotated `app.log.1` is still the file that was `app.log`), and by a
+//! fingerprint of its first bytes (up to 1 KiB: FNV-1a, 64 bits, with the
+//! count of bytes it covers), which tells it from a later file that reuses
+//! the inode, or from the same file truncated and written again.
+//!
+//! The format is JSON, versioned, one object per file:
+//!
+//! ```json
+//! {"version": 1, "files": [{"path": "/var/log/app.log", "dev": 2049,
+//!   "inode": 1311, "fingerprint": {"bytes": 1024, "fnv1a": "5d2c…"},
+//!   "position": 73411}]}
+//! ```
+//!
+//! It is written whole to a temporary file in the same directory, synced,
+//! renamed over the old one, and the directory synced: a crash leaves the
+//! old state or the new, never half of one. A state that cannot be read
+//! stops the run at start, naming the file: never a silent fresh start that
+//! sends everything again. An advisory lock on `FILE.lock`, held for the
+//! whole run, keeps a second wsship off the same state.
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::ledger::{FileId, Fingerprint, Record};
+use crate::messages::io_reason;
+
+/// The format this build writes, and the newest it reads.
+const VERSION: u64 = 1;
+
+#[derive(Debug)]
+pub enum StateError {
+    /// Another process holds the lock.
+    Locked { path: PathBuf },
+    /// The file, its directory or its lock cannot be opened or read.
+    Io { path: PathBuf, source: io::Error },
+    /// The file is there but is not a state this build can read.
+    Corrupt { path: PathBuf, reason: String },
+}
+
+impl fmt::Display for StateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StateError::Locked { path } => write!(
+                f,
+                "--state {}: another wsship is using this state file; each run needs a state \
+                 of its own",
+                path.display()
+            ),
+            StateError::Io { path, source } => {
+                write!(f, "--state {}: {}", path.display(), io_reason(source))
+            }
+            StateError::Corrupt { path, reason } => write!(
+                f,
+                "--state {}: not a state file wsship can read ({reason}); restore it from a \
+                 backup, or move it away to start afresh (every file is then read from \
+                 --start-at)",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for StateError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StateError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// The state file of this run, locked until the run ends.
+pub struct StateFile {
+    path: PathBuf,
+    /// Held, never read: the lock lives as long as the descriptor.
+    _lock: File,
+}
+
+impl StateFile {
+    /// Locks the state and reads what it holds (nothing, if it does not
+    /// exist yet). Creates the directory it lives in if need be.
+    pub fn open(path: &Path) -> Result<(StateFile, Vec<Record>), StateError> {
+        let io_error = |source| StateError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            fs::create_dir_all(dir).map_err(io_error)?;
+        }
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(lock_path(path))
+            .map_err(io_error)?;
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let err = io::Error::last_os_error();
+            return Err(match err.kind() {
+                io::ErrorKind::WouldBlock => StateError::Locked {
+                    path: path.to_path_buf(),
+                },
+                _ => io_error(err),
+            });
+        }
+        let records = match fs::read_to_string(path) {
+            Ok(text) => parse(&text).map_err(|reason| StateError::Corrupt {
+                path: path.to_path_buf(),
+                reason,
+            })?,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(err) if err.kind() == io::ErrorKind::InvalidData => {
+                return Err(StateError::Corrupt {
+                    path: path.to_path_buf(),
+                    reason: "it is not UTF-8".into(),
+                });
+            }
+            Err(err) => return Err(io_error(err)),
+        };
+        let file = StateFile {
+            path: path.to_path_buf(),
+            _lock: lock,
+        };
+        Ok((file, records))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Replaces the state with `files`, atomically and durably.
+    pub fn write(&self, files: &[Record]) -> io::Result<()> {
+        let dir = match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let name = self.path.file_name().unwrap_or_default().to_string_lossy();
+        let temporary = dir.join(format!(".{name}.tmp"));
+        let mut out = File::create(&temporary)?;
+        out.write_all(render(files).as_bytes())?;
+        out.sync_all()?;
+        drop(out);
+        fs::rename(&temporary, &self.path)?;
+        // The rename itself must survive a crash too.
+        File::open(dir)?.sync_all()
+    }
+}
+
+fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+fn render(files: &[Record]) -> String {
+    let files: Vec<Value> = files
+        .iter()
+        .map(|record| {
+            json!({
+                "path": record.path,
+                "dev": record.id.dev,
+                "inode": record.id.ino,
+                "fingerprint": {
+                    "bytes": record.fingerprint.len,
+                    "fnv1a": format!("{:016x}", record.fingerprint.hash),
+                },
+                "position": record.position,
+            })
+        })
+        .collect();
+    let state = json!({ "version": VERSION, "files": files });
+    let mut text = serde_json::to_string_pretty(&state).expect("JSON values render");
+    text.push('\n');
+    text
+}
+
+fn parse(text: &str) -> Result<Vec<Record>, String> {
+    let state: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    let version = state
+        .get("version")
+        .and_then(Value::as_u64)
+        .ok_or("no \"version\" number")?;
+    if version > VERSION {
+        return Err(format!(
+            "version {version}, written by a newer wsship; this one reads up to {VERSION}"
+        ));
+    }
+    let files = state
+        .get("files")
+        .and_then(Value::as_array)
+        .ok_or("no \"files\" list")?;
+    files
+        .iter()
+        .enumerate()
+        .map(|(i, file)| parse_file(file).map_err(|e| format!("file {}: {e}", i + 1)))
+        .collect()
+}
+
+fn parse_file(file: &Value) -> Result<Record, String> {
+    let number = |value: Option<&Value>, key: &str| {
+        value
+            .and_then(Value::as_u64)
+            .ok_or(format!("no \"{key}\" number"))
+    };
+    let fingerprint = file.get("fingerprint").ok_or("no \"fingerprint\"")?;
+    let len = number(fingerprint.get("bytes"), "bytes")? as usize;
+    let hash = fingerprint
+        .get("fnv1a")
+        .and_then(Value::as_str)
+        .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+        .ok_or("no \"fnv1a\" hexadecimal digest")?;
+    if len > crate::ledger::FINGERPRINT_MAX {
+        return Err(format!("a fingerprint of {len} bytes"));
+    }
+    Ok(Record {
+        path: file
+            .get("path")
+            .and_then(Value::as_str)
+            .ok_or("no \"path\" string")?
+            .to_string(),
+        id: FileId {
+            dev: number(file.get("dev"), "dev")?,
+            ino: number(file.get("inode"), "inode")?,
+        },
+        fingerprint: Fingerprint { len, hash },
+        position: number(file.get("position"), "position")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(path: &str, ino: u64, position: u64) -> Record {
+        Record {
+            path: path.into(),
+            id: FileId { dev: 7, ino },
+            fingerprint: Fingerprint::of(b"2026-12-01 first line\n"),
+            position,
+        }
+    }
+
+    #[test]
+    fn what_is_written_reads_back() {
+        let files = [
+            record("/var/log/app.log", 11, 4096),
+            record("b\"q.log", 12, 0),
+        ];
+        assert_eq!(parse(&render(&files)).unwrap(), files);
+    }
+
+    #[test]
+    fn what_cannot_be_read_is_refused_with_the_reason() {
+        let cases = [
+            ("", "invalid JSON"),
+            ("{\"files\": []}", "no \"version\""),
+            ("{\"version\": 2, \"files\": []}", "newer wsship"),
+            ("{\"version\": 1}", "no \"files\""),
+            (
+                "{\"version\": 1, \"files\": [{\"path\": \"a\"}]}",
+                "file 1: no \"fingerprint\"",
+            ),
+            (
+                "{\"version\": 1, \"files\": [{\"path\": \"a\", \"dev\": 1, \"inode\": 2, \
+                 \"fingerprint\": {\"bytes\": 3, \"fnv1a\": \"xyz\"}, \"position\": 0}]}",
+                "hexadecimal",
+            ),
+            (
+                "{\"version\": 1, \"files\": [{\"path\": \"a\", \"dev\": 1, \"inode\": 2, \
+                 \"fingerprint\": {\"bytes\": 3, \"fnv1a\": \"ff\"}, \"position\": -1}]}",
+                "no \"position\" number",
+            ),
+        ];
+        for (text, want) in cases {
+            let err = parse(text).unwrap_err();
+            assert!(err.contains(want), "{text}: {err}");
+        }
+    }
+}
