@@ -7,8 +7,9 @@
 //!     cargo bench --bench throughput -- --only 'batch-size' --no-huge
 //!     cargo bench --bench throughput -- --baseline old/wsship
 //!
-//! For each case (defaults, --confirm write, --batch-size 1, --workers 2)
-//! it starts the release binary on a deterministic input file and times
+//! For each case (defaults, --confirm write, --batch-size 1, --workers 2,
+//! and --follow --state on a file the input is appended to as fast as it
+//! goes) it starts the release binary on a deterministic input file and times
 //! spawn → last message counted by a receiving server in this process
 //! (tungstenite's handshake, then a walk over the frame headers that counts
 //! text frames and their bytes, as the plain reader counts newlines). With
@@ -30,6 +31,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 const WSSHIP: &str = env!("CARGO_BIN_EXE_wsship");
+
+/// The case that follows a growing file instead of reading a whole one.
+const FOLLOW: &str = "-F --state (appended)";
 
 struct Options {
     lines: u64,
@@ -66,11 +70,14 @@ fn main() {
     );
 
     let server = Server::start();
-    const CONFIGURATIONS: [(&str, &[&str]); 4] = [
+    const CONFIGURATIONS: [(&str, &[&str]); 5] = [
         ("(defaults)", &[]),
         ("--confirm write", &["--confirm", "write"]),
         ("--batch-size 1", &["--batch-size", "1"]),
         ("--workers 2", &["--workers", "2"]),
+        // The input is appended to an empty file as fast as it can be
+        // while wsship follows it and keeps its state, as a service does.
+        (FOLLOW, &["--follow", "--state"]),
     ];
     let builds = std::iter::once(("wsship", PathBuf::from(WSSHIP)))
         .chain(options.baseline.clone().map(|path| ("base", path)));
@@ -122,11 +129,32 @@ fn main() {
         limit_rate,
     );
     let mut default_peak_kib = 0;
+    let rate = |samples: &[Sample]| {
+        median(
+            samples
+                .iter()
+                .map(|s| s.lines_per_second(options.lines))
+                .collect(),
+        )
+    };
+    let mut file_rate = None;
     for (case, samples) in cases.iter().zip(&samples) {
         report(&case.name, samples, options.lines, json.len(), limit_rate);
         if case.args.is_empty() && case.binary == Path::new(WSSHIP) {
             default_peak_kib = samples.iter().map(|s| s.peak_rss_kib).max().unwrap_or(0);
+            file_rate = Some(rate(samples));
         }
+    }
+    let follow = cases
+        .iter()
+        .zip(&samples)
+        .find(|(case, _)| case.name == format!("wsship {FOLLOW}"));
+    if let (Some(file_rate), Some((_, samples))) = (file_rate, follow) {
+        println!();
+        println!(
+            "following a file appended as fast as it goes: {:.0}% of the lines/s of reading the whole file",
+            100.0 * rate(samples) / file_rate
+        );
     }
 
     if options.huge {
@@ -395,31 +423,68 @@ impl Server {
         self.bytes.store(0, Ordering::Relaxed);
         self.target.store(lines, Ordering::Relaxed);
         *self.state.0.lock().unwrap() = None;
+        let follow = case.name.ends_with(FOLLOW);
+        let dir = input.with_file_name("follow");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let followed = dir.join("app.log");
+        let mut command = Command::new(&case.binary);
+        command.args(["--addr", &self.addr, "-q"]);
+        match follow {
+            false => command.args(case.args).arg(input),
+            true => {
+                std::fs::write(&followed, b"").unwrap();
+                command
+                    .args(case.args)
+                    .arg(dir.join("app.state"))
+                    .arg(&followed)
+            }
+        };
+        // Read beforehand: the clock is for wsship, not for our disk.
+        let data = match follow {
+            true => std::fs::read(input).unwrap(),
+            false => Vec::new(),
+        };
         let started = Instant::now();
         let receiver_before = process_cpu();
-        let mut child = Command::new(&case.binary)
-            .args(["--addr", &self.addr, "-q"])
-            .args(case.args)
-            .arg(input)
-            .spawn()
-            .unwrap();
+        let mut child = command.spawn().unwrap();
         let peak = watch_peak_rss(child.id());
-        let (status, cpu, peak_rss_kib) = wait4(&mut child, peak);
-        assert!(status == 0, "wsship exited with {status}");
-        let deadline = Instant::now() + Duration::from_secs(600);
-        let mut ended = self.state.0.lock().unwrap();
-        while ended.is_none() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "the server never received every line");
-            ended = self.state.1.wait_timeout(ended, left).unwrap().0;
+        if follow {
+            append_as_fast_as_possible(&data, &followed);
         }
+        let deadline = Instant::now() + Duration::from_secs(600);
+        let wait_for_every_line = || {
+            let mut ended = self.state.0.lock().unwrap();
+            while ended.is_none() {
+                let left = deadline.saturating_duration_since(Instant::now());
+                assert!(!left.is_zero(), "the server never received every line");
+                ended = self.state.1.wait_timeout(ended, left).unwrap().0;
+            }
+            ended.unwrap()
+        };
+        let (status, cpu, peak_rss_kib, ended) = match follow {
+            false => {
+                let (status, cpu, peak) = wait4(&mut child, peak);
+                (status, cpu, peak, wait_for_every_line())
+            }
+            true => {
+                // A followed file never ends: the service is stopped.
+                let ended = wait_for_every_line();
+                // SAFETY: kill(2) on our own child.
+                unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+                let (status, cpu, peak) = wait4(&mut child, peak);
+                (if status == 130 { 0 } else { status }, cpu, peak, ended)
+            }
+        };
+        assert!(status == 0, "wsship exited with {status}");
+        let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(
             self.bytes.load(Ordering::Relaxed),
             bytes,
             "the messages' bytes differ from --dry-run's"
         );
         Sample {
-            wall: ended.unwrap() - started,
+            wall: ended - started,
             cpu,
             receiver_cpu: process_cpu() - receiver_before,
             peak_rss_kib,
@@ -466,6 +531,23 @@ impl Header {
             len,
             mask: bytes.get(at..at + 4)?.try_into().ok()?,
         })
+    }
+}
+
+/// Appends `input` to `to` in writes of 64 KiB, as fast as they go, as a
+/// busy application would (one that writes whole lines, as logs do: a
+/// write ends on a newline).
+fn append_as_fast_as_possible(data: &[u8], to: &Path) {
+    let mut out = std::fs::OpenOptions::new().append(true).open(to).unwrap();
+    let mut rest = data;
+    while !rest.is_empty() {
+        let cut = rest.len().min(64 * 1024);
+        let end = match memchr::memrchr(b'\n', &rest[..cut]) {
+            Some(newline) => newline + 1,
+            None => cut,
+        };
+        out.write_all(&rest[..end]).unwrap();
+        rest = &rest[end..];
     }
 }
 
@@ -541,7 +623,7 @@ fn report(name: &str, samples: &[Sample], lines: u64, bytes: usize, limit_rate: 
             .collect(),
     );
     println!(
-        "{:<22} {:>24} {:>9.0} {:>7.1}% {:>14.2} {:>10} {:>14}",
+        "{:<22} {:>24} {:>9.0} {:>7.1}% {:>14.3} {:>10} {:>14}",
         name,
         format!("{} [{}, {}]", human(rate), human(min), human(max)),
         bytes as f64 / wall / 1e6,

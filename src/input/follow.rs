@@ -34,7 +34,7 @@ use crate::ledger::{Fingerprint, Record};
 use crate::messages;
 
 /// The first look at a file found at its end.
-pub const IDLE_MIN: Duration = Duration::from_millis(10);
+pub const IDLE_MIN: Duration = Duration::from_millis(1);
 /// The longest wait between looks at a quiet file: bounds the delay of a
 /// line appended to a file that has been quiet for a while.
 pub const IDLE_MAX: Duration = Duration::from_millis(250);
