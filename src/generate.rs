@@ -192,7 +192,7 @@ fn sections() -> Roff {
         [roman(
             "With --follow, the files are first read in order, each to its end; from then on \
              every file with new data gets a turn of up to 4 MiB in each round, and a file at \
-             its end is looked at again after 10 ms, then less often while it stays quiet, at \
+             its end is looked at again after 1 ms, then less often while it stays quiet, at \
              most every 250 ms. A line appended to a quiet file reaches the server within about \
              250 ms plus --flush-interval.",
         )],
