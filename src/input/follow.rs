@@ -411,3 +411,101 @@ impl Source {
         self.follow.detached = None;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A file of its own in the temporary directory, removed when dropped.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str, content: &str) -> Scratch {
+            let path =
+                std::env::temp_dir().join(format!("wsship-unit-{}-{name}", std::process::id()));
+            std::fs::write(&path, content).unwrap();
+            Scratch(path)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    /// `path` opened as a followed source and read to its end.
+    fn at_end(path: &PathBuf) -> Source {
+        let file = std::fs::File::open(path).unwrap();
+        let metadata = file.metadata().unwrap();
+        let mut source = Source::file(path.clone(), file, &metadata, 0, 100).unwrap();
+        let mut buf = [0; 64];
+        while source.read(&mut buf).unwrap() > 0 {}
+        source
+    }
+
+    #[test]
+    fn growth_truncation_and_a_refill_past_the_old_end_are_told_apart() {
+        let scratch = Scratch::new("refill", "first line\nsecond line\n");
+        let mut source = at_end(&scratch.0);
+        let now = Instant::now();
+        assert!(matches!(check(&mut source, now).unwrap(), Found::Nothing));
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&scratch.0)
+            .unwrap();
+        file.write_all(b"third\n").unwrap();
+        assert!(matches!(check(&mut source, now).unwrap(), Found::Grew));
+        let mut buf = [0; 64];
+        while source.read(&mut buf).unwrap() > 0 {}
+        // Emptied and written again, longer than before, between two looks:
+        // only the first bytes tell.
+        std::fs::write(&scratch.0, "another file altogether, and longer\n").unwrap();
+        assert!(matches!(check(&mut source, now).unwrap(), Found::Truncated));
+        // Shorter than what was read.
+        let mut source = at_end(&scratch.0);
+        std::fs::write(&scratch.0, "short\n").unwrap();
+        assert!(matches!(check(&mut source, now).unwrap(), Found::Truncated));
+    }
+
+    #[test]
+    fn a_name_that_moved_or_went_detaches_and_a_detached_file_is_let_go_when_quiet() {
+        let scratch = Scratch::new("moved", "line\n");
+        let mut source = at_end(&scratch.0);
+        let now = Instant::now();
+        let moved = scratch.0.with_extension("1");
+        std::fs::rename(&scratch.0, &moved).unwrap();
+        assert!(matches!(check(&mut source, now).unwrap(), Found::Detached));
+        std::fs::write(&scratch.0, "new file\n").unwrap();
+        assert!(matches!(check(&mut source, now).unwrap(), Found::Detached));
+        source.follow.detached = Some(now);
+        source.follow.grew = now;
+        assert!(matches!(check(&mut source, now).unwrap(), Found::Nothing));
+        let later = now + RELEASE_AFTER;
+        assert!(matches!(
+            check(&mut source, later).unwrap(),
+            Found::Released
+        ));
+        let _ = std::fs::remove_file(moved);
+    }
+
+    #[test]
+    fn looks_thin_out_while_quiet_and_come_soon_after_data() {
+        let scratch = Scratch::new("looks", "");
+        let mut source = at_end(&scratch.0);
+        let now = Instant::now();
+        source.at_end(now);
+        assert_eq!(source.follow.next_check, now + IDLE_MIN);
+        let mut waits = Vec::new();
+        for _ in 0..12 {
+            source.idle(now);
+            waits.push(source.follow.idle_wait);
+        }
+        assert_eq!(waits[0], IDLE_MIN * 2);
+        assert!(waits.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(*waits.last().unwrap(), IDLE_MAX);
+        source.at_end(now);
+        assert_eq!(source.follow.idle_wait, IDLE_MIN);
+    }
+}

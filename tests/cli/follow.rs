@@ -362,3 +362,26 @@ fn a_followed_file_read_from_its_state_position_after_a_restart() {
     assert_eq!(indexes(&server), (0..130).collect::<Vec<_>>());
     assert!(Path::new(&state).exists());
 }
+
+#[test]
+fn standard_input_is_read_beside_followed_files_and_may_end_first() {
+    let server = Server::start(Behaviour::default());
+    let dir = TempDir::new("follow-stdin");
+    let log = dir.file("app.log");
+    append(&log, &numbered(3));
+    let mut running = follow(&server, &[], &[&log, "-"]);
+    server.wait_for_messages(3, LONG);
+    running.write(b"from standard input\n");
+    server.wait_for_message("from standard input", LONG);
+    drop(running.stdin.take());
+    append(&log, &numbered_range(3, 5));
+    server.wait_for_messages(6, LONG);
+    let done = stop(running);
+    assert_eq!(done.summary()["sent"], 6);
+    let mut got = messages_of(&server.messages());
+    got.sort();
+    let mut want: Vec<String> = numbered(5).lines().map(String::from).collect();
+    want.push("from standard input".into());
+    want.sort();
+    assert_eq!(got, want);
+}
