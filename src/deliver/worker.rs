@@ -21,7 +21,7 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, select};
+use crossbeam_channel::{Receiver, TryRecvError, select};
 
 use crate::config::{Config, Confirm, Endpoint, RetryLimit};
 use crate::deliver::Tally;
@@ -171,6 +171,22 @@ impl<'a> Worker<'a> {
     /// confirmed or failed, then closes the connection.
     pub fn run(mut self, batches: &Receiver<Batch>, ticks: &Receiver<()>) {
         loop {
+            // A batch is usually waiting while lines flow: take it without
+            // a select, whose registering and unregistering on the queue's
+            // waker contended with the reader's hand-offs for a lock (a
+            // sixth of the worker's context switches).
+            match batches.try_recv() {
+                Ok(batch) => {
+                    if ticks.try_recv().is_ok() {
+                        self.check(true);
+                    }
+                    self.take(batch, batches);
+                    self.pump(Until::Written);
+                    continue;
+                }
+                Err(TryRecvError::Disconnected) => break,
+                Err(TryRecvError::Empty) => {}
+            }
             select! {
                 recv(batches) -> batch => match batch {
                     Ok(batch) => {
