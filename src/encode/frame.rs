@@ -70,12 +70,6 @@ pub fn end(out: &mut Vec<u8>, open: Open, opcode: u8, key: [u8; 4]) -> usize {
     len
 }
 
-/// Appends the header of a frame whose payload length is known: the
-/// payload, masked, follows.
-pub fn append_header(out: &mut Vec<u8>, opcode: u8, len: usize, key: [u8; 4]) {
-    out.extend_from_slice(&header_bytes(opcode, len, key)[..header_len(len)]);
-}
-
 /// A final frame's header (FIN set) in its first `header_len(len)` bytes.
 fn header_bytes(opcode: u8, len: usize, key: [u8; 4]) -> [u8; 14] {
     let mut at = [0; 14];
@@ -100,15 +94,38 @@ fn header_bytes(opcode: u8, len: usize, key: [u8; 4]) -> [u8; 14] {
     at
 }
 
-/// Appends `src` masked as the payload bytes from `offset` on: byte `i` of
-/// the payload is XORed with `key[i % 4]` (section 5.3). Copying and masking
-/// in one pass reads the message once where a copy, then a mask in place,
-/// read it twice and wrote it twice.
-pub fn append_masked(out: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: usize) {
-    // The key as it falls on src[0].
-    let key = u32::from_le_bytes(key).rotate_right(8 * (offset % 4) as u32);
-    out.reserve(src.len());
-    let dst = &mut out.spare_capacity_mut()[..src.len()];
+/// Appends a whole frame of `opcode` (FIN set) whose payload is `parts`,
+/// one after another: the header, then each part copied and masked as it
+/// goes, with one reservation for all. Returns the payload's length.
+pub fn append_frame(out: &mut Vec<u8>, opcode: u8, parts: [&[u8]; 3], key: [u8; 4]) -> usize {
+    let len = parts.iter().map(|part| part.len()).sum();
+    let header = header_len(len);
+    let bytes = header_bytes(opcode, len, key);
+    // Room for all fourteen header bytes, written whole (a fixed-size copy
+    // the compiler inlines) and partly covered by the payload after them.
+    out.reserve(bytes.len().max(header + len));
+    let start = out.len();
+    let spare = out.spare_capacity_mut();
+    for (to, &from) in spare.iter_mut().zip(&bytes) {
+        to.write(from);
+    }
+    let key = u32::from_le_bytes(key);
+    let mut at = header;
+    for part in parts {
+        let key = key.rotate_right(8 * ((at - header) % 4) as u32);
+        copy_masked(part, &mut spare[at..at + part.len()], key);
+        at += part.len();
+    }
+    // SAFETY: the header's bytes and every payload byte after them were
+    // written above, within the capacity reserved.
+    unsafe { out.set_len(start + header + len) };
+    len
+}
+
+/// Masks `src` into `dst` (as long), `key` falling on src[0]: in blocks of
+/// sixteen, else words of eight, then a byte at a time.
+#[inline]
+fn copy_masked(src: &[u8], dst: &mut [MaybeUninit<u8>], key: u32) {
     // The blocks take all of it or, below sixteen bytes, none.
     let done = match copy_masked_blocks(src, dst, key) {
         0 => copy_masked_words(src, dst, key),
@@ -118,10 +135,6 @@ pub fn append_masked(out: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: usize)
     for i in done..src.len() {
         dst[i].write(src[i] ^ key[i % 4]);
     }
-    // SAFETY: every byte of `dst`, the first src.len() bytes of the spare
-    // capacity, was written above: up to `done` in blocks and words, the
-    // rest one at a time.
-    unsafe { out.set_len(out.len() + src.len()) };
 }
 
 /// Masks `src` into `dst` eight bytes at a time, as far as whole words go;
@@ -283,18 +296,24 @@ mod tests {
     }
 
     #[test]
-    fn masked_appends_match_a_mask_in_place_at_every_length_and_offset() {
+    fn a_frame_of_three_parts_is_masked_as_one_payload_at_every_split() {
         let key = [0xa5, 0x5a, 0x0f, 0xf0];
-        for len in 0..70 {
-            for offset in 0..8 {
-                let src: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
-                let mut out = b"pre".to_vec();
-                append_masked(&mut out, &src, key, offset);
-                let mut expected = vec![0; offset];
-                expected.extend_from_slice(&src);
-                apply_mask(&mut expected, key);
-                assert_eq!(out[..3], *b"pre");
-                assert!(out[3..] == expected[offset..], "len {len}, offset {offset}");
+        let payload: Vec<u8> = (0..70).map(|i| (i * 7 + 3) as u8).collect();
+        for len in 0..payload.len() {
+            for first in 0..=len.min(20) {
+                for second in (first..=len).step_by(3) {
+                    let parts = [
+                        &payload[..first],
+                        &payload[first..second],
+                        &payload[second..len],
+                    ];
+                    let mut out = b"pre".to_vec();
+                    assert_eq!(append_frame(&mut out, TEXT, parts, key), len);
+                    assert_eq!(out[..3], *b"pre");
+                    let (header, back) = parse(&out[3..]);
+                    assert_eq!(header.mask, Some(key));
+                    assert!(back == payload[..len], "len {len}, split {first}/{second}");
+                }
             }
         }
     }
@@ -320,16 +339,21 @@ mod tests {
     }
 
     #[test]
-    fn a_header_for_a_known_length_parses_back() {
-        for len in [0, 125, 126, 0xFFFF, 0x10000] {
+    fn a_frame_of_every_length_class_parses_back() {
+        for len in [0, 1, 125, 126, 0xFFFF, 0x10000, 70_000] {
+            let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
             let mut out = Vec::new();
-            append_header(&mut out, TEXT, len, [1, 2, 3, 4]);
-            assert_eq!(out.len(), header_len(len));
-            out.resize(out.len() + len, 0);
-            let (header, payload) = parse(&out);
+            let parts = [
+                &payload[..len / 3],
+                &payload[len / 3..len / 2],
+                &payload[len / 2..],
+            ];
+            append_frame(&mut out, TEXT, parts, [1, 2, 3, 4]);
+            assert_eq!(out.len(), header_len(len) + len);
+            let (header, back) = parse(&out);
             assert!(header.is_final);
             assert_eq!(header.mask, Some([1, 2, 3, 4]));
-            assert_eq!(payload.len(), len);
+            assert!(back == payload, "length {len}");
         }
     }
 

@@ -120,13 +120,12 @@ impl Encoder {
             return None;
         }
         let (head, tail) = self.wrapping();
-        let len = head.len() + line.len() + tail.len();
-        out.reserve(frame::header_len(len) + len);
-        frame::append_header(out, frame::TEXT, len, key);
-        frame::append_masked(out, head, key, 0);
-        frame::append_masked(out, line, key, head.len());
-        frame::append_masked(out, tail, key, head.len() + line.len());
-        Some(len)
+        Some(frame::append_frame(
+            out,
+            frame::TEXT,
+            [head, line, tail],
+            key,
+        ))
     }
 
     /// What goes before and after the line in a message of this format.
