@@ -31,6 +31,8 @@ pub enum Error {
         server_name: String,
         source: rustls::Error,
     },
+    /// The server hung up in the middle of the TLS handshake.
+    TlsClosed,
     /// The HTTP proxy would not open the tunnel.
     Proxy {
         proxy: String,
@@ -116,6 +118,10 @@ impl fmt::Display for Error {
                 server_name,
                 source,
             } => tls_reason(f, server_name, source),
+            Error::TlsClosed => f.write_str(
+                "TLS: the server closed the connection during the TLS handshake; is this a \
+                 wss:// server, or a plain ws:// one?",
+            ),
             Error::Proxy {
                 proxy,
                 status,
@@ -163,44 +169,110 @@ impl std::error::Error for Error {
     }
 }
 
-/// Certificate trouble, said with what to do about it.
+/// Certificate trouble, said with what to do about it, in words: rustls's
+/// own Display shows Rust's debug names (`Other(OtherError(…))`), which a
+/// user cannot act on.
 fn tls_reason(f: &mut fmt::Formatter<'_>, name: &str, err: &rustls::Error) -> fmt::Result {
-    use rustls::{AlertDescription as Alert, CertificateError as Cert};
+    use rustls::{AlertDescription as Alert, CertificateError as Cert, Error as Tls};
     match err {
-        rustls::Error::InvalidCertificate(Cert::UnknownIssuer) => write!(
+        Tls::InvalidCertificate(Cert::UnknownIssuer) => write!(
             f,
             "TLS: the server's certificate is not trusted (unknown issuer); for a private CA \
              or a self-signed certificate, pass it with --cacert"
         ),
-        rustls::Error::InvalidCertificate(
-            Cert::NotValidForName | Cert::NotValidForNameContext { .. },
-        ) => write!(
-            f,
-            "TLS: the server's certificate is not valid for '{name}'; connect by a name it \
-             lists, or name one with --tls-server-name"
-        ),
-        rustls::Error::InvalidCertificate(Cert::Expired | Cert::ExpiredContext { .. }) => {
-            write!(f, "TLS: the server's certificate has expired")
-        }
-        rustls::Error::InvalidCertificate(Cert::NotValidYet | Cert::NotValidYetContext { .. }) => {
+        Tls::InvalidCertificate(Cert::NotValidForName | Cert::NotValidForNameContext { .. }) => {
             write!(
                 f,
-                "TLS: the server's certificate is not valid yet (check the clock)"
+                "TLS: the server's certificate is not valid for '{name}'; connect by a name it \
+                 lists, or name one with --tls-server-name"
             )
         }
-        rustls::Error::AlertReceived(
+        Tls::InvalidCertificate(Cert::Expired | Cert::ExpiredContext { .. }) => write!(
+            f,
+            "TLS: the server's certificate has expired; the server must renew it"
+        ),
+        Tls::InvalidCertificate(Cert::NotValidYet | Cert::NotValidYetContext { .. }) => write!(
+            f,
+            "TLS: the server's certificate is not valid yet (check this machine's clock)"
+        ),
+        Tls::InvalidCertificate(Cert::BadSignature) => {
+            write!(
+                f,
+                "TLS: the server's certificate does not carry a valid signature"
+            )
+        }
+        Tls::InvalidCertificate(Cert::InvalidPurpose | Cert::InvalidPurposeContext { .. }) => {
+            write!(
+                f,
+                "TLS: the server's certificate is not meant for TLS servers (extended key usage)"
+            )
+        }
+        Tls::InvalidCertificate(Cert::Revoked) => {
+            write!(f, "TLS: the server's certificate has been revoked")
+        }
+        Tls::InvalidCertificate(other) => write!(
+            f,
+            "TLS: the server's certificate cannot be used ({})",
+            words(other)
+        ),
+        Tls::AlertReceived(
             alert @ (Alert::CertificateRequired
             | Alert::BadCertificate
             | Alert::UnknownCA
             | Alert::CertificateUnknown
+            | Alert::UnsupportedCertificate
             | Alert::HandshakeFailure),
         ) => write!(
             f,
-            "TLS: the server refused the connection ({alert:?}); does it want a client \
-             certificate (--cert and --key) it trusts?"
+            "TLS: the server refused the connection ({}); does it want a client certificate \
+             (--cert and --key) it trusts?",
+            words(alert)
         ),
-        err => write!(f, "TLS: {err}"),
+        Tls::AlertReceived(alert) => {
+            write!(
+                f,
+                "TLS: the server refused the connection ({})",
+                words(alert)
+            )
+        }
+        Tls::InvalidMessage(_) => write!(
+            f,
+            "TLS: the server's answer is not TLS; is this a wss:// server, or a plain ws:// one?"
+        ),
+        Tls::PeerIncompatible(why) => write!(
+            f,
+            "TLS: the server and wsship have nothing in common to talk with ({}); wsship \
+             speaks TLS 1.2 and 1.3",
+            words(why)
+        ),
+        Tls::PeerMisbehaved(why) => {
+            write!(f, "TLS: the server broke the protocol ({})", words(why))
+        }
+        Tls::NoCertificatesPresented => write!(f, "TLS: the server presented no certificate"),
+        other => write!(f, "TLS: {}", words(other)),
     }
+}
+
+/// What a value's debug form names last, in lower-case words: for the
+/// enums of rustls and webpki that have no better Display, the innermost
+/// variant ("Other(OtherError(UnsupportedCertVersion))" becomes
+/// "unsupported cert version").
+pub fn words(value: &impl fmt::Debug) -> String {
+    let debug = format!("{value:?}");
+    let name = debug
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .rfind(|part| part.starts_with(|c: char| c.is_ascii_uppercase()))
+        .unwrap_or("unknown");
+    let mut words = String::new();
+    let mut previous_lower = false;
+    for c in name.chars() {
+        if c.is_ascii_uppercase() && previous_lower {
+            words.push(' ');
+        }
+        previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        words.push(c.to_ascii_lowercase());
+    }
+    words
 }
 
 fn tungstenite_reason(err: &tungstenite::Error) -> String {
@@ -244,6 +316,63 @@ mod tests {
             ))
             .is_fatal()
         );
+    }
+
+    #[test]
+    fn debug_names_become_words() {
+        #[derive(Debug)]
+        #[allow(dead_code)]
+        enum Inner {
+            UnsupportedCertVersion,
+            UnknownCA,
+        }
+        #[derive(Debug)]
+        #[allow(dead_code)]
+        enum Outer {
+            Other(Inner),
+            Unknown(u8),
+        }
+        assert_eq!(
+            words(&Outer::Other(Inner::UnsupportedCertVersion)),
+            "unsupported cert version"
+        );
+        assert_eq!(words(&Inner::UnknownCA), "unknown ca");
+        assert_eq!(words(&Outer::Unknown(42)), "unknown");
+        let alert = rustls::AlertDescription::CertificateRequired;
+        assert_eq!(words(&alert), "certificate required");
+    }
+
+    #[test]
+    fn tls_trouble_reads_as_sentences_without_debug_names() {
+        use rustls::{CertificateError, Error as Tls, OtherError};
+        let other = std::sync::Arc::new(io::Error::other("UnsupportedCertVersion"));
+        let cases = [
+            Tls::InvalidCertificate(CertificateError::UnknownIssuer),
+            Tls::InvalidCertificate(CertificateError::Other(OtherError(other))),
+            Tls::AlertReceived(rustls::AlertDescription::CertificateRequired),
+            Tls::AlertReceived(rustls::AlertDescription::ProtocolVersion),
+            Tls::InvalidMessage(rustls::InvalidMessage::InvalidContentType),
+            Tls::PeerIncompatible(rustls::PeerIncompatible::NoCipherSuitesInCommon),
+            Tls::DecryptError,
+        ];
+        for source in cases {
+            let text = Error::Tls {
+                server_name: "logs.example".into(),
+                source,
+            }
+            .to_string();
+            assert!(text.starts_with("TLS: "), "{text}");
+            assert!(!text.contains("::") && !text.contains('{'), "{text}");
+            // A debug name is CamelCase: an upper-case letter inside a word
+            // that also has lower-case ones (TLS and CA are fine).
+            let camel = text
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|word| {
+                    word.chars().any(|c| c.is_ascii_lowercase())
+                        && word.chars().skip(1).any(|c| c.is_ascii_uppercase())
+                });
+            assert!(!camel, "{text}");
+        }
     }
 
     #[test]

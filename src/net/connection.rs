@@ -183,9 +183,12 @@ impl<'a> Connection<'a> {
         }
         let stream = match &endpoint.tls {
             None => Stream::Plain(tcp),
-            Some(tls) => tls
-                .connect(tcp)
-                .map_err(|e| handshake_io_error(e, endpoint))?,
+            Some(tls) => tls.connect(tcp).map_err(|e| match e.kind() {
+                // A plain WebSocket server reads a ClientHello as bad HTTP
+                // and hangs up.
+                io::ErrorKind::UnexpectedEof => Error::TlsClosed,
+                _ => handshake_io_error(e, endpoint),
+            })?,
         };
 
         // Incoming messages are read only to be discarded (an echo of ours

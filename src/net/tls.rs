@@ -12,12 +12,15 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rustls::client::ResolvesClientCert;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::sign::CertifiedKey;
 use rustls::{
-    ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme,
+    ClientConfig, ClientConnection, DigitallySignedStruct, InconsistentKeys, RootCertStore,
+    SignatureScheme,
 };
 
 /// What the command line asked of TLS.
@@ -63,17 +66,13 @@ impl Tls {
         let builder = match options.insecure {
             true => builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider))),
+                .with_custom_certificate_verifier(Arc::new(AnyCertificate(Arc::clone(&provider)))),
             false => builder.with_root_certificates(roots(options.cacert.as_deref())?),
         };
         let config = match (&options.cert, &options.key) {
             (Some(cert), Some(key)) => {
-                let chain = load_certs("--cert", cert)?;
-                let key = PrivateKeyDer::from_pem_file(key)
-                    .map_err(|e| format!("--key {}: {}", key.display(), pem_reason(e)))?;
-                builder
-                    .with_client_auth_cert(chain, key)
-                    .map_err(|e| format!("--cert/--key: {e}"))?
+                let certified = client_certificate(cert, key, &provider)?;
+                builder.with_client_cert_resolver(Arc::new(ClientCertificate(certified)))
             }
             (None, None) => builder.with_no_client_auth(),
             _ => return Err("--cert and --key go together".into()),
@@ -127,11 +126,127 @@ fn load_certs(option: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>,
 }
 
 fn pem_reason(err: rustls::pki_types::pem::Error) -> String {
+    use rustls::pki_types::pem::Error as Pem;
     match err {
-        rustls::pki_types::pem::Error::Io(e) => crate::messages::io_reason(&e),
-        rustls::pki_types::pem::Error::NoItemsFound => "no PEM item of the right kind in it".into(),
-        other => format!("not valid PEM ({other:?})"),
+        Pem::Io(e) => crate::messages::io_reason(&e),
+        Pem::NoItemsFound => "no PEM item of the right kind in it".into(),
+        Pem::MissingSectionEnd { .. } => "not valid PEM (a section has no END line)".into(),
+        Pem::IllegalSectionStart { .. } => "not valid PEM (a BEGIN line is malformed)".into(),
+        Pem::Base64Decode(_) => "not valid PEM (a section is not valid base64)".into(),
+        Pem::SectionTooLarge => "not valid PEM (a section is over 256 MB)".into(),
+        _ => "not valid PEM".into(),
     }
+}
+
+/// The client certificate and its key, as they will be presented.
+///
+/// rustls's own `with_client_auth_cert` parses the certificate with webpki
+/// to compare its public key with the private key's, and webpki refuses
+/// X.509 version 1 certificates, which `openssl x509 -req` makes by default:
+/// the client does not validate its own certificate, it only presents it,
+/// so the server decides. The keys are still compared, reading the public
+/// key straight out of the certificate's DER where webpki will not.
+fn client_certificate(
+    cert: &Path,
+    key: &Path,
+    provider: &CryptoProvider,
+) -> Result<Arc<CertifiedKey>, String> {
+    let chain = load_certs("--cert", cert)?;
+    let key_der = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| format!("--key {}: {}", key.display(), pem_reason(e)))?;
+    let signing = provider
+        .key_provider
+        .load_private_key(key_der)
+        .map_err(|_| {
+            format!(
+                "--key {}: not a key wsship can use (RSA, ECDSA P-256 or P-384, or Ed25519, in \
+             PKCS#8, PKCS#1 or SEC1 PEM)",
+                key.display()
+            )
+        })?;
+    let certified = CertifiedKey::new(chain, signing);
+    let matches = match certified.keys_match() {
+        Ok(()) => Some(true),
+        Err(rustls::Error::InconsistentKeys(InconsistentKeys::KeyMismatch)) => Some(false),
+        Err(_) => match (
+            public_key_of(&certified.cert[0]),
+            certified.key.public_key(),
+        ) {
+            (Some(in_cert), Some(of_key)) => Some(in_cert == of_key.as_ref()),
+            // Nothing to compare with: let the server judge.
+            _ => None,
+        },
+    };
+    match matches {
+        Some(false) => Err(format!(
+            "--cert {} and --key {}: the key is not the certificate's (they do not belong \
+             together)",
+            cert.display(),
+            key.display()
+        )),
+        _ => Ok(Arc::new(certified)),
+    }
+}
+
+/// Presents the one client certificate to every server that asks.
+#[derive(Debug)]
+struct ClientCertificate(Arc<CertifiedKey>);
+
+impl ResolvesClientCert for ClientCertificate {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        Some(Arc::clone(&self.0))
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+/// The SubjectPublicKeyInfo of a DER certificate, whole (tag and length
+/// included), found by walking RFC 5280's structure: Certificate is a
+/// SEQUENCE whose first element, TBSCertificate, is a SEQUENCE of an
+/// optional [0] version, serial number, signature algorithm, issuer,
+/// validity, subject, then the key. Works for every X.509 version.
+fn public_key_of(cert: &[u8]) -> Option<&[u8]> {
+    let (_, certificate, _) = der_element(cert)?;
+    let (_, tbs, _) = der_element(certificate)?;
+    let mut rest = tbs;
+    let (tag, _, after) = der_element(rest)?;
+    if tag == 0xA0 {
+        rest = after;
+    }
+    // Serial number, signature algorithm, issuer, validity, subject.
+    for _ in 0..5 {
+        rest = der_element(rest)?.2;
+    }
+    let (tag, content, after) = der_element(rest)?;
+    let whole = &rest[..rest.len() - after.len()];
+    (tag == 0x30 && !content.is_empty()).then_some(whole)
+}
+
+/// One DER element at the start of `bytes`: its tag, its content, and what
+/// follows it.
+fn der_element(bytes: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = bytes.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = match first {
+        0..=0x7F => (usize::from(first), rest),
+        0x81..=0x84 => {
+            let count = usize::from(first & 0x7F);
+            let (octets, rest) = rest.split_at_checked(count)?;
+            let len = octets
+                .iter()
+                .fold(0usize, |len, &b| len << 8 | usize::from(b));
+            (len, rest)
+        }
+        _ => return None,
+    };
+    let (content, after) = rest.split_at_checked(len)?;
+    Some((tag, content, after))
 }
 
 /// --insecure: any certificate, any name, but a real signature check.

@@ -2,7 +2,7 @@
 //! reaches stderr, not even with -v or when the server says no.
 
 use crate::server::{Behaviour, Server};
-use crate::util::{messages_of, wsship};
+use crate::util::{TempDir, messages_of, wsship};
 
 fn header(request: &[(String, String)], name: &str) -> Option<String> {
     request
@@ -27,7 +27,8 @@ fn headers_token_file_subprotocol_and_origin_reach_the_server() {
         subprotocol: Some("logs.v1"),
         ..Behaviour::default()
     });
-    let token_file = std::env::temp_dir().join(format!("wsship-token-{}", std::process::id()));
+    let dir = TempDir::new("token");
+    let token_file = dir.path().join("token");
     std::fs::write(&token_file, "tok-SECRET-2\n").unwrap();
     let done = wsship(&[
         "--url",

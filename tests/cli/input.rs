@@ -3,12 +3,10 @@
 use std::path::PathBuf;
 
 use crate::server::{Behaviour, Server};
-use crate::util::{LONG, messages_of, wsship};
+use crate::util::{LONG, TempDir, messages_of, wsship};
 
-fn temp_file(name: &str, content: &[u8]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wsship-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
+fn temp_file(dir: &TempDir, name: &str, content: &[u8]) -> PathBuf {
+    let path = dir.path().join(name);
     std::fs::write(&path, content).unwrap();
     path
 }
@@ -114,8 +112,9 @@ fn lines_of_every_frame_length_arrive_whole() {
 #[test]
 fn files_and_stdin_are_read_in_order() {
     let server = Server::start(Behaviour::default());
-    let a = temp_file("order-a.log", b"a1\na2 no newline");
-    let b = temp_file("order-b.log", b"b1\n");
+    let dir = TempDir::new("order");
+    let a = temp_file(&dir, "a.log", b"a1\na2 no newline");
+    let b = temp_file(&dir, "b.log", b"b1\n");
     let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
     wsship(&["--url", &server.url(), a, "-", b])
         .run("s1\n")
@@ -129,8 +128,9 @@ fn files_and_stdin_are_read_in_order() {
 #[test]
 fn a_missing_file_is_reported_and_the_others_still_sent() {
     let server = Server::start(Behaviour::default());
-    let a = temp_file("missing-a.log", b"from a\n");
-    let b = temp_file("missing-b.log", b"from b\n");
+    let dir = TempDir::new("missing");
+    let a = temp_file(&dir, "a.log", b"from a\n");
+    let b = temp_file(&dir, "b.log", b"from b\n");
     let missing = a.with_file_name("does-not-exist.log");
     let args = [
         a.to_str().unwrap(),
@@ -154,7 +154,8 @@ fn a_missing_file_is_reported_and_the_others_still_sent() {
 #[test]
 fn a_directory_is_an_error_for_that_file_only() {
     let server = Server::start(Behaviour::default());
-    let file = temp_file("dir-neighbour.log", b"kept\n");
+    let dir = TempDir::new("directory");
+    let file = temp_file(&dir, "neighbour.log", b"kept\n");
     let dir = file.parent().unwrap().to_str().unwrap().to_string();
     let done = wsship(&["--url", &server.url(), &dir, file.to_str().unwrap()]).run(Vec::new());
     done.expect_code(1);

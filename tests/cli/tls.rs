@@ -1,7 +1,7 @@
 //! wss:// against a real rustls server: verification on by default, and
 //! certificate trouble reported once, clearly, without retries.
 
-use crate::pki::Pki;
+use crate::pki::{Pki, Validity};
 use crate::server::{Behaviour, Server};
 use crate::util::{LONG, messages_of, numbered, wsship};
 
@@ -143,4 +143,143 @@ fn a_missing_ca_file_is_a_usage_error() {
         "{}",
         done.stderr
     );
+}
+
+#[test]
+fn an_x509_v1_client_certificate_is_presented_as_it_is() {
+    // What `openssl x509 -req` makes by default: webpki refuses to parse
+    // it, but the client only presents it; the server decides.
+    let pki = Pki::new("v1-client");
+    let server = Server::start_tls(Behaviour::default(), pki.server_for_v1_client());
+    let url = wss_url(&server, "localhost");
+    let ca = pki.ca.to_str().unwrap();
+    let (v1, key) = (
+        pki.client_v1.to_str().unwrap(),
+        pki.client_key.to_str().unwrap(),
+    );
+    let done = wsship(&["--url", &url, "--cacert", ca, "--cert", v1, "--key", key])
+        .run("from a v1 certificate\n");
+    done.expect_code(0);
+    assert_eq!(messages_of(&server.messages()), ["from a v1 certificate"]);
+    // The server does require it.
+    let refused = wsship(&["--url", &url, "--cacert", ca]).run("refused\n");
+    refused.expect_code(1);
+    refused.expect_stderr("client certificate");
+    assert_eq!(server.messages().len(), 1);
+}
+
+#[test]
+fn an_expired_or_not_yet_valid_server_certificate_stops_the_run_at_once() {
+    let pki = Pki::new("validity");
+    for (validity, says) in [
+        (
+            Validity::Expired,
+            "TLS: the server's certificate has expired",
+        ),
+        (
+            Validity::NotYetValid,
+            "TLS: the server's certificate is not valid yet",
+        ),
+    ] {
+        let server = Server::start_tls(Behaviour::default(), pki.server_with(validity));
+        let url = wss_url(&server, "localhost");
+        let done = wsship(&["--url", &url, "--cacert", pki.ca.to_str().unwrap()]).run("x\n");
+        done.expect_code(1);
+        done.expect_stderr(says);
+        assert_eq!(done.summary()["retries"], 0);
+        assert_eq!(server.connections(), 1, "not retried");
+        assert!(server.messages().is_empty());
+    }
+}
+
+/// Whether `text` holds a Rust debug name: a CamelCase word.
+fn has_debug_names(text: &str) -> bool {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|word| {
+            word.chars().any(|c| c.is_ascii_lowercase())
+                && word.chars().skip(1).any(|c| c.is_ascii_uppercase())
+        })
+}
+
+#[test]
+fn unusable_certificate_and_key_files_say_why_plainly() {
+    let pki = Pki::new("unusable");
+    let cert = pki.client_cert.to_str().unwrap().to_string();
+    let key = pki.client_key.to_str().unwrap().to_string();
+    let other = pki.other_key.to_str().unwrap().to_string();
+    let bad_pem = pki.write(
+        "bad.pem",
+        "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n",
+    );
+    let not_a_key = pki.write(
+        "not-a.key",
+        "-----BEGIN PRIVATE KEY-----\nAAECAwQFBgcICQ==\n-----END PRIVATE KEY-----\n",
+    );
+    let empty = pki.write("empty.pem", "nothing here\n");
+    let (bad_pem, not_a_key, empty) = (
+        bad_pem.to_str().unwrap(),
+        not_a_key.to_str().unwrap(),
+        empty.to_str().unwrap(),
+    );
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--cert", "/nonexistent/c.pem", "--key", &key],
+            "--cert /nonexistent/c.pem: No such file or directory",
+        ),
+        (
+            &["--cert", &cert, "--key", "/nonexistent/k.pem"],
+            "--key /nonexistent/k.pem: No such file or directory",
+        ),
+        (
+            &["--cert", bad_pem, "--key", &key],
+            "not valid PEM (a section is not valid base64)",
+        ),
+        (
+            &["--cert", &cert, "--key", &other],
+            "the key is not the certificate's",
+        ),
+        (
+            &["--cert", &cert, "--key", not_a_key],
+            "not a key wsship can use",
+        ),
+        (
+            &["--cert", &cert, "--key", &cert],
+            "no PEM item of the right kind",
+        ),
+        (&["--cacert", empty], "no PEM certificate in it"),
+    ];
+    for (args, says) in cases {
+        let mut all = vec!["--url", "wss://localhost:1/"];
+        all.extend_from_slice(args);
+        let done = wsship(&all).run("");
+        done.expect_code(2);
+        done.expect_stderr(says);
+        assert!(!has_debug_names(&done.stderr), "{}", done.stderr);
+        assert!(!done.stderr.contains("panicked"), "{}", done.stderr);
+    }
+}
+
+#[test]
+fn tls_options_are_ignored_for_ws_urls() {
+    let server = Server::start(Behaviour::default());
+    wsship(&[
+        "--url",
+        &server.url(),
+        "--cacert",
+        "/nonexistent/ca.pem",
+        "--insecure",
+    ])
+    .run("plain\n")
+    .expect_code(0);
+    assert_eq!(messages_of(&server.messages()), ["plain"]);
+}
+
+#[test]
+fn wss_to_a_plain_server_says_what_is_wrong() {
+    let server = Server::start(Behaviour::default());
+    let url = format!("wss://{}/ingest", server.addr());
+    let done = wsship(&["--url", &url, "--insecure", "--retry-limit", "0"]).run("x\n");
+    done.expect_code(1);
+    assert!(!has_debug_names(&done.stderr), "{}", done.stderr);
+    done.expect_stderr("is this a wss:// server, or a plain ws:// one?");
 }

@@ -311,6 +311,10 @@ impl TempDir {
         TempDir(dir)
     }
 
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
     /// A path in the directory, as a string for the command line.
     pub fn file(&self, name: &str) -> String {
         self.0.join(name).to_str().unwrap().to_string()
