@@ -265,7 +265,51 @@ pub fn escape_ascii_into(bytes: &[u8], out: &mut Vec<u8>) -> bool {
 /// The index of the first byte from `i` on that is not plain (below 0x20,
 /// `"`, `\`, or not ASCII), or the length.
 #[cfg(target_arch = "x86_64")]
-pub fn skip_plain(bytes: &[u8], mut i: usize) -> usize {
+#[inline]
+pub fn skip_plain(bytes: &[u8], i: usize) -> usize {
+    // std caches the answer: after the first call this is a load and a test.
+    if bytes.len() - i.min(bytes.len()) >= 32 && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, checked just above.
+        return unsafe { skip_plain_avx2(bytes, i) };
+    }
+    skip_plain_sse2(bytes, i)
+}
+
+/// `skip_plain` thirty-two bytes a step, then sixteen.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn skip_plain_avx2(bytes: &[u8], mut i: usize) -> usize {
+    use std::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_cmpgt_epi8, _mm256_loadu_si256, _mm256_movemask_epi8,
+        _mm256_or_si256, _mm256_set1_epi8,
+    };
+    // As in the SSE2 scan: compared as signed bytes, a control character
+    // and a byte from 0x80 up are both below a space.
+    let space = _mm256_set1_epi8(0x20);
+    let quote = _mm256_set1_epi8(b'"' as i8);
+    let backslash = _mm256_set1_epi8(b'\\' as i8);
+    while i + 32 <= bytes.len() {
+        // SAFETY: the 32 bytes at `i` lie within `bytes`.
+        let block = unsafe { _mm256_loadu_si256(bytes.as_ptr().add(i).cast::<__m256i>()) };
+        let odd = _mm256_or_si256(
+            _mm256_cmpgt_epi8(space, block),
+            _mm256_or_si256(
+                _mm256_cmpeq_epi8(block, quote),
+                _mm256_cmpeq_epi8(block, backslash),
+            ),
+        );
+        let found = _mm256_movemask_epi8(odd) as u32;
+        if found != 0 {
+            return i + found.trailing_zeros() as usize;
+        }
+        i += 32;
+    }
+    skip_plain_sse2(bytes, i)
+}
+
+/// `skip_plain` sixteen bytes a step, for every x86_64 CPU.
+#[cfg(target_arch = "x86_64")]
+fn skip_plain_sse2(bytes: &[u8], mut i: usize) -> usize {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
         _mm_set1_epi8,
@@ -457,6 +501,41 @@ mod tests {
                             assert!(!escape_ascii_into(&line, &mut out));
                             assert_eq!(out, b"x");
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_scan_finds_the_same_first_odd_byte() {
+        // The AVX2, SSE2 and word scans, each run directly: the dispatch
+        // picks one per CPU, so on any one machine the others would
+        // otherwise go untested.
+        let plain = [b'p'; 100];
+        for len in 0..plain.len() {
+            for start in [0, 1, 5, 17, 33].into_iter().filter(|&s| s <= len) {
+                for byte in [
+                    0u8, b'\n', 0x1f, b' ', b'"', b'\\', b']', 0x7f, 0x80, 0xe2, 0xff,
+                ] {
+                    for position in (0..len).step_by(3) {
+                        let mut line = plain[..len].to_vec();
+                        line[position] = byte;
+                        let want = skip_plain_words(&line, start);
+                        #[cfg(target_arch = "x86_64")]
+                        {
+                            assert_eq!(
+                                skip_plain_sse2(&line, start),
+                                want,
+                                "sse2 {len} {byte:#x}@{position}"
+                            );
+                            if std::arch::is_x86_feature_detected!("avx2") {
+                                // SAFETY: checked just above.
+                                let avx2 = unsafe { skip_plain_avx2(&line, start) };
+                                assert_eq!(avx2, want, "avx2 {len} {byte:#x}@{position}");
+                            }
+                        }
+                        assert_eq!(skip_plain(&line, start), want);
                     }
                 }
             }
