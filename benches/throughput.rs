@@ -8,9 +8,10 @@
 //!     cargo bench --bench throughput -- --baseline old/wsship
 //!
 //! For each case (defaults, --confirm write, --batch-size 1, --workers 2,
-//! and --follow --state on a file the input is appended to as fast as it
-//! goes) it starts the release binary on a deterministic input file and times
-//! spawn → last message counted by a receiving server in this process
+//! --follow --state on a file the input is appended to as fast as it goes,
+//! --input-format ndjson on JSON lines, and --multiline-start on a log with
+//! stack traces) it starts the release binary on a deterministic input file
+//! and times spawn → last message counted by a receiving server in this process
 //! (tungstenite's handshake, then a walk over the frame headers that counts
 //! text frames and their bytes, as the plain reader counts newlines). With
 //! --baseline, another build runs every case in the same rounds, so that a
@@ -34,6 +35,8 @@ const WSSHIP: &str = env!("CARGO_BIN_EXE_wsship");
 
 /// The case that follows a growing file instead of reading a whole one.
 const FOLLOW: &str = "-F --state (appended)";
+const NDJSON: &str = "--input-format ndjson";
+const MULTILINE: &str = "--multiline-start";
 
 struct Options {
     lines: u64,
@@ -50,7 +53,29 @@ struct Options {
 struct Case {
     name: String,
     binary: PathBuf,
+    input: Input,
+    /// Options that shape the messages (so --dry-run must see them too).
+    shape: &'static [&'static str],
     args: &'static [&'static str],
+}
+
+/// The generated inputs, each `--lines` lines long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Input {
+    /// Log lines of about 120 bytes.
+    Log,
+    /// JSON objects of about the same size, one per line.
+    Json,
+    /// Log lines where every tenth is an error followed by a four-line
+    /// stack trace.
+    Traces,
+}
+
+/// What the server must receive for an input and shape: the count of
+/// messages and their bytes, from --dry-run.
+struct Expected {
+    messages: u64,
+    bytes: u64,
 }
 
 fn main() {
@@ -58,8 +83,8 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("wsship-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let input = dir.join("input.log");
-    let input_bytes = generate(&input, options.lines);
-    let json = dry_run(&input);
+    let input_bytes = generate(&input, options.lines, Input::Log);
+    let json = dry_run(&input, &[]);
     println!(
         "wsship throughput: {} lines, {:.0} bytes per line on average ({:.1} MB in, {:.1} MB of JSON); {} runs, median [min, max]",
         options.lines,
@@ -68,26 +93,52 @@ fn main() {
         json.len() as f64 / 1e6,
         options.runs,
     );
+    let inputs = [
+        (Input::Log, input.clone()),
+        (Input::Json, dir.join("input.jsonl")),
+        (Input::Traces, dir.join("traces.log")),
+    ];
+    for (kind, path) in &inputs[1..] {
+        generate(path, options.lines, *kind);
+    }
+    let path_of = |kind: Input| &inputs.iter().find(|(k, _)| *k == kind).unwrap().1;
 
     let server = Server::start();
-    const CONFIGURATIONS: [(&str, &[&str]); 5] = [
-        ("(defaults)", &[]),
-        ("--confirm write", &["--confirm", "write"]),
-        ("--batch-size 1", &["--batch-size", "1"]),
-        ("--workers 2", &["--workers", "2"]),
+    type Configuration = (
+        &'static str,
+        Input,
+        &'static [&'static str],
+        &'static [&'static str],
+    );
+    const CONFIGURATIONS: [Configuration; 7] = [
+        ("(defaults)", Input::Log, &[], &[]),
+        ("--confirm write", Input::Log, &[], &["--confirm", "write"]),
+        ("--batch-size 1", Input::Log, &[], &["--batch-size", "1"]),
+        ("--workers 2", Input::Log, &[], &["--workers", "2"]),
         // The input is appended to an empty file as fast as it can be
         // while wsship follows it and keeps its state, as a service does.
-        (FOLLOW, &["--follow", "--state"]),
+        (FOLLOW, Input::Log, &[], &["--follow", "--state"]),
+        (NDJSON, Input::Json, &["--input-format", "ndjson"], &[]),
+        (
+            MULTILINE,
+            Input::Traces,
+            &["--multiline-start", r"^\d{4}-"],
+            &[],
+        ),
     ];
     let builds = std::iter::once(("wsship", PathBuf::from(WSSHIP)))
         .chain(options.baseline.clone().map(|path| ("base", path)));
     let cases: Vec<Case> = builds
         .flat_map(|(label, binary)| {
-            CONFIGURATIONS.iter().map(move |(name, args)| Case {
-                name: format!("{label} {name}"),
-                binary: binary.clone(),
-                args,
-            })
+            CONFIGURATIONS
+                .iter()
+                .map(move |(name, input, shape, args)| Case {
+                    name: format!("{label} {name}"),
+                    binary: binary.clone(),
+                    input: *input,
+                    shape,
+                    args,
+                })
         })
         .filter(|case| {
             options
@@ -97,9 +148,23 @@ fn main() {
         })
         // An older build may predate an option: its case is left out.
         .filter(|case| {
-            case.args
+            case.shape
                 .iter()
+                .chain(case.args)
                 .all(|arg| !arg.starts_with("--") || knows(&case.binary, arg))
+        })
+        .collect();
+    // What each case must deliver, from this build's --dry-run.
+    let expected: Vec<Expected> = cases
+        .iter()
+        .map(|case| {
+            let output = dry_run(path_of(case.input), case.shape);
+            let messages = memchr::memchr_iter(b'\n', &output).count() as u64;
+            Expected {
+                messages,
+                // --dry-run's output is every message and a newline.
+                bytes: output.len() as u64 - messages,
+            }
         })
         .collect();
     // Rounds rather than one case after another: each round measures the
@@ -109,10 +174,8 @@ fn main() {
     let mut samples: Vec<Vec<Sample>> = cases.iter().map(|_| Vec::new()).collect();
     for _ in 0..options.runs {
         limit.push(tcp_limit(&json, options.lines));
-        for (case, samples) in cases.iter().zip(&mut samples) {
-            // --dry-run's output is every message and a newline.
-            let bytes = json.len() as u64 - options.lines;
-            samples.push(server.measure(case, &input, options.lines, bytes));
+        for ((case, samples), expected) in cases.iter().zip(&mut samples).zip(&expected) {
+            samples.push(server.measure(case, path_of(case.input), expected));
         }
     }
     let limit_rate = median(
@@ -151,16 +214,27 @@ fn main() {
             file_rate = Some(rate(samples));
         }
     }
-    let follow = cases
-        .iter()
-        .zip(&samples)
-        .find(|(case, _)| case.name == format!("wsship {FOLLOW}"));
-    if let (Some(file_rate), Some((_, samples))) = (file_rate, follow) {
+    let ours = |name: &str| {
+        cases
+            .iter()
+            .zip(&samples)
+            .find(|(case, _)| case.name == format!("wsship {name}"))
+            .map(|(_, samples)| rate(samples))
+    };
+    if let Some(file_rate) = file_rate {
         println!();
-        println!(
-            "following a file appended as fast as it goes: {:.0}% of the lines/s of reading the whole file",
-            100.0 * rate(samples) / file_rate
-        );
+        for (name, what) in [
+            (FOLLOW, "following a file appended as fast as it goes"),
+            (NDJSON, "JSON lines spliced as objects"),
+            (MULTILINE, "lines joined into events"),
+        ] {
+            if let Some(case_rate) = ours(name) {
+                println!(
+                    "{what}: {:.0}% of the defaults' lines/s",
+                    100.0 * case_rate / file_rate
+                );
+            }
+        }
     }
 
     if options.huge {
@@ -195,8 +269,8 @@ fn parse_options() -> Options {
     options
 }
 
-/// Realistic log lines of about 120 bytes, the same for every run.
-fn generate(path: &Path, lines: u64) -> u64 {
+/// `lines` lines of `kind`, the same for every run; returns their bytes.
+fn generate(path: &Path, lines: u64, kind: Input) -> u64 {
     const PATHS: [&str; 5] = [
         "/api/v1/items",
         "/api/v1/users/me",
@@ -212,18 +286,39 @@ fn generate(path: &Path, lines: u64) -> u64 {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        let line = format!(
-            "2026-11-25T14:{:02}:{:02}.{:03}Z {} http: request handled method=GET path={}/{} status={} ms={} req={:08x}\n",
+        let time = format!(
+            "2026-11-25T14:{:02}:{:02}.{:03}Z",
             (i / 60_000) % 60,
             (i / 1000) % 60,
-            i % 1000,
-            LEVELS[(seed % 4) as usize],
-            PATHS[(seed >> 8) as usize % 5],
-            seed % 100_000,
-            [200, 200, 204, 404, 500][(seed >> 16) as usize % 5],
-            seed % 997,
-            seed as u32,
+            i % 1000
         );
+        let (level, path) = (LEVELS[(seed % 4) as usize], PATHS[(seed >> 8) as usize % 5]);
+        let status = [200, 200, 204, 404, 500][(seed >> 16) as usize % 5];
+        let line = match (kind, i % 10) {
+            (Input::Json, _) => format!(
+                "{{\"time\":\"{time}\",\"level\":\"{}\",\"msg\":\"request handled\",\"path\":\"{path}/{}\",\"status\":{status},\"ms\":{},\"req\":\"{:08x}\"}}\n",
+                level.trim_end(),
+                seed % 100_000,
+                seed % 997,
+                seed as u32,
+            ),
+            (Input::Traces, 5) => format!(
+                "{time} ERROR http: request failed path={path}/{} req={:08x}\n",
+                seed % 100_000,
+                seed as u32
+            ),
+            (Input::Traces, 6..=9) => format!(
+                "\tat com.example.http.Handler.handle{}(Handler.java:{})\n",
+                i % 10,
+                seed % 997
+            ),
+            _ => format!(
+                "{time} {level} http: request handled method=GET path={path}/{} status={status} ms={} req={:08x}\n",
+                seed % 100_000,
+                seed % 997,
+                seed as u32,
+            ),
+        };
         total += line.len() as u64;
         out.write_all(line.as_bytes()).unwrap();
     }
@@ -238,9 +333,10 @@ fn knows(binary: &Path, option: &str) -> bool {
 }
 
 /// The exact bytes wsship would put in its messages, one per line.
-fn dry_run(input: &Path) -> Vec<u8> {
+fn dry_run(input: &Path, shape: &[&str]) -> Vec<u8> {
     let output = Command::new(WSSHIP)
         .args(["--dry-run", "-q"])
+        .args(shape)
         .arg(input)
         .stderr(Stdio::inherit())
         .output()
@@ -428,12 +524,12 @@ impl Server {
         }
     }
 
-    /// Runs `case` on `input` until the server has counted `lines`
-    /// messages holding `bytes` bytes.
-    fn measure(&self, case: &Case, input: &Path, lines: u64, bytes: u64) -> Sample {
+    /// Runs `case` on `input` until the server has counted the messages
+    /// and bytes `expected`.
+    fn measure(&self, case: &Case, input: &Path, expected: &Expected) -> Sample {
         self.count.store(0, Ordering::Relaxed);
         self.bytes.store(0, Ordering::Relaxed);
-        self.target.store(lines, Ordering::Relaxed);
+        self.target.store(expected.messages, Ordering::Relaxed);
         *self.state.0.lock().unwrap() = None;
         let follow = case.name.ends_with(FOLLOW);
         let dir = input.with_file_name("follow");
@@ -441,7 +537,7 @@ impl Server {
         std::fs::create_dir_all(&dir).unwrap();
         let followed = dir.join("app.log");
         let mut command = Command::new(&case.binary);
-        command.args(["--addr", &self.addr, "-q"]);
+        command.args(["--addr", &self.addr, "-q"]).args(case.shape);
         match follow {
             false => command.args(case.args).arg(input),
             true => {
@@ -492,7 +588,7 @@ impl Server {
         let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(
             self.bytes.load(Ordering::Relaxed),
-            bytes,
+            expected.bytes,
             "the messages' bytes differ from --dry-run's"
         );
         Sample {

@@ -23,7 +23,7 @@ _wsship() {
 
     case "${cmd}" in
         wsship)
-            opts="-F -H -w -b -q -v -h -V --follow --state --start-at --scan-interval --url --schema --addr --path --connect-timeout --write-timeout --ping-interval --proxy --noproxy --cacert --cert --key --insecure --tls-server-name --header --token-file --user --subprotocol --origin --confirm --max-in-flight --ping-timeout --when-full --workers --batch-size --flush-interval --max-len --format --field --retry-limit --backoff-init --backoff-max --drain-timeout --stats-interval --stats-format --dry-run --quiet --verbose --help --version"
+            opts="-F -H -w -b -q -v -h -V --follow --state --start-at --scan-interval --url --schema --addr --path --connect-timeout --write-timeout --ping-interval --proxy --noproxy --cacert --cert --key --insecure --tls-server-name --header --token-file --user --subprotocol --origin --confirm --max-in-flight --ping-timeout --when-full --workers --batch-size --flush-interval --max-len --format --field --input-format --json-target --message-key --timestamp-key --timestamp-format --multiline-start --multiline-continue --multiline-max-lines --multiline-timeout --retry-limit --backoff-init --backoff-max --drain-timeout --stats-interval --stats-format --dry-run --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -217,6 +217,42 @@ _wsship() {
                     return 0
                     ;;
                 --field)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --input-format)
+                    COMPREPLY=($(compgen -W "text ndjson" -- "${cur}"))
+                    return 0
+                    ;;
+                --json-target)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --message-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timestamp-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timestamp-format)
+                    COMPREPLY=($(compgen -W "rfc3339 rfc3339-us unix unix-ms unix-us unix-ns none" -- "${cur}"))
+                    return 0
+                    ;;
+                --multiline-start)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --multiline-continue)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --multiline-max-lines)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --multiline-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

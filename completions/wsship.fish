@@ -33,7 +33,23 @@ complete -c wsship -l flush-interval -d '... or once this long has passed since 
 complete -c wsship -l max-len -d 'Drop (never truncate) lines longer than this many bytes; K, M and G suffixes are binary' -r
 complete -c wsship -l format -d 'What each message holds: the JSON object, or the line itself' -r -f -a "json\t'{"timestamp":"...","message":"..."} plus any --field'
 raw\t'The line itself, as read'"
-complete -c wsship -l field -d 'Add a constant string field to every JSON message (repeatable)' -r
+complete -c wsship -l field -d 'Add a constant string field to every JSON message (repeatable). A JSON line that has the key already keeps its own value' -r
+complete -c wsship -l input-format -d 'Each line as text, or as JSON (NDJSON): an object\'s members join the message, after the timestamp and before the --fields; a line that is not an object is sent as text with an "error" member, and counted as invalid_json' -r -f -a "text\t'Each line is text'
+ndjson\t'Each line is a JSON object (newline-delimited JSON)'"
+complete -c wsship -l json-target -d 'With --input-format ndjson, put each line\'s object under this key instead of merging its members into the message' -r
+complete -c wsship -l message-key -d 'The key that holds the line. [default: message]' -r
+complete -c wsship -l timestamp-key -d 'The key that holds the timestamp (`@timestamp` for ECS). A JSON line that has it already keeps its own value, and gets no second one. [default: timestamp]' -r
+complete -c wsship -l timestamp-format -d 'How the timestamp is written (when the line, or an event\'s first line, was read, in UTC). [default: rfc3339]' -r -f -a "rfc3339\t'"2026-12-01T10:00:00.123Z": RFC 3339, milliseconds'
+rfc3339-us\t'"2026-12-01T10:00:00.123456Z": RFC 3339, microseconds'
+unix\t'Seconds since 1970, a JSON number'
+unix-ms\t'Milliseconds since 1970'
+unix-us\t'Microseconds since 1970'
+unix-ns\t'Nanoseconds since 1970'
+none\t'No timestamp'"
+complete -c wsship -l multiline-start -d 'A line that matches this regular expression starts a new event; any other line joins the event before it, after a newline. Typical: \'^\\d{4}-\\d\\d-\\d\\d\'' -r
+complete -c wsship -l multiline-continue -d 'A line that matches this regular expression joins the event before it; any other line starts a new one. Typical for Java: \'^\\s+at |^\\s+\\.\\.\\. \\d+ more|^Caused by:\'' -r
+complete -c wsship -l multiline-max-lines -d 'An event that reaches this many lines is sent, and the next line starts a new one' -r
+complete -c wsship -l multiline-timeout -d 'A pending event is sent when no line has come for this long' -r
 complete -c wsship -l retry-limit -d 'Retries of one batch before it is dropped as failed: a number, or `forever` (or -1). [default: 8; forever with --follow, where the file holds what waits]' -r
 complete -c wsship -l backoff-init -d 'First delay before a retry; each further retry doubles it, with jitter' -r
 complete -c wsship -l backoff-max -d 'Longest delay between retries' -r

@@ -273,10 +273,93 @@ pub struct Args {
           help_heading = "Messages")]
     pub format: Format,
 
-    /// Add a constant string field to every JSON message (repeatable).
+    /// Add a constant string field to every JSON message (repeatable). A JSON line that has
+    /// the key already keeps its own value.
     #[arg(long = "field", env = "WSSHIP_FIELD", value_name = "KEY=VALUE",
           value_parser = parse_field, action = ArgAction::Append, help_heading = "Messages")]
     pub fields: Vec<(String, String)>,
+
+    /// Each line as text, or as JSON (NDJSON): an object's members join the message, after the
+    /// timestamp and before the --fields; a line that is not an object is sent as text with an
+    /// "error" member, and counted as invalid_json.
+    #[arg(long, env = "WSSHIP_INPUT_FORMAT", value_enum, default_value_t = InputFormat::Text,
+          help_heading = "Messages")]
+    pub input_format: InputFormat,
+
+    /// With --input-format ndjson, put each line's object under this key instead of merging its
+    /// members into the message.
+    #[arg(
+        long,
+        env = "WSSHIP_JSON_TARGET",
+        value_name = "KEY",
+        help_heading = "Messages"
+    )]
+    pub json_target: Option<String>,
+
+    /// The key that holds the line. [default: message]
+    #[arg(
+        long,
+        env = "WSSHIP_MESSAGE_KEY",
+        value_name = "NAME",
+        help_heading = "Messages"
+    )]
+    pub message_key: Option<String>,
+
+    /// The key that holds the timestamp (`@timestamp` for ECS). A JSON line that has it
+    /// already keeps its own value, and gets no second one. [default: timestamp]
+    #[arg(
+        long,
+        env = "WSSHIP_TIMESTAMP_KEY",
+        value_name = "NAME",
+        help_heading = "Messages"
+    )]
+    pub timestamp_key: Option<String>,
+
+    /// How the timestamp is written (when the line, or an event's first line, was read, in UTC).
+    /// [default: rfc3339]
+    #[arg(
+        long,
+        env = "WSSHIP_TIMESTAMP_FORMAT",
+        value_enum,
+        help_heading = "Messages"
+    )]
+    pub timestamp_format: Option<TimestampFormat>,
+
+    /// A line that matches this regular expression starts a new event; any other line joins
+    /// the event before it, after a newline. Typical: '^\d{4}-\d\d-\d\d'.
+    #[arg(
+        long,
+        env = "WSSHIP_MULTILINE_START",
+        value_name = "REGEX",
+        conflicts_with = "multiline_continue",
+        help_heading = "Multiline"
+    )]
+    pub multiline_start: Option<String>,
+
+    /// A line that matches this regular expression joins the event before it; any other line
+    /// starts a new one. Typical for Java: '^\s+at |^\s+\.\.\. \d+ more|^Caused by:'.
+    #[arg(
+        long,
+        env = "WSSHIP_MULTILINE_CONTINUE",
+        value_name = "REGEX",
+        help_heading = "Multiline"
+    )]
+    pub multiline_continue: Option<String>,
+
+    /// An event that reaches this many lines is sent, and the next line starts a new one.
+    #[arg(
+        long,
+        env = "WSSHIP_MULTILINE_MAX_LINES",
+        value_name = "N",
+        default_value = "500",
+        help_heading = "Multiline"
+    )]
+    pub multiline_max_lines: NonZeroUsize,
+
+    /// A pending event is sent when no line has come for this long.
+    #[arg(long, env = "WSSHIP_MULTILINE_TIMEOUT", value_name = "DURATION",
+          default_value = "1s", value_parser = parse_duration, help_heading = "Multiline")]
+    pub multiline_timeout: Duration,
 
     /// Retries of one batch before it is dropped as failed: a number, or `forever` (or -1).
     /// [default: 8; forever with --follow, where the file holds what waits]
@@ -376,6 +459,33 @@ pub enum Format {
     Json,
     /// The line itself, as read.
     Raw,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputFormat {
+    /// Each line is text.
+    Text,
+    /// Each line is a JSON object (newline-delimited JSON).
+    Ndjson,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TimestampFormat {
+    /// "2026-12-01T10:00:00.123Z": RFC 3339, milliseconds.
+    Rfc3339,
+    /// "2026-12-01T10:00:00.123456Z": RFC 3339, microseconds.
+    #[value(name = "rfc3339-us")]
+    Rfc3339Us,
+    /// Seconds since 1970, a JSON number.
+    Unix,
+    /// Milliseconds since 1970.
+    UnixMs,
+    /// Microseconds since 1970.
+    UnixUs,
+    /// Nanoseconds since 1970.
+    UnixNs,
+    /// No timestamp.
+    None,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

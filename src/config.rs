@@ -34,7 +34,10 @@ pub struct Config {
     pub scan_interval: Duration,
     pub max_len: usize,
     pub format: Format,
-    pub fields: Vec<(String, String)>,
+    /// What a JSON message holds, and under which keys.
+    pub shape: Shape,
+    /// --multiline-start or --multiline-continue, if given.
+    pub multiline: Option<Multiline>,
     pub workers: NonZeroUsize,
     pub batch_size: NonZeroUsize,
     pub flush_interval: Duration,
@@ -60,6 +63,65 @@ pub struct Config {
 pub enum Format {
     Json,
     Raw,
+}
+
+/// The shape of a JSON message.
+#[derive(Debug, Clone)]
+pub struct Shape {
+    pub message_key: String,
+    pub timestamp_key: String,
+    pub timestamp_format: TimestampFormat,
+    pub input_format: InputFormat,
+    /// With ndjson: the key an object goes under, instead of merging.
+    pub json_target: Option<String>,
+    pub fields: Vec<(String, String)>,
+}
+
+impl Default for Shape {
+    fn default() -> Shape {
+        Shape {
+            message_key: "message".into(),
+            timestamp_key: "timestamp".into(),
+            timestamp_format: TimestampFormat::Rfc3339,
+            input_format: InputFormat::Text,
+            json_target: None,
+            fields: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputFormat {
+    Text,
+    Ndjson,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimestampFormat {
+    Rfc3339,
+    Rfc3339Us,
+    Unix,
+    UnixMs,
+    UnixUs,
+    UnixNs,
+    None,
+}
+
+/// How lines join into events.
+#[derive(Debug, Clone)]
+pub struct Multiline {
+    pub rule: MultilineRule,
+    pub max_lines: usize,
+    pub timeout: Duration,
+}
+
+/// Which lines begin an event.
+#[derive(Debug, Clone)]
+pub enum MultilineRule {
+    /// A line that matches starts an event.
+    Start(regex::bytes::Regex),
+    /// A line that matches continues the event before it.
+    Continue(regex::bytes::Regex),
 }
 
 /// When a batch counts as sent: once its Pong arrives, or once written.
@@ -130,6 +192,29 @@ impl From<cli::StatsFormat> for StatsFormat {
         match value {
             cli::StatsFormat::Text => StatsFormat::Text,
             cli::StatsFormat::Json => StatsFormat::Json,
+        }
+    }
+}
+
+impl From<cli::InputFormat> for InputFormat {
+    fn from(value: cli::InputFormat) -> InputFormat {
+        match value {
+            cli::InputFormat::Text => InputFormat::Text,
+            cli::InputFormat::Ndjson => InputFormat::Ndjson,
+        }
+    }
+}
+
+impl From<cli::TimestampFormat> for TimestampFormat {
+    fn from(value: cli::TimestampFormat) -> TimestampFormat {
+        match value {
+            cli::TimestampFormat::Rfc3339 => TimestampFormat::Rfc3339,
+            cli::TimestampFormat::Rfc3339Us => TimestampFormat::Rfc3339Us,
+            cli::TimestampFormat::Unix => TimestampFormat::Unix,
+            cli::TimestampFormat::UnixMs => TimestampFormat::UnixMs,
+            cli::TimestampFormat::UnixUs => TimestampFormat::UnixUs,
+            cli::TimestampFormat::UnixNs => TimestampFormat::UnixNs,
+            cli::TimestampFormat::None => TimestampFormat::None,
         }
     }
 }
@@ -292,9 +377,8 @@ impl Config {
         if args.stats_interval.is_some_and(|d| d.is_zero()) {
             return Err(usage("--stats-interval must be longer than 0".into()));
         }
-        if args.format == cli::Format::Raw && !args.fields.is_empty() {
-            return Err(usage("--field needs --format json".into()));
-        }
+        let shape = shape(&args).map_err(usage)?;
+        let multiline = multiline(&args).map_err(usage)?;
 
         let inputs = match args.files.is_empty() {
             true => vec![Input::Stdin],
@@ -340,7 +424,8 @@ impl Config {
             scan_interval: args.scan_interval,
             max_len: args.max_len,
             format: args.format.into(),
-            fields: args.fields,
+            shape,
+            multiline,
             workers: args.workers,
             batch_size: args.batch_size,
             flush_interval: args.flush_interval,
@@ -361,6 +446,97 @@ impl Config {
             verbosity,
         })
     }
+}
+
+/// The keys and timestamp of a JSON message, checked so that wsship never
+/// writes a key twice.
+fn shape(args: &Args) -> Result<Shape, String> {
+    if args.format == cli::Format::Raw {
+        let json_only = [
+            ("--field", !args.fields.is_empty()),
+            (
+                "--input-format ndjson",
+                args.input_format == cli::InputFormat::Ndjson,
+            ),
+            ("--json-target", args.json_target.is_some()),
+            ("--message-key", args.message_key.is_some()),
+            ("--timestamp-key", args.timestamp_key.is_some()),
+            ("--timestamp-format", args.timestamp_format.is_some()),
+        ];
+        if let Some((option, _)) = json_only.iter().find(|(_, given)| *given) {
+            return Err(format!("{option} needs --format json"));
+        }
+    }
+    let defaults = Shape::default();
+    let shape = Shape {
+        message_key: args.message_key.clone().unwrap_or(defaults.message_key),
+        timestamp_key: args.timestamp_key.clone().unwrap_or(defaults.timestamp_key),
+        timestamp_format: args
+            .timestamp_format
+            .map_or(defaults.timestamp_format, Into::into),
+        input_format: args.input_format.into(),
+        json_target: args.json_target.clone(),
+        fields: args.fields.clone(),
+    };
+    let ndjson = shape.input_format == InputFormat::Ndjson;
+    if shape.json_target.is_some() && !ndjson {
+        return Err("--json-target needs --input-format ndjson".into());
+    }
+    // Every key wsship writes itself, with the option that names it.
+    let mut keys: Vec<(&str, String)> = vec![
+        ("--message-key", shape.message_key.clone()),
+        ("--timestamp-key", shape.timestamp_key.clone()),
+    ];
+    if let Some(target) = &shape.json_target {
+        keys.push(("--json-target", target.clone()));
+    }
+    if ndjson {
+        // The member that says why a line was not an object.
+        keys.push((
+            "the \"error\" member of --input-format ndjson",
+            "error".into(),
+        ));
+    }
+    for (key, _) in &shape.fields {
+        keys.push(("--field", key.clone()));
+    }
+    for (i, (option, key)) in keys.iter().enumerate() {
+        if key.is_empty() {
+            return Err(format!("{option} must not be empty"));
+        }
+        if let Some((other, _)) = keys[..i].iter().find(|(_, earlier)| earlier == key) {
+            return Err(format!(
+                "{option} '{key}' is also {other}: a message may hold a key only once"
+            ));
+        }
+    }
+    Ok(shape)
+}
+
+fn multiline(args: &Args) -> Result<Option<Multiline>, String> {
+    let compile = |option: &str, pattern: &str| {
+        regex::bytes::Regex::new(pattern).map_err(|err| {
+            // The regex crate explains over several lines, with a caret;
+            // its last line says what is wrong.
+            let text = err.to_string();
+            let why = text.lines().last().unwrap_or("invalid").trim();
+            let why = why.strip_prefix("error: ").unwrap_or(why);
+            format!("{option} '{pattern}': {why}")
+        })
+    };
+    let rule = match (&args.multiline_start, &args.multiline_continue) {
+        (Some(pattern), _) => MultilineRule::Start(compile("--multiline-start", pattern)?),
+        (None, Some(pattern)) => MultilineRule::Continue(compile("--multiline-continue", pattern)?),
+        (None, None) => return Ok(None),
+    };
+    if args.multiline_timeout.is_zero() {
+        return Err("--multiline-timeout must be longer than 0".into());
+    }
+    Ok(Some(Multiline {
+        rule,
+        max_lines: args.multiline_max_lines.get(),
+        timeout: args.multiline_timeout,
+    }))
 }
 
 fn endpoint_url(schema: Schema, addr: &str, path: &str) -> Result<Uri, String> {

@@ -140,9 +140,37 @@ fn description() -> Roff {
             bold(r#"{"timestamp":"2026-11-25T14:32:33.123Z","message":"<line>"}"#),
             roman(
                 ", followed by any --field in the order given. The timestamp is when wsship read \
-                 the line, in UTC, RFC 3339 with milliseconds.",
+                 the line, in UTC, RFC 3339 with milliseconds; --timestamp-key, \
+                 --timestamp-format and --message-key change the keys and the format. wsship \
+                 never writes a key twice: a --field whose key is the message key, the \
+                 timestamp key or another --field's is a usage error.",
             ),
         ],
+    );
+    paragraph(
+        &mut roff,
+        [roman(
+            "With --input-format ndjson, a line that is a JSON object is sent as an object: its \
+             members follow the timestamp and come before the --fields (or, with --json-target \
+             KEY, the object goes under KEY). A line that already has the timestamp key or a \
+             --field's key keeps its own value, and wsship adds none. A line that is not an \
+             object is sent as text with an \"error\" member saying why, and counted as \
+             invalid_json. An object is checked against RFC 8259 and spliced in as written.",
+        )],
+    );
+    paragraph(
+        &mut roff,
+        [roman(
+            "With --multiline-start or --multiline-continue, lines join into events (a stack \
+             trace is one message, its lines joined with a newline). An event is sent when a \
+             line starts the next one, when it reaches --multiline-max-lines lines (the rest \
+             starts a new event: nothing is truncated), when no line has come for \
+             --multiline-timeout, at the end of the input and on a signal. An event longer \
+             than --max-len is dropped whole and counted; a single line longer than --max-len \
+             ends the event before it and is dropped alone. The event's timestamp is when its \
+             first line was read. Counts stay in lines (read = sent + dropped + failed); the \
+             summary adds events when they differ.",
+        )],
     );
     roff
 }
@@ -382,6 +410,21 @@ fn sections() -> Roff {
         &mut roff,
         "With a bearer token kept in a file only its owner can read:",
         "wsship --url wss://logs.example/ingest --token-file ~/.config/wsship/token app.log",
+    );
+    example(
+        &mut roff,
+        "A Java log, each stack trace one message (a timestamp starts an event):",
+        "wsship --multiline-start '^\\d{4}-\\d\\d-\\d\\d' --url ws://collector:9000/logs app.log",
+    );
+    example(
+        &mut roff,
+        "A Python log, each traceback one message:",
+        "wsship --multiline-start '^(INFO|WARNING|ERROR|DEBUG|CRITICAL):|^Traceback' --url ws://collector:9000/logs app.log",
+    );
+    example(
+        &mut roff,
+        "JSON lines sent as objects, for an Elastic pipeline that wants @timestamp in milliseconds:",
+        "wsship --input-format ndjson --timestamp-key @timestamp --timestamp-format unix-ms --url ws://collector:9000/logs app.jsonl",
     );
     example(
         &mut roff,

@@ -74,7 +74,7 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> Result<Outcome, Error> 
         true => Framing::Lines,
         false => Framing::WebSocket(Box::new(Masks::new())),
     };
-    let encoder = Encoder::new(config.format, &config.fields, framing);
+    let encoder = Encoder::new(config.format, &config.shape, framing);
     let tally = Tally {
         stats: &stats,
         ledger,

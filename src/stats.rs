@@ -21,6 +21,8 @@ pub struct Stats {
     dropped_full: AtomicU64,
     failed: AtomicU64,
     invalid_utf8: AtomicU64,
+    invalid_json: AtomicU64,
+    events: AtomicU64,
     reconnects: AtomicU64,
     retries: AtomicU64,
     resent: AtomicU64,
@@ -38,6 +40,13 @@ pub struct Summary {
     pub dropped_full: u64,
     pub failed: u64,
     pub invalid_utf8: u64,
+    /// --input-format ndjson lines that were not a JSON object (sent as
+    /// text with an "error" member).
+    pub invalid_json: u64,
+    /// Messages formed, sent or not: fewer than `read` with multiline
+    /// events, which count every line they hold in `read`, `sent`,
+    /// `dropped` and `failed`.
+    pub events: u64,
     pub reconnects: u64,
     pub retries: u64,
     /// Lines written again after a connection died before confirming them:
@@ -56,10 +65,13 @@ impl Stats {
     }
 
     pub fn chunk(&self, chunk: &Chunk) {
-        self.read
-            .fetch_add(chunk.marks.len() as u64 + chunk.oversize, Relaxed);
+        let lines = chunk.marks.last().map_or(0, |mark| mark.lines_end) as u64;
+        self.read.fetch_add(lines + chunk.oversize, Relaxed);
+        self.events
+            .fetch_add(chunk.marks.len() as u64 + chunk.oversize_events, Relaxed);
         self.dropped.fetch_add(chunk.oversize, Relaxed);
         self.invalid_utf8.fetch_add(chunk.invalid_utf8, Relaxed);
+        self.invalid_json.fetch_add(chunk.invalid_json, Relaxed);
     }
 
     pub fn sent(&self, server: usize, lines: usize, bytes: usize) {
@@ -110,6 +122,8 @@ impl Stats {
             dropped_full: self.dropped_full.load(Relaxed),
             failed: self.failed.load(Relaxed),
             invalid_utf8: self.invalid_utf8.load(Relaxed),
+            invalid_json: self.invalid_json.load(Relaxed),
+            events: self.events.load(Relaxed),
             reconnects: self.reconnects.load(Relaxed),
             retries: self.retries.load(Relaxed),
             resent: self.resent.load(Relaxed),
@@ -150,6 +164,8 @@ impl Summary {
             "dropped_full": self.dropped_full,
             "failed": self.failed,
             "invalid_utf8": self.invalid_utf8,
+            "invalid_json": self.invalid_json,
+            "events": self.events,
             "reconnects": self.reconnects,
             "retries": self.retries,
             "resent": self.resent,
@@ -165,7 +181,7 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "read={} sent={} dropped={} dropped_oversize={} dropped_full={} failed={} invalid_utf8={} reconnects={} retries={} resent={} bytes_sent={}",
+            "read={} sent={} dropped={} dropped_oversize={} dropped_full={} failed={} invalid_utf8={} invalid_json={} reconnects={} retries={} resent={} bytes_sent={}",
             self.read,
             self.sent,
             self.dropped,
@@ -173,11 +189,15 @@ impl fmt::Display for Summary {
             self.dropped_full,
             self.failed,
             self.invalid_utf8,
+            self.invalid_json,
             self.reconnects,
             self.retries,
             self.resent,
             self.bytes_sent
         )?;
+        if self.events != self.read {
+            write!(f, " events={}", self.events)?;
+        }
         if self.input_errors > 0 {
             write!(f, " input_errors={}", self.input_errors)?;
         }
@@ -198,6 +218,8 @@ mod tests {
             dropped_full: 1,
             failed: 1,
             invalid_utf8: 2,
+            invalid_json: 3,
+            events: 7,
             reconnects: 4,
             retries: 6,
             resent: 8,
@@ -209,13 +231,13 @@ mod tests {
             value,
             serde_json::json!({"type": "summary", "read": 9, "sent": 5, "dropped": 3,
                 "dropped_oversize": 2, "dropped_full": 1, "failed": 1,
-                "invalid_utf8": 2, "reconnects": 4, "retries": 6, "resent": 8, "bytes_sent": 700,
+                "invalid_utf8": 2, "invalid_json": 3, "events": 7, "reconnects": 4, "retries": 6, "resent": 8, "bytes_sent": 700,
                 "input_errors": 0})
         );
         assert_eq!(
             summary.to_string(),
             "read=9 sent=5 dropped=3 dropped_oversize=2 dropped_full=1 failed=1 invalid_utf8=2 \
-             reconnects=4 retries=6 resent=8 bytes_sent=700"
+             invalid_json=3 reconnects=4 retries=6 resent=8 bytes_sent=700 events=7"
         );
     }
 }

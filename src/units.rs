@@ -15,10 +15,16 @@ pub struct Chunk {
     pub frames: Bytes,
     /// Where each message ends, in order.
     pub marks: Vec<Mark>,
-    /// Lines longer than --max-len, dropped whole.
+    /// Lines dropped for --max-len: lines longer than it, and the lines of
+    /// events longer than it.
     pub oversize: u64,
-    /// Lines sent with U+FFFD in place of bytes that were not UTF-8.
+    /// Multiline events dropped for --max-len (their lines are in
+    /// `oversize`).
+    pub oversize_events: u64,
+    /// Messages sent with U+FFFD in place of bytes that were not UTF-8.
     pub invalid_utf8: u64,
+    /// --input-format ndjson lines that were not a JSON object.
+    pub invalid_json: u64,
     /// The file it was read from, when the file has an account (a state
     /// file is kept); standard input has none.
     pub account: Option<Account>,
@@ -38,6 +44,9 @@ pub struct Mark {
     pub text_end: usize,
     /// Where its line (or the last line of its event) ends in the input.
     pub input_end: u64,
+    /// The input lines of every message up to and including this one: one
+    /// each, but for multiline events.
+    pub lines_end: usize,
 }
 
 #[derive(Debug, Default)]
@@ -47,6 +56,9 @@ pub struct Batch {
     /// which with --batch-size 1 is one per line.
     first: Bytes,
     rest: Vec<Bytes>,
+    messages: usize,
+    /// The input lines its messages hold: more than messages only with
+    /// multiline events.
     lines: usize,
     /// The messages' own length, frames aside.
     bytes: usize,
@@ -75,12 +87,14 @@ impl Batch {
         std::iter::once(&self.first).chain(&self.rest)
     }
 
-    /// Adds the next run of whole frames: `lines` messages of `bytes` bytes.
-    pub fn append(&mut self, part: Bytes, lines: usize, bytes: usize) {
-        match self.lines {
+    /// Adds the next run of whole frames: `messages` messages, of `lines`
+    /// input lines and `bytes` bytes.
+    pub fn append(&mut self, part: Bytes, messages: usize, lines: usize, bytes: usize) {
+        match self.messages {
             0 => self.first = part,
             _ => self.rest.push(part),
         }
+        self.messages += messages;
         self.lines += lines;
         self.bytes += bytes;
     }
@@ -134,6 +148,12 @@ impl Batch {
         self.ends.first.iter().chain(&self.ends.rest)
     }
 
+    /// Messages: what --batch-size counts.
+    pub fn messages(&self) -> usize {
+        self.messages
+    }
+
+    /// Input lines: what the summary counts.
     pub fn lines(&self) -> usize {
         self.lines
     }

@@ -39,16 +39,17 @@ impl Batcher {
         now: Instant,
         mut emit: impl FnMut(Batch),
     ) -> Option<End> {
-        let (mut frame_start, mut text_start) = (0, 0);
+        let (mut frame_start, mut text_start, mut lines_start) = (0, 0, 0);
         let mut rest = &chunk.marks[..];
         while !rest.is_empty() {
             self.opened.get_or_insert(now);
-            let take = (self.size - self.pending.lines()).min(rest.len());
+            let take = (self.size - self.pending.messages()).min(rest.len());
             let last = rest[take - 1];
             rest = &rest[take..];
             self.pending.append(
                 chunk.frames.slice(frame_start..last.frame_end),
                 take,
+                last.lines_end - lines_start,
                 last.text_end - text_start,
             );
             if let Some(account) = chunk.account {
@@ -61,7 +62,8 @@ impl Batcher {
                 self.pending.reach(End { account, offset });
             }
             (frame_start, text_start) = (last.frame_end, last.text_end);
-            if self.pending.lines() == self.size {
+            lines_start = last.lines_end;
+            if self.pending.messages() == self.size {
                 emit(self.take().expect("a full batch"));
             }
         }
@@ -88,7 +90,7 @@ impl Batcher {
     /// Closes the pending batch, if there is one.
     pub fn take(&mut self) -> Option<Batch> {
         self.opened = None;
-        if self.pending.lines() == 0 {
+        if self.pending.messages() == 0 {
             return None;
         }
         Some(std::mem::take(&mut self.pending))
@@ -117,6 +119,7 @@ mod tests {
                 frame_end: 2 * i,
                 text_end: i,
                 input_end: 2 * i as u64,
+                lines_end: i,
             })
             .collect();
         Chunk {
@@ -154,7 +157,10 @@ mod tests {
     fn text(batch: &Batch) -> String {
         let all: Vec<u8> = batch.parts().flat_map(|p| p.to_vec()).collect();
         let text = String::from_utf8(all).unwrap().replace('\n', "");
-        assert_eq!((batch.lines(), batch.bytes()), (text.len(), text.len()));
+        assert_eq!(
+            (batch.messages(), batch.lines(), batch.bytes()),
+            (text.len(), text.len(), text.len())
+        );
         text
     }
 
@@ -266,5 +272,20 @@ mod tests {
         let batch = b.take().unwrap();
         assert_eq!(text(&batch), "abcde");
         assert_eq!(ends(&batch), [(1, 6), (2, 12)]);
+    }
+
+    #[test]
+    fn a_batch_counts_the_lines_of_its_events() {
+        // Three events of 1, 4 and 2 lines.
+        let mut chunk = chunk("abc");
+        for (mark, lines_end) in chunk.marks.iter_mut().zip([1, 5, 7]) {
+            mark.lines_end = lines_end;
+        }
+        let mut b = Batcher::new(2, Duration::from_secs(1));
+        let mut out = Vec::new();
+        b.push(&chunk, Instant::now(), |batch| out.push(batch));
+        out.extend(b.take());
+        let counts: Vec<(usize, usize)> = out.iter().map(|b| (b.messages(), b.lines())).collect();
+        assert_eq!(counts, [(2, 5), (1, 2)]);
     }
 }

@@ -6,7 +6,7 @@
 //! read what the server sent while no batch is coming.
 //!
 //! A write carries the batches waiting in the queue when the worker gets to
-//! them, up to the larger of `WRITE_LINES` and --batch-size lines, with one
+//! them, up to the larger of `WRITE_MESSAGES` and --batch-size messages, with one
 //! flush: batches never wait for each other, but a busy worker does not pay
 //! a syscall, a Ping and a Pong for each small batch. With `--confirm pong`
 //! the write ends with a Ping carrying its sequence number, and its batches
@@ -35,10 +35,10 @@ use crate::units::Batch;
 /// How often an idle worker reads what the server sent (pings, a Close).
 const IDLE_SERVICE: Duration = Duration::from_secs(1);
 
-/// Lines one write may gather from small batches: enough to spread a flush
-/// and a Ping over many lines, few enough to keep what one lost connection
+/// Messages one write may gather from small batches: enough to spread a flush
+/// and a Ping over many messages, few enough to keep what one lost connection
 /// writes twice (the window) small.
-const WRITE_LINES: usize = 256;
+const WRITE_MESSAGES: usize = 256;
 
 /// Server outages as seen by all workers together, so that each is reported
 /// once when it starts and once when it ends, not per worker or attempt.
@@ -211,14 +211,14 @@ impl<'a> Worker<'a> {
     /// Takes `batch` and whatever else is already queued, up to one write's
     /// worth, without waiting for more.
     fn take(&mut self, batch: Batch, batches: &Receiver<Batch>) {
-        let mut lines = batch.lines();
+        let mut messages = batch.messages();
         self.unsent.push_back(Pending {
             batch,
             resend: false,
         });
-        while lines + self.config.batch_size.get() <= self.write_lines() {
+        while messages + self.config.batch_size.get() <= self.write_messages() {
             let Ok(batch) = batches.try_recv() else { break };
-            lines += batch.lines();
+            messages += batch.messages();
             self.unsent.push_back(Pending {
                 batch,
                 resend: false,
@@ -226,9 +226,9 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// The most lines one write gathers: a whole batch, however large.
-    fn write_lines(&self) -> usize {
-        self.config.batch_size.get().max(WRITE_LINES)
+    /// The most messages one write gathers: a whole batch, however large.
+    fn write_messages(&self) -> usize {
+        self.config.batch_size.get().max(WRITE_MESSAGES)
     }
 
     /// Writes (and, with `Until::Confirmed`, confirms) what was taken,
@@ -363,10 +363,10 @@ impl<'a> Worker<'a> {
     /// written again goes alone, with its own Ping, so that its confirmation
     /// does not hang on the batches after it; new ones go together.
     fn next_write(&self) -> usize {
-        let mut lines = 0;
+        let mut messages = 0;
         let fresh = self.unsent.iter().take_while(|pending| {
-            lines += pending.batch.lines();
-            !pending.resend && lines <= self.write_lines()
+            messages += pending.batch.messages();
+            !pending.resend && messages <= self.write_messages()
         });
         fresh.count().max(1)
     }

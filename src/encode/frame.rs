@@ -97,6 +97,7 @@ fn header_bytes(opcode: u8, len: usize, key: [u8; 4]) -> [u8; 14] {
 /// Appends a whole frame of `opcode` (FIN set) whose payload is `parts`,
 /// one after another: the header, then each part copied and masked as it
 /// goes, with one reservation for all. Returns the payload's length.
+#[inline(always)]
 pub fn append_frame(out: &mut Vec<u8>, opcode: u8, parts: [&[u8]; 3], key: [u8; 4]) -> usize {
     let len = parts.iter().map(|part| part.len()).sum();
     let header = header_len(len);
@@ -139,6 +140,7 @@ fn copy_masked(src: &[u8], dst: &mut [MaybeUninit<u8>], key: u32) {
 
 /// Masks `src` into `dst` eight bytes at a time, as far as whole words go;
 /// returns how many bytes it wrote. `key` falls on src[0].
+#[inline]
 fn copy_masked_words(src: &[u8], dst: &mut [MaybeUninit<u8>], key: u32) -> usize {
     let key = u64::from(key) | u64::from(key) << 32;
     let mut done = 0;
@@ -156,6 +158,7 @@ fn copy_masked_words(src: &[u8], dst: &mut [MaybeUninit<u8>], key: u32) -> usize
 /// it wrote, from the start: all of them, or none if there are fewer than
 /// sixteen (the rest is left to the caller).
 #[cfg(target_arch = "x86_64")]
+#[inline]
 fn copy_masked_blocks(src: &[u8], dst: &mut [MaybeUninit<u8>], key: u32) -> usize {
     use std::arch::x86_64::{
         __m128i, _mm_loadu_si128, _mm_set1_epi32, _mm_storeu_si128, _mm_xor_si128,

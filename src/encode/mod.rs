@@ -1,20 +1,25 @@
-//! Turns a line into one WebSocket message, framed and ready for the wire.
+//! Turns a line (or a multiline event) into one WebSocket message, framed
+//! and ready for the wire.
 //!
 //! Runs on the reader thread. The JSON is written by hand rather than through
 //! serde because the shape is fixed and the escaping must also cover U+2028 and
 //! U+2029 (valid JSON, but line terminators to JavaScript consumers), which
-//! serde_json leaves alone. The timestamp is formatted once per millisecond, not
-//! once per line: lines read by one `read` call share their instant. Each
-//! message is written where it will be sent from: inside its frame (see
-//! `frame`), or, for --dry-run, followed by a newline.
+//! serde_json leaves alone. The timestamp is formatted once per unit of its
+//! format (a millisecond by default), not once per line: lines read by one
+//! `read` call share their instant. A line that is a JSON object, with
+//! --input-format ndjson, is checked (`ndjson`) and spliced into the message
+//! as it is, never parsed into a tree and printed again. Each message is
+//! written where it will be sent from: inside its frame (see `frame`), or,
+//! for --dry-run, followed by a newline.
 
 use std::borrow::Cow;
 use std::time::SystemTime;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::config::Format;
+use crate::config::{Format, InputFormat, Shape, TimestampFormat};
 pub mod frame;
+pub mod ndjson;
 
 use frame::Masks;
 
@@ -29,82 +34,279 @@ pub enum Framing {
 pub struct Encoder {
     format: Format,
     framing: Framing,
-    /// `{"timestamp":"<the read time>","message":"`, rebuilt when the
-    /// millisecond changes: a message starts with one copy.
+    ndjson: bool,
+    timestamp: TimestampFormat,
+    /// The timestamp key as written in JSON, quotes aside.
+    stamp_key: Vec<u8>,
+    /// `"<timestamp key>":<the read time>`, rebuilt when the time moves by
+    /// a unit of its format; empty with --timestamp-format none.
+    stamp: Vec<u8>,
+    /// `"<message key>":"`.
+    message_key: Vec<u8>,
+    /// `{`, the stamp and a comma, `"<message key>":"`: a message starts
+    /// with one copy.
     head: Vec<u8>,
     /// `"`, then `,"key":"value"` for every --field, then `}`.
     tail: Vec<u8>,
-    millis: i128,
+    /// The time `stamp` was built for, in units of its format.
+    unit: i128,
+    /// Each --field: its key as written in JSON, and `"key":"value"`.
+    fields: Vec<(Vec<u8>, Vec<u8>)>,
+    /// `"<--json-target>":`, if given.
+    target: Option<Vec<u8>>,
+    /// Scratch for a spliced object's message: what goes before its
+    /// members, and after; and which --fields the object has already.
+    prefix: Vec<u8>,
+    suffix: Vec<u8>,
+    has_field: Vec<bool>,
 }
 
 impl Encoder {
-    pub fn new(format: Format, fields: &[(String, String)], framing: Framing) -> Encoder {
+    pub fn new(format: Format, shape: &Shape, framing: Framing) -> Encoder {
+        let quoted = |text: &str| {
+            let mut out = b"\"".to_vec();
+            escape_into(text, &mut out);
+            out.push(b'"');
+            out
+        };
+        let fields: Vec<(Vec<u8>, Vec<u8>)> = shape
+            .fields
+            .iter()
+            .map(|(key, value)| {
+                let mut member = quoted(key);
+                member.push(b':');
+                member.extend(quoted(value));
+                let key = quoted(key);
+                (key[1..key.len() - 1].to_vec(), member)
+            })
+            .collect();
         let mut tail = b"\"".to_vec();
-        for (key, value) in fields {
-            tail.extend_from_slice(b",\"");
-            escape_into(key, &mut tail);
-            tail.extend_from_slice(b"\":\"");
-            escape_into(value, &mut tail);
-            tail.push(b'"');
+        for (_, member) in &fields {
+            tail.push(b',');
+            tail.extend_from_slice(member);
         }
         tail.push(b'}');
+        let stamp_key = quoted(&shape.timestamp_key);
+        let mut message_key = quoted(&shape.message_key);
+        message_key.extend_from_slice(b":\"");
         let mut encoder = Encoder {
             format,
             framing,
+            ndjson: shape.input_format == InputFormat::Ndjson,
+            timestamp: shape.timestamp_format,
+            stamp_key: stamp_key[1..stamp_key.len() - 1].to_vec(),
+            stamp: Vec::new(),
+            message_key,
             head: Vec::new(),
             tail,
-            millis: i128::MIN,
+            unit: i128::MIN,
+            fields,
+            target: shape.json_target.as_deref().map(|target| {
+                let mut key = quoted(target);
+                key.push(b':');
+                key
+            }),
+            prefix: Vec::new(),
+            suffix: Vec::new(),
+            has_field: vec![false; shape.fields.len()],
         };
-        encoder.set_time(SystemTime::now());
+        encoder.rebuild_head(SystemTime::now(), true);
         encoder
     }
 
     /// Sets the read time stamped on the lines encoded from now on.
     pub fn set_time(&mut self, now: SystemTime) {
+        self.rebuild_head(now, false);
+    }
+
+    fn rebuild_head(&mut self, now: SystemTime, first: bool) {
         let now = DateTime::<Utc>::from(now);
-        let millis = now.timestamp_millis() as i128;
-        if millis != self.millis {
-            self.millis = millis;
-            let timestamp = now.to_rfc3339_opts(SecondsFormat::Millis, true);
-            self.head.clear();
-            self.head.extend_from_slice(b"{\"timestamp\":\"");
-            self.head.extend_from_slice(timestamp.as_bytes());
-            self.head.extend_from_slice(b"\",\"message\":\"");
+        let unit = match self.timestamp {
+            TimestampFormat::Rfc3339 | TimestampFormat::UnixMs => now.timestamp_millis() as i128,
+            TimestampFormat::Rfc3339Us | TimestampFormat::UnixUs => now.timestamp_micros() as i128,
+            TimestampFormat::Unix => now.timestamp() as i128,
+            TimestampFormat::UnixNs => now.timestamp_nanos_opt().map_or(0, i128::from),
+            TimestampFormat::None => 0,
+        };
+        if unit == self.unit && !first {
+            return;
         }
+        self.unit = unit;
+        self.stamp.clear();
+        if self.timestamp != TimestampFormat::None {
+            self.stamp.push(b'"');
+            self.stamp.extend_from_slice(&self.stamp_key);
+            self.stamp.extend_from_slice(b"\":");
+            let value = match self.timestamp {
+                TimestampFormat::Rfc3339 => {
+                    format!("\"{}\"", now.to_rfc3339_opts(SecondsFormat::Millis, true))
+                }
+                TimestampFormat::Rfc3339Us => {
+                    format!("\"{}\"", now.to_rfc3339_opts(SecondsFormat::Micros, true))
+                }
+                _ => unit.to_string(),
+            };
+            self.stamp.extend_from_slice(value.as_bytes());
+        }
+        self.head.clear();
+        self.head.push(b'{');
+        if !self.stamp.is_empty() {
+            self.head.extend_from_slice(&self.stamp);
+            self.head.push(b',');
+        }
+        self.head.extend_from_slice(&self.message_key);
     }
 
     /// Appends the message for `line`, framed, to `out`, which then ends on
     /// a whole frame. Bytes that are not UTF-8 become U+FFFD. `plain` says
     /// that the line is already known to hold no byte to escape and none
     /// outside ASCII (the line splitter's scan found its end that way).
+    /// With --input-format ndjson, a line that is a JSON object is spliced
+    /// into the message instead.
+    #[inline(always)]
     pub fn encode(&mut self, line: &[u8], plain: bool, out: &mut Vec<u8>) -> Encoded {
+        if self.ndjson && self.format == Format::Json {
+            return self.encode_json_line(line, out);
+        }
+        self.encode_text(line, plain, out)
+    }
+
+    /// The message of `line` as text: its bytes in the message key.
+    #[inline(always)]
+    pub fn encode_text(&mut self, line: &[u8], plain: bool, out: &mut Vec<u8>) -> Encoded {
+        self.frame_text::<false>(line, plain, out)
+    }
+
+    /// A JSON line: spliced if it is an object, else sent as text with an
+    /// "error" member that says why not.
+    fn encode_json_line(&mut self, line: &[u8], out: &mut Vec<u8>) -> Encoded {
+        let (stamp_key, fields, has_field) = (&self.stamp_key, &self.fields, &mut self.has_field);
+        has_field.fill(false);
+        let mut has_stamp = false;
+        let object = ndjson::object(line, |key| {
+            let same =
+                |ours: &[u8]| key == ours || (key.contains(&b'\\') && unescaped_eq(key, ours));
+            has_stamp |= same(stamp_key);
+            for ((field, _), has) in fields.iter().zip(has_field.iter_mut()) {
+                *has |= same(field);
+            }
+        });
+        let object = match object {
+            Ok(object) => object,
+            Err(why) => {
+                self.error_tail(why.reason());
+                let mut encoded = self.frame_text::<true>(line, false, out);
+                encoded.invalid_json = true;
+                return encoded;
+            }
+        };
+        let (prefix, suffix) = (&mut self.prefix, &mut self.suffix);
+        prefix.clear();
+        suffix.clear();
+        prefix.push(b'{');
+        let mut members = 0;
+        let middle = match &self.target {
+            None => {
+                if !has_stamp && !self.stamp.is_empty() {
+                    prefix.extend_from_slice(&self.stamp);
+                    members += 1;
+                }
+                let inside = &line[object.inside];
+                if !inside.is_empty() {
+                    if members > 0 {
+                        prefix.push(b',');
+                    }
+                    members += 1;
+                }
+                inside
+            }
+            Some(target) => {
+                if !self.stamp.is_empty() {
+                    prefix.extend_from_slice(&self.stamp);
+                    prefix.push(b',');
+                }
+                prefix.extend_from_slice(target);
+                members += 1;
+                &line[object.whole]
+            }
+        };
+        for (i, (_, member)) in self.fields.iter().enumerate() {
+            if self.target.is_none() && self.has_field[i] {
+                continue;
+            }
+            if members > 0 {
+                suffix.push(b',');
+            }
+            suffix.extend_from_slice(member);
+            members += 1;
+        }
+        suffix.push(b'}');
+        let parts = [&prefix[..], middle, &suffix[..]];
+        let len = match &mut self.framing {
+            Framing::WebSocket(masks) => frame::append_frame(out, frame::TEXT, parts, masks.key()),
+            Framing::Lines => {
+                for part in parts {
+                    out.extend_from_slice(part);
+                }
+                out.push(b'\n');
+                parts.iter().map(|part| part.len()).sum()
+            }
+        };
+        Encoded {
+            len,
+            lossy: false,
+            invalid_json: false,
+        }
+    }
+
+    /// The text message of `line`; with `ERROR`, with the "error" member
+    /// `error_tail` made. A constant, so that the hot path has no trace of
+    /// the other.
+    fn frame_text<const ERROR: bool>(
+        &mut self,
+        line: &[u8],
+        plain: bool,
+        out: &mut Vec<u8>,
+    ) -> Encoded {
         match &mut self.framing {
             Framing::WebSocket(masks) => {
                 let key = masks.key();
-                if let Some(len) = self.plain_frame(line, plain, out, key) {
-                    return Encoded { len, lossy: false };
+                if let Some(len) = self.plain_frame::<ERROR>(line, plain, out, key) {
+                    return Encoded::text(len, false);
                 }
-                let (head, tail) = self.wrapping();
+                let (head, tail) = self.wrapping::<ERROR>();
                 let open = frame::begin(out, head.len() + line.len() + tail.len());
-                let lossy = self.message(line, out);
+                let lossy = self.message::<ERROR>(line, out);
                 let len = frame::end(out, open, frame::TEXT, key);
-                Encoded { len, lossy }
+                Encoded::text(len, lossy)
             }
             Framing::Lines => {
                 let start = out.len();
-                let lossy = self.message(line, out);
+                let lossy = self.message::<ERROR>(line, out);
                 let len = out.len() - start;
                 out.push(b'\n');
-                Encoded { len, lossy }
+                Encoded::text(len, lossy)
             }
         }
+    }
+
+    /// The tail of a message that says why its line was not an object.
+    #[cold]
+    fn error_tail(&mut self, reason: &str) {
+        self.suffix.clear();
+        self.suffix
+            .extend_from_slice(&self.tail[..self.tail.len() - 1]);
+        self.suffix.extend_from_slice(b",\"error\":\"");
+        escape_into(reason, &mut self.suffix);
+        self.suffix.extend_from_slice(b"\"}");
     }
 
     /// The frame of a line that goes into its message as it is (no byte to
     /// escape or replace), which is most lines: its length is known before
     /// it is written, so header, JSON and line are written masked in one
     /// pass. None, having written nothing, for any other line.
-    fn plain_frame(
+    #[inline(always)]
+    fn plain_frame<const ERROR: bool>(
         &self,
         line: &[u8],
         plain: bool,
@@ -119,7 +321,7 @@ impl Encoder {
         if !plain {
             return None;
         }
-        let (head, tail) = self.wrapping();
+        let (head, tail) = self.wrapping::<ERROR>();
         Some(frame::append_frame(
             out,
             frame::TEXT,
@@ -128,17 +330,19 @@ impl Encoder {
         ))
     }
 
-    /// What goes before and after the line in a message of this format.
-    fn wrapping(&self) -> (&[u8], &[u8]) {
-        match self.format {
-            Format::Json => (&self.head, &self.tail),
-            Format::Raw => (&[], &[]),
+    /// What goes before and after the line in a message of this format
+    /// (with an "error" member: the suffix `frame_text` built).
+    fn wrapping<const ERROR: bool>(&self) -> (&[u8], &[u8]) {
+        match (self.format, ERROR) {
+            (Format::Json, false) => (&self.head, &self.tail),
+            (Format::Json, true) => (&self.head, &self.suffix),
+            (Format::Raw, _) => (&[], &[]),
         }
     }
 
     /// Appends the message itself; true if bytes had to be replaced.
-    fn message(&self, line: &[u8], out: &mut Vec<u8>) -> bool {
-        let (head, tail) = self.wrapping();
+    fn message<const ERROR: bool>(&self, line: &[u8], out: &mut Vec<u8>) -> bool {
+        let (head, tail) = self.wrapping::<ERROR>();
         out.extend_from_slice(head);
         let plain = match self.format {
             Format::Json => escape_ascii_into(line, out),
@@ -168,12 +372,37 @@ impl Encoder {
     }
 }
 
+/// Whether a key written with escapes means `ours` (also as written, but
+/// by our escaper, which escapes only what it must).
+fn unescaped_eq(key: &[u8], ours: &[u8]) -> bool {
+    let decode = |written: &[u8]| {
+        let mut quoted = Vec::with_capacity(written.len() + 2);
+        quoted.push(b'"');
+        quoted.extend_from_slice(written);
+        quoted.push(b'"');
+        serde_json::from_slice::<String>(&quoted).ok()
+    };
+    matches!((decode(key), decode(ours)), (Some(a), Some(b)) if a == b)
+}
+
 /// One encoded message.
 pub struct Encoded {
     /// The message's length, frame aside.
     pub len: usize,
     /// Whether bytes that were not UTF-8 were replaced.
     pub lossy: bool,
+    /// Whether an --input-format ndjson line was not a JSON object.
+    pub invalid_json: bool,
+}
+
+impl Encoded {
+    fn text(len: usize, lossy: bool) -> Encoded {
+        Encoded {
+            len,
+            lossy,
+            invalid_json: false,
+        }
+    }
 }
 
 /// Bytes that cannot stand for themselves inside a JSON string, plus 0xE2,
@@ -427,6 +656,13 @@ pub fn escape_into(s: &str, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn with_fields(fields: &[(String, String)]) -> Shape {
+        Shape {
+            fields: fields.to_vec(),
+            ..Shape::default()
+        }
+    }
     use std::time::{Duration, UNIX_EPOCH};
 
     fn escaped(s: &str) -> String {
@@ -544,7 +780,7 @@ mod tests {
 
     #[test]
     fn replaced_bytes_are_reported() {
-        let mut enc = Encoder::new(Format::Raw, &[], Framing::Lines);
+        let mut enc = Encoder::new(Format::Raw, &Shape::default(), Framing::Lines);
         let mut out = Vec::new();
         let encoded = enc.encode(b"caf\xc3\xa9 \xff", false, &mut out);
         assert!(encoded.lossy);
@@ -584,7 +820,7 @@ mod tests {
     #[test]
     fn json_message_shape() {
         let fields = [("host".to_string(), "web\"1".to_string())];
-        let mut enc = Encoder::new(Format::Json, &fields, Framing::Lines);
+        let mut enc = Encoder::new(Format::Json, &with_fields(&fields), Framing::Lines);
         enc.set_time(UNIX_EPOCH + Duration::from_millis(1_764_081_153_123));
         assert_eq!(
             messages(&mut enc, &["hello \"world\""]),
@@ -596,7 +832,7 @@ mod tests {
 
     #[test]
     fn timestamp_follows_the_clock() {
-        let mut enc = Encoder::new(Format::Json, &[], Framing::Lines);
+        let mut enc = Encoder::new(Format::Json, &Shape::default(), Framing::Lines);
         enc.set_time(UNIX_EPOCH);
         let first = messages(&mut enc, &["a"]);
         enc.set_time(UNIX_EPOCH + Duration::from_millis(1));
@@ -607,7 +843,7 @@ mod tests {
 
     #[test]
     fn raw_is_the_line() {
-        let mut enc = Encoder::new(Format::Raw, &[], Framing::Lines);
+        let mut enc = Encoder::new(Format::Raw, &Shape::default(), Framing::Lines);
         assert_eq!(messages(&mut enc, &["a \"b\""]), ["a \"b\""]);
     }
 
@@ -615,11 +851,15 @@ mod tests {
     /// that the frame holds what --dry-run would print, and that the length
     /// returned is the message's.
     fn assert_framed_like_a_line(format: Format, fields: &[(String, String)], line: &[u8]) {
-        let mut enc = Encoder::new(format, fields, Framing::WebSocket(Box::new(Masks::new())));
+        let mut enc = Encoder::new(
+            format,
+            &with_fields(fields),
+            Framing::WebSocket(Box::new(Masks::new())),
+        );
         enc.set_time(UNIX_EPOCH);
         let mut out = b"x".to_vec();
         let len = enc.encode(line, false, &mut out).len;
-        let mut lines = Encoder::new(format, fields, Framing::Lines);
+        let mut lines = Encoder::new(format, &with_fields(fields), Framing::Lines);
         lines.set_time(UNIX_EPOCH);
         let mut expected = Vec::new();
         lines.encode(line, false, &mut expected);
@@ -651,6 +891,236 @@ mod tests {
             assert_framed_like_a_line(Format::Json, &[], &line);
             assert_framed_like_a_line(Format::Json, &fields, &line);
             assert_framed_like_a_line(Format::Raw, &[], &line);
+        }
+    }
+
+    /// What --dry-run prints for each line with `shape`, as JSON values,
+    /// read at 1,700,000,000.123456789 s after the epoch.
+    fn shaped(shape: &Shape, lines: &[&str]) -> Vec<serde_json::Value> {
+        let mut enc = Encoder::new(Format::Json, shape, Framing::Lines);
+        enc.set_time(UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789));
+        let mut out = Vec::new();
+        for line in lines {
+            enc.encode(line.as_bytes(), false, &mut out);
+        }
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|text| serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}")))
+            .collect()
+    }
+
+    fn ndjson(fields: &[(&str, &str)]) -> Shape {
+        Shape {
+            input_format: InputFormat::Ndjson,
+            fields: fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Shape::default()
+        }
+    }
+
+    #[test]
+    fn an_object_is_spliced_after_the_timestamp_and_before_the_fields() {
+        let shape = ndjson(&[("host", "web-1")]);
+        let got = shaped(&shape, &[r#" {"level":"info","n":[1,{"x":null}]} "#, "{}"]);
+        assert_eq!(
+            got,
+            [
+                serde_json::json!({"timestamp": "2023-11-14T22:13:20.123Z", "level": "info",
+                    "n": [1, {"x": null}], "host": "web-1"}),
+                serde_json::json!({"timestamp": "2023-11-14T22:13:20.123Z", "host": "web-1"}),
+            ]
+        );
+        // Members keep their order: timestamp, the line's, then the fields.
+        let mut enc = Encoder::new(Format::Json, &shape, Framing::Lines);
+        enc.set_time(UNIX_EPOCH);
+        let mut out = Vec::new();
+        enc.encode(br#"{"b":1,"a":2}"#, false, &mut out);
+        assert_eq!(
+            out,
+            br#"{"timestamp":"1970-01-01T00:00:00.000Z","b":1,"a":2,"host":"web-1"}
+"#
+        );
+    }
+
+    #[test]
+    fn a_line_with_the_timestamp_or_a_field_key_keeps_its_own_value_once() {
+        let shape = ndjson(&[("host", "web-1"), ("env", "prod")]);
+        let lines = [
+            r#"{"timestamp":"mine","host":"theirs"}"#,
+            r#"{"\u0074imestamp":1,"h\u006fst":2}"#,
+        ];
+        for (text, value) in shape_texts(&shape, &lines)
+            .iter()
+            .zip(shaped(&shape, &lines))
+        {
+            assert_eq!(
+                text.matches("timestamp").count() + text.matches("\\u0074imestamp").count(),
+                1,
+                "{text}"
+            );
+            assert_eq!(value["env"], "prod", "{text}");
+        }
+        let values = shaped(&shape, &lines);
+        assert_eq!(values[0]["timestamp"], "mine");
+        assert_eq!(values[0]["host"], "theirs");
+        assert_eq!(values[1]["timestamp"], 1);
+        assert_eq!(values[1]["host"], 2);
+    }
+
+    fn shape_texts(shape: &Shape, lines: &[&str]) -> Vec<String> {
+        let mut enc = Encoder::new(Format::Json, shape, Framing::Lines);
+        let mut out = Vec::new();
+        for line in lines {
+            enc.encode(line.as_bytes(), false, &mut out);
+        }
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    #[test]
+    fn a_line_that_is_no_object_goes_as_text_and_says_why() {
+        let shape = ndjson(&[("host", "web-1")]);
+        let got = shaped(&shape, &["[1,2]", "{\"a\":", "42", "\"s\""]);
+        let reasons: Vec<&str> = got.iter().map(|v| v["error"].as_str().unwrap()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "not a JSON object",
+                "invalid JSON",
+                "not a JSON object",
+                "not a JSON object"
+            ]
+        );
+        assert_eq!(got[1]["message"], "{\"a\":");
+        assert_eq!(got[1]["host"], "web-1");
+        let mut enc = Encoder::new(Format::Json, &shape, Framing::Lines);
+        let mut out = Vec::new();
+        assert!(
+            enc.encode(b"{\"a\":\"\xff\"}", false, &mut out)
+                .invalid_json
+        );
+        let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(value["error"], "invalid UTF-8");
+        assert_eq!(value["message"], "{\"a\":\"\u{fffd}\"}");
+        assert!(!enc.encode(b"{}", false, &mut out).invalid_json);
+    }
+
+    #[test]
+    fn a_target_nests_the_object_whole() {
+        let shape = Shape {
+            json_target: Some("log".into()),
+            ..ndjson(&[("host", "web-1")])
+        };
+        let got = shaped(&shape, &[r#"{"host":"theirs","timestamp":5}"#]);
+        assert_eq!(
+            got[0],
+            serde_json::json!({"timestamp": "2023-11-14T22:13:20.123Z",
+                "log": {"host": "theirs", "timestamp": 5}, "host": "web-1"})
+        );
+    }
+
+    #[test]
+    fn every_timestamp_format_and_key() {
+        let cases = [
+            (
+                TimestampFormat::Rfc3339,
+                serde_json::json!("2023-11-14T22:13:20.123Z"),
+            ),
+            (
+                TimestampFormat::Rfc3339Us,
+                serde_json::json!("2023-11-14T22:13:20.123456Z"),
+            ),
+            (TimestampFormat::Unix, serde_json::json!(1_700_000_000u64)),
+            (
+                TimestampFormat::UnixMs,
+                serde_json::json!(1_700_000_000_123u64),
+            ),
+            (
+                TimestampFormat::UnixUs,
+                serde_json::json!(1_700_000_000_123_456u64),
+            ),
+            (
+                TimestampFormat::UnixNs,
+                serde_json::json!(1_700_000_000_123_456_789u64),
+            ),
+        ];
+        for (format, want) in cases {
+            let shape = Shape {
+                timestamp_format: format,
+                timestamp_key: "@timestamp".into(),
+                message_key: "msg\"x".into(),
+                ..Shape::default()
+            };
+            let got = shaped(&shape, &["line"]);
+            assert_eq!(
+                got[0],
+                serde_json::json!({"@timestamp": want, "msg\"x": "line"}),
+                "{format:?}"
+            );
+        }
+        let none = Shape {
+            timestamp_format: TimestampFormat::None,
+            ..Shape::default()
+        };
+        assert_eq!(
+            shaped(&none, &["line"])[0],
+            serde_json::json!({"message": "line"})
+        );
+        let none_ndjson = Shape {
+            timestamp_format: TimestampFormat::None,
+            ..ndjson(&[])
+        };
+        assert_eq!(
+            shaped(&none_ndjson, &["{\"a\":1}"])[0],
+            serde_json::json!({"a": 1})
+        );
+    }
+
+    #[test]
+    fn the_timestamp_is_rebuilt_only_when_its_unit_changes() {
+        let shape = Shape {
+            timestamp_format: TimestampFormat::Unix,
+            ..Shape::default()
+        };
+        let mut enc = Encoder::new(Format::Json, &shape, Framing::Lines);
+        enc.set_time(UNIX_EPOCH + Duration::from_millis(5_100));
+        let first = enc.head.clone();
+        enc.set_time(UNIX_EPOCH + Duration::from_millis(5_900));
+        assert_eq!(enc.head, first, "same second");
+        enc.set_time(UNIX_EPOCH + Duration::from_millis(6_000));
+        assert_ne!(enc.head, first);
+    }
+
+    #[test]
+    fn spliced_frames_hold_what_dry_run_prints() {
+        let shape = ndjson(&[("host", "web-1")]);
+        let lines: [&[u8]; 4] = [br#"{"a":1}"#, b"{}", b"[1]", br#"{"host":"x","long":"yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"}"#];
+        for line in lines {
+            let mut framed = Encoder::new(
+                Format::Json,
+                &shape,
+                Framing::WebSocket(Box::new(Masks::new())),
+            );
+            let mut plain = Encoder::new(Format::Json, &shape, Framing::Lines);
+            framed.set_time(UNIX_EPOCH);
+            plain.set_time(UNIX_EPOCH);
+            let mut out = Vec::new();
+            let len = framed.encode(line, false, &mut out).len;
+            let mut expected = Vec::new();
+            plain.encode(line, false, &mut expected);
+            expected.pop();
+            assert_eq!(len, expected.len());
+            let header = crate::encode::frame::header_len(len);
+            let key: [u8; 4] = out[header - 4..header].try_into().unwrap();
+            let mut payload = out[header..].to_vec();
+            crate::encode::frame::apply_mask(&mut payload, key);
+            assert_eq!(payload, expected);
         }
     }
 }

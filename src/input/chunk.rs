@@ -7,8 +7,9 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
+use super::multiline::Event;
 use super::split::Piece;
-use crate::encode::Encoder;
+use crate::encode::{Encoded, Encoder};
 use crate::ledger::Account;
 use crate::units::{Chunk, Mark};
 
@@ -18,6 +19,7 @@ use crate::units::{Chunk, Mark};
 pub struct Pending {
     frames: Vec<u8>,
     text: usize,
+    lines: usize,
     chunk: Chunk,
 }
 
@@ -37,20 +39,57 @@ impl Pending {
     }
 
     /// Adds one piece, whose line ends at `end` in its input.
+    #[inline]
     pub fn add(&mut self, piece: Piece<'_>, end: u64, encoder: &mut Encoder) {
         match piece {
-            Piece::Oversize => self.chunk.oversize += 1,
+            Piece::Oversize => self.dropped(1),
             Piece::Line { line, plain } => {
                 let encoded = encoder.encode(line, plain, &mut self.frames);
-                self.chunk.invalid_utf8 += u64::from(encoded.lossy);
-                self.text += encoded.len;
-                self.chunk.marks.push(Mark {
-                    frame_end: self.frames.len(),
-                    text_end: self.text,
-                    input_end: end,
-                });
+                self.mark(encoded, 1, end);
             }
         }
+    }
+
+    /// Adds one multiline event.
+    pub fn add_event(&mut self, event: Event<'_>, encoder: &mut Encoder) {
+        match event {
+            Event::Dropped { lines, .. } => self.dropped(lines),
+            Event::Message {
+                text,
+                plain,
+                lines,
+                read,
+                end,
+            } => {
+                encoder.set_time(read);
+                // An event of several lines is not a JSON object, whatever
+                // --input-format says: it is text.
+                let encoded = match lines {
+                    1 => encoder.encode(text, plain, &mut self.frames),
+                    _ => encoder.encode_text(text, plain, &mut self.frames),
+                };
+                self.mark(encoded, lines, end);
+            }
+        }
+    }
+
+    fn dropped(&mut self, lines: usize) {
+        self.chunk.oversize += lines as u64;
+        self.chunk.oversize_events += 1;
+    }
+
+    #[inline(always)]
+    fn mark(&mut self, encoded: Encoded, lines: usize, end: u64) {
+        self.chunk.invalid_utf8 += u64::from(encoded.lossy);
+        self.chunk.invalid_json += u64::from(encoded.invalid_json);
+        self.text += encoded.len;
+        self.lines += lines;
+        self.chunk.marks.push(Mark {
+            frame_end: self.frames.len(),
+            text_end: self.text,
+            input_end: end,
+            lines_end: self.lines,
+        });
     }
 
     /// Whether it holds no message and no dropped line.
@@ -135,7 +174,8 @@ mod tests {
 
     #[test]
     fn a_chunk_is_one_buffer_with_a_mark_after_each_message() {
-        let mut encoder = Encoder::new(crate::config::Format::Raw, &[], Framing::Lines);
+        let shape = crate::config::Shape::default();
+        let mut encoder = Encoder::new(crate::config::Format::Raw, &shape, Framing::Lines);
         let mut pending = Pending::default();
         let line = |line| Piece::Line { line, plain: false };
         pending.add(line(b"one"), 4, &mut encoder);
@@ -144,14 +184,49 @@ mod tests {
         pending.add(line(b"t\xffo"), 24, &mut encoder);
         let chunk = pending.finish(Some(Account(3)), 30);
         assert_eq!(&chunk.frames[..], "one\nt\u{fffd}o\n".as_bytes());
-        let marks: Vec<(usize, usize, u64)> = chunk
+        let marks: Vec<(usize, usize, u64, usize)> = chunk
             .marks
             .iter()
-            .map(|m| (m.frame_end, m.text_end, m.input_end))
+            .map(|m| (m.frame_end, m.text_end, m.input_end, m.lines_end))
             .collect();
-        assert_eq!(marks, [(4, 3, 4), (10, 8, 24)]);
-        assert_eq!((chunk.oversize, chunk.invalid_utf8), (1, 1));
+        assert_eq!(marks, [(4, 3, 4, 1), (10, 8, 24, 2)]);
+        assert_eq!(
+            (chunk.oversize, chunk.oversize_events, chunk.invalid_utf8),
+            (1, 1, 1)
+        );
         assert_eq!((chunk.account, chunk.accounted), (Some(Account(3)), 30));
         assert!(Pending::default().is_empty());
+    }
+
+    #[test]
+    fn an_event_counts_its_lines_and_a_dropped_one_all_of_them() {
+        let shape = crate::config::Shape::default();
+        let mut encoder = Encoder::new(crate::config::Format::Raw, &shape, Framing::Lines);
+        let mut pending = Pending::default();
+        let read = std::time::SystemTime::UNIX_EPOCH;
+        pending.add_event(
+            Event::Message {
+                text: b"a\nb\nc",
+                plain: false,
+                lines: 3,
+                read,
+                end: 6,
+            },
+            &mut encoder,
+        );
+        pending.add_event(Event::Dropped { lines: 4, end: 40 }, &mut encoder);
+        pending.add(
+            Piece::Line {
+                line: b"d",
+                plain: true,
+            },
+            42,
+            &mut encoder,
+        );
+        let chunk = pending.finish(None, 42);
+        assert_eq!(&chunk.frames[..], b"a\nb\nc\nd\n");
+        let lines: Vec<usize> = chunk.marks.iter().map(|m| m.lines_end).collect();
+        assert_eq!(lines, [3, 4]);
+        assert_eq!((chunk.oversize, chunk.oversize_events), (4, 1));
     }
 }

@@ -85,6 +85,15 @@ impl Follower {
     }
 
     pub fn run(mut self, reader: &mut Reader<'_>) {
+        self.follow(reader);
+        // Lines read before the signal, waiting in an event, are sent; a
+        // line without its newline stays for the next run.
+        for source in self.sources.iter_mut().chain(&mut self.stdin) {
+            reader.flush_event(source);
+        }
+    }
+
+    fn follow(&mut self, reader: &mut Reader<'_>) {
         if self.open_at_start(reader) == Turn::Stop {
             return;
         }
@@ -139,7 +148,7 @@ impl Follower {
         let now = Instant::now();
         for planned in std::mem::take(&mut self.start) {
             match planned {
-                Planned::Stdin => self.stdin = Some(Source::stdin(reader.config.max_len)),
+                Planned::Stdin => self.stdin = Some(reader.stdin()),
                 Planned::Unmatched(pattern) => messages::notice!(
                     "{pattern}: no file matches yet; looking again every {}",
                     humantime::format_duration(reader.config.scan_interval)
@@ -215,8 +224,12 @@ impl Follower {
         }
     }
 
-    /// Looks at every quiet file, missing name and pattern that is due.
+    /// Looks at every quiet file, missing name and pattern that is due, and
+    /// sends the events whose --multiline-timeout passed.
     fn look(&mut self, reader: &mut Reader<'_>, now: Instant) {
+        for source in self.sources.iter_mut().chain(&mut self.stdin) {
+            reader.event_due(source, now);
+        }
         let mut index = 0;
         while index < self.sources.len() {
             let due = {
@@ -354,9 +367,15 @@ impl Follower {
             .map(|s| s.follow.next_check);
         let missing = self.missing.iter().map(|m| m.next_check);
         let scan = (!self.patterns.is_empty()).then_some(self.next_scan);
+        let events = self
+            .sources
+            .iter()
+            .chain(&self.stdin)
+            .filter_map(Source::event_deadline);
         quiet
             .chain(missing)
             .chain(scan)
+            .chain(events)
             .chain(reader.batcher.deadline())
             .min()
     }

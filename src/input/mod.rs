@@ -34,12 +34,14 @@ use crate::stats::Stats;
 
 mod chunk;
 mod follow;
+mod multiline;
 pub mod plan;
 mod source;
 mod split;
 pub mod state;
 
 use chunk::{Pending, Recycler};
+use multiline::{Event, Multiline};
 use plan::{Plan, Planned};
 use source::Source;
 
@@ -113,7 +115,7 @@ impl Reader<'_> {
     fn read_in_order(&mut self, inputs: Vec<Planned>) {
         for input in inputs {
             let mut source = match input {
-                Planned::Stdin => Source::stdin(self.config.max_len),
+                Planned::Stdin => self.stdin(),
                 Planned::File { path, .. } => match self.open(&path, Opened::AtStart) {
                     Ok(source) => source,
                     Err(err) => {
@@ -137,13 +139,15 @@ impl Reader<'_> {
                     }
                 }
             };
+            // With a state, a last line without its newline is taken to be
+            // still being written: the next run sends it whole. Either way,
+            // what was read before a signal is sent.
+            match self.ledger.is_none() || source.is_stdin() {
+                true => self.finish(&mut source),
+                false => self.flush_event(&mut source),
+            }
             if turn == Turn::Stop {
                 return;
-            }
-            // With a state, a last line without its newline is taken to be
-            // still being written: the next run sends it whole.
-            if self.ledger.is_none() || source.is_stdin() {
-                self.finish(&mut source);
             }
         }
     }
@@ -157,9 +161,12 @@ impl Reader<'_> {
             if self.shutdown.is_stopping() {
                 return Ok(Turn::Stop);
             }
-            self.flush_due(Instant::now());
+            let now = Instant::now();
+            self.flush_due(now);
+            self.event_due(source, now);
             if wait && source.is_stdin() {
-                match self.wait(Some(source.fd()), self.batcher.deadline()) {
+                let deadline = earliest(self.batcher.deadline(), source.event_deadline());
+                match self.wait(Some(source.fd()), deadline) {
                     Wake::Input => {}
                     Wake::Deadline => continue,
                     Wake::Shutdown => return Ok(Turn::Stop),
@@ -182,27 +189,71 @@ impl Reader<'_> {
 
     /// Splits, encodes and batches the `n` bytes just read from `source`.
     fn take(&mut self, source: &mut Source, n: usize) {
-        self.encoder.set_time(SystemTime::now());
+        let read = SystemTime::now();
+        self.encoder.set_time(read);
         let mut pending = Pending::with_capacity(n, &mut self.chunks);
         let encoder = &mut self.encoder;
-        source.splitter.feed(&self.buffer[..n], |piece, end| {
-            pending.add(piece, end, encoder)
-        });
+        let data = &self.buffer[..n];
+        match &mut source.multiline {
+            None => source
+                .splitter
+                .feed(data, |piece, end| pending.add(piece, end, encoder)),
+            Some(multiline) => {
+                let now = Instant::now();
+                let mut emit = |event: Event<'_>| pending.add_event(event, encoder);
+                source.splitter.feed(data, |piece, end| {
+                    multiline.push(piece, end, read, now, &mut emit)
+                });
+            }
+        }
         self.hand_on(pending, source);
     }
 
-    /// Ends `source` for good: a last line without a newline is a line.
+    /// Ends `source` for good: a last line without a newline is a line,
+    /// and a pending event is sent.
     fn finish(&mut self, source: &mut Source) {
         let mut pending = Pending::default();
         let encoder = &mut self.encoder;
-        source
-            .splitter
-            .finish(|piece, end| pending.add(piece, end, encoder));
+        match &mut source.multiline {
+            None => source
+                .splitter
+                .finish(|piece, end| pending.add(piece, end, encoder)),
+            Some(multiline) => {
+                let (read, now) = (SystemTime::now(), Instant::now());
+                let mut emit = |event: Event<'_>| pending.add_event(event, encoder);
+                source
+                    .splitter
+                    .finish(|piece, end| multiline.push(piece, end, read, now, &mut emit));
+                multiline.flush(&mut emit);
+            }
+        }
         self.hand_on(pending, source);
     }
 
+    /// Sends the pending event of `source`: its input ended (a line still
+    /// being written stays where it is), or its --multiline-timeout passed.
+    fn flush_event(&mut self, source: &mut Source) {
+        let Some(multiline) = &mut source.multiline else {
+            return;
+        };
+        let mut pending = Pending::default();
+        let encoder = &mut self.encoder;
+        multiline.flush(&mut |event| pending.add_event(event, encoder));
+        self.hand_on(pending, source);
+    }
+
+    /// Sends the pending event of `source` if its timeout passed.
+    fn event_due(&mut self, source: &mut Source, now: Instant) {
+        if source
+            .event_deadline()
+            .is_some_and(|deadline| deadline <= now)
+        {
+            self.flush_event(source);
+        }
+    }
+
     fn hand_on(&mut self, pending: Pending, source: &mut Source) {
-        let accounted = source.splitter.consumed();
+        let accounted = source.accounted();
         if pending.is_empty() && (source.account.is_none() || accounted == source.passed) {
             return;
         }
@@ -278,6 +329,19 @@ impl Reader<'_> {
         }
     }
 
+    /// Standard input as a source.
+    fn stdin(&self) -> Source {
+        let mut source = Source::stdin(self.config.max_len);
+        source.multiline = self.multiline(0);
+        source
+    }
+
+    /// The events of an input read from `offset`, if lines join into events.
+    fn multiline(&self, offset: u64) -> Option<Multiline> {
+        let settings = self.config.multiline.clone()?;
+        Some(Multiline::new(settings, self.config.max_len, offset))
+    }
+
     /// Opens a file and decides where reading starts: where the state left
     /// it if the state knows the file, else its beginning (or, for a file
     /// there at start with --start-at end, the end of its last line).
@@ -342,12 +406,21 @@ impl Reader<'_> {
             });
         }
         source.passed = start;
+        source.multiline = self.multiline(start);
         Ok(source)
     }
 
     fn input_error(&self, name: &Path, err: &io::Error) {
         messages::error!("{}: {}", name.display(), io_reason(err));
         self.stats.input_error();
+    }
+}
+
+/// The earlier of two deadlines, if any.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

@@ -15,6 +15,7 @@ use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
+use super::multiline::Multiline;
 use super::split::LineSplitter;
 use crate::ledger::{Account, FINGERPRINT_MAX, FileId};
 
@@ -23,6 +24,8 @@ pub struct Source {
     pub name: PathBuf,
     handle: Handle,
     pub splitter: LineSplitter,
+    /// Its lines joined into events, with --multiline-start or -continue.
+    pub multiline: Option<Multiline>,
     /// Where the next read starts.
     pub offset: u64,
     /// Its account in the ledger, when a state file is kept.
@@ -85,6 +88,7 @@ impl Source {
             name: PathBuf::from("-"),
             handle: Handle::Stdin(stdin),
             splitter: LineSplitter::new(max_len, 0),
+            multiline: None,
             offset: 0,
             account: None,
             passed: 0,
@@ -106,6 +110,7 @@ impl Source {
             name,
             handle: Handle::File(file),
             splitter: LineSplitter::new(max_len, offset),
+            multiline: None,
             offset,
             account: None,
             passed: offset,
@@ -187,9 +192,27 @@ impl Source {
         Ok(self.read_head(self.head.len())? == self.head)
     }
 
-    /// Starts again at `offset`, forgetting any unfinished line.
+    /// Where everything before is accounted for: the end of the last line
+    /// handed on, but not past the start of a pending event.
+    pub fn accounted(&self) -> u64 {
+        let consumed = self.splitter.consumed();
+        match self.multiline.as_ref().and_then(Multiline::pending_start) {
+            Some(start) => start.min(consumed),
+            None => consumed,
+        }
+    }
+
+    /// When the pending event must be sent if no line comes first.
+    pub fn event_deadline(&self) -> Option<Instant> {
+        self.multiline.as_ref().and_then(Multiline::deadline)
+    }
+
+    /// Starts again at `offset`, forgetting any unfinished line or event.
     pub fn restart(&mut self, offset: u64, max_len: usize) -> io::Result<()> {
         self.splitter = LineSplitter::new(max_len, offset);
+        if let Some(multiline) = &mut self.multiline {
+            multiline.restart(offset);
+        }
         self.passed = offset;
         self.head = self.read_head(FINGERPRINT_MAX)?;
         self.seek(offset)

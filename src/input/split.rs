@@ -121,7 +121,7 @@ impl LineSplitter {
 
 /// The index of the newline that ends the line starting at `start` (or the
 /// length, if none does), and whether every byte before it is plain.
-#[inline]
+#[inline(always)]
 fn find_end(data: &[u8], start: usize) -> (usize, bool) {
     let stop = skip_plain(data, start);
     match data.get(stop) {
@@ -136,6 +136,7 @@ fn find_end(data: &[u8], start: usize) -> (usize, bool) {
     }
 }
 
+#[inline(always)]
 fn complete(
     line: &[u8],
     plain: bool,

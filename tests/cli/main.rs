@@ -8,6 +8,7 @@ mod util;
 mod auth;
 mod confirm;
 mod delivery;
+mod events;
 mod failover;
 mod faults;
 mod follow;

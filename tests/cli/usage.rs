@@ -28,6 +28,55 @@ fn bad_arguments_exit_2_with_a_clear_message() {
         ),
         (&["--field", "novalue"], "KEY=VALUE"),
         (&["--follow"], "--follow needs a FILE"),
+        (
+            &["--field", "timestamp=x"],
+            "--field 'timestamp' is also --timestamp-key",
+        ),
+        (
+            &["--field", "message=x"],
+            "--field 'message' is also --message-key",
+        ),
+        (
+            &["--field", "a=1", "--field", "a=2"],
+            "--field 'a' is also --field",
+        ),
+        (
+            &["--timestamp-key", "@t", "--message-key", "@t"],
+            "--timestamp-key '@t' is also --message-key",
+        ),
+        (
+            &["--input-format", "ndjson", "--field", "error=x"],
+            "the \"error\" member of --input-format ndjson",
+        ),
+        (
+            &["--json-target", "log"],
+            "--json-target needs --input-format ndjson",
+        ),
+        (
+            &["--format", "raw", "--input-format", "ndjson"],
+            "--input-format ndjson needs --format json",
+        ),
+        (
+            &["--format", "raw", "--message-key", "m"],
+            "--message-key needs --format json",
+        ),
+        (
+            &["--multiline-start", "^(\\d"],
+            "--multiline-start '^(\\d': unclosed group",
+        ),
+        (
+            &["--multiline-start", "a", "--multiline-continue", "b"],
+            "cannot be used with",
+        ),
+        (
+            &["--multiline-start", "a", "--multiline-max-lines", "0"],
+            "--multiline-max-lines",
+        ),
+        (
+            &["--multiline-start", "a", "--multiline-timeout", "0"],
+            "--multiline-timeout must be longer",
+        ),
+        (&["--timestamp-format", "iso"], "--timestamp-format"),
         (&["-F", "-"], "--follow needs a FILE"),
         (&["--state", "s.state"], "--state needs a FILE"),
         (&["logs/[a-.log"], "FILE pattern 'logs/[a-.log'"),
@@ -97,6 +146,15 @@ fn help_documents_every_environment_variable_and_exit_status() {
         "WSSHIP_STATE",
         "WSSHIP_START_AT",
         "WSSHIP_SCAN_INTERVAL",
+        "WSSHIP_INPUT_FORMAT",
+        "WSSHIP_JSON_TARGET",
+        "WSSHIP_MESSAGE_KEY",
+        "WSSHIP_TIMESTAMP_KEY",
+        "WSSHIP_TIMESTAMP_FORMAT",
+        "WSSHIP_MULTILINE_START",
+        "WSSHIP_MULTILINE_CONTINUE",
+        "WSSHIP_MULTILINE_MAX_LINES",
+        "WSSHIP_MULTILINE_TIMEOUT",
     ] {
         assert!(done.stdout.contains(var), "--help lacks {var}");
     }
