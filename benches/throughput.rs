@@ -209,7 +209,7 @@ fn main() {
     let mut file_rate = None;
     for (case, samples) in cases.iter().zip(&samples) {
         report(&case.name, samples, options.lines, json.len(), limit_rate);
-        if case.args.is_empty() && case.binary == Path::new(WSSHIP) {
+        if case.name == "wsship (defaults)" {
             default_peak_kib = samples.iter().map(|s| s.peak_rss_kib).max().unwrap_or(0);
             file_rate = Some(rate(samples));
         }

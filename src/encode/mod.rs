@@ -37,7 +37,7 @@ pub struct Encoder {
     ndjson: bool,
     timestamp: TimestampFormat,
     /// The timestamp key as written in JSON, quotes aside.
-    stamp_key: Vec<u8>,
+    stamp_key: Key,
     /// `"<timestamp key>":<the read time>`, rebuilt when the time moves by
     /// a unit of its format; empty with --timestamp-format none.
     stamp: Vec<u8>,
@@ -51,7 +51,7 @@ pub struct Encoder {
     /// The time `stamp` was built for, in units of its format.
     unit: i128,
     /// Each --field: its key as written in JSON, and `"key":"value"`.
-    fields: Vec<(Vec<u8>, Vec<u8>)>,
+    fields: Vec<(Key, Vec<u8>)>,
     /// `"<--json-target>":`, if given.
     target: Option<Vec<u8>>,
     /// Scratch for a spliced object's message: what goes before its
@@ -69,15 +69,14 @@ impl Encoder {
             out.push(b'"');
             out
         };
-        let fields: Vec<(Vec<u8>, Vec<u8>)> = shape
+        let fields: Vec<(Key, Vec<u8>)> = shape
             .fields
             .iter()
             .map(|(key, value)| {
                 let mut member = quoted(key);
                 member.push(b':');
                 member.extend(quoted(value));
-                let key = quoted(key);
-                (key[1..key.len() - 1].to_vec(), member)
+                (Key::new(key), member)
             })
             .collect();
         let mut tail = b"\"".to_vec();
@@ -86,7 +85,6 @@ impl Encoder {
             tail.extend_from_slice(member);
         }
         tail.push(b'}');
-        let stamp_key = quoted(&shape.timestamp_key);
         let mut message_key = quoted(&shape.message_key);
         message_key.extend_from_slice(b":\"");
         let mut encoder = Encoder {
@@ -94,7 +92,7 @@ impl Encoder {
             framing,
             ndjson: shape.input_format == InputFormat::Ndjson,
             timestamp: shape.timestamp_format,
-            stamp_key: stamp_key[1..stamp_key.len() - 1].to_vec(),
+            stamp_key: Key::new(&shape.timestamp_key),
             stamp: Vec::new(),
             message_key,
             head: Vec::new(),
@@ -135,7 +133,7 @@ impl Encoder {
         self.stamp.clear();
         if self.timestamp != TimestampFormat::None {
             self.stamp.push(b'"');
-            self.stamp.extend_from_slice(&self.stamp_key);
+            self.stamp.extend_from_slice(&self.stamp_key.written);
             self.stamp.extend_from_slice(b"\":");
             let value = match self.timestamp {
                 TimestampFormat::Rfc3339 => {
@@ -183,12 +181,10 @@ impl Encoder {
         let (stamp_key, fields, has_field) = (&self.stamp_key, &self.fields, &mut self.has_field);
         has_field.fill(false);
         let mut has_stamp = false;
-        let object = ndjson::object(line, |key| {
-            let same =
-                |ours: &[u8]| key == ours || (key.contains(&b'\\') && unescaped_eq(key, ours));
-            has_stamp |= same(stamp_key);
+        let object = ndjson::object(line, |key, escaped| {
+            has_stamp |= stamp_key.is(key, escaped);
             for ((field, _), has) in fields.iter().zip(has_field.iter_mut()) {
-                *has |= same(field);
+                *has |= field.is(key, escaped);
             }
         });
         let object = match object {
@@ -372,6 +368,35 @@ impl Encoder {
     }
 }
 
+/// A key of ours, as written in JSON (quotes aside), and whether writing it
+/// took an escape.
+struct Key {
+    written: Vec<u8>,
+    escaped: bool,
+}
+
+impl Key {
+    /// Whether a key as written in a line (`escaped` if it holds an escape)
+    /// is this one: written alike, or meaning the same once unescaped (rare:
+    /// a key with an escape on either side).
+    #[inline(always)]
+    fn is(&self, key: &[u8], escaped: bool) -> bool {
+        match escaped || self.escaped {
+            false => key == self.written,
+            true => unescaped_eq(key, &self.written),
+        }
+    }
+
+    fn new(key: &str) -> Key {
+        let mut written = Vec::new();
+        escape_into(key, &mut written);
+        Key {
+            escaped: written.contains(&b'\\'),
+            written,
+        }
+    }
+}
+
 /// Whether a key written with escapes means `ours` (also as written, but
 /// by our escaper, which escapes only what it must).
 fn unescaped_eq(key: &[u8], ours: &[u8]) -> bool {
@@ -534,6 +559,36 @@ unsafe fn skip_plain_avx2(bytes: &[u8], mut i: usize) -> usize {
         i += 32;
     }
     skip_plain_sse2(bytes, i)
+}
+
+/// `skip_plain` for runs that are usually short (JSON keys and values): one
+/// SSE2 block first, which most of them end in, before the general scan.
+#[inline(always)]
+pub fn skip_plain_short(bytes: &[u8], i: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if i + 16 <= bytes.len() {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8,
+            _mm_or_si128, _mm_set1_epi8,
+        };
+        // SAFETY: SSE2 is part of every x86_64 CPU; the 16 bytes at `i` lie
+        // within `bytes`.
+        let found = unsafe {
+            let block = _mm_loadu_si128(bytes.as_ptr().add(i).cast::<__m128i>());
+            _mm_movemask_epi8(_mm_or_si128(
+                _mm_cmplt_epi8(block, _mm_set1_epi8(0x20)),
+                _mm_or_si128(
+                    _mm_cmpeq_epi8(block, _mm_set1_epi8(b'"' as i8)),
+                    _mm_cmpeq_epi8(block, _mm_set1_epi8(b'\\' as i8)),
+                ),
+            )) as u32
+        };
+        return match found {
+            0 => skip_plain(bytes, i + 16),
+            _ => i + found.trailing_zeros() as usize,
+        };
+    }
+    skip_plain(bytes, i)
 }
 
 /// `skip_plain` sixteen bytes a step, for every x86_64 CPU.

@@ -14,7 +14,7 @@
 
 use std::ops::Range;
 
-use super::skip_plain;
+use super::skip_plain_short;
 
 /// Why a line was not spliced as an object: said in the message's "error".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,8 +49,8 @@ pub struct Object {
 
 /// If `line` is one JSON object (with white space around it at most), where
 /// it lies; `key` is called with each top-level key as written (escapes and
-/// all).
-pub fn object(line: &[u8], mut key: impl FnMut(&[u8])) -> Result<Object, NotObject> {
+/// all), and whether it holds an escape.
+pub fn object(line: &[u8], mut key: impl FnMut(&[u8], bool)) -> Result<Object, NotObject> {
     let mut parser = Parser {
         bytes: line,
         at: 0,
@@ -86,8 +86,10 @@ pub fn object(line: &[u8], mut key: impl FnMut(&[u8])) -> Result<Object, NotObje
     }
 }
 
+#[inline(always)]
 fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+    // Most bytes that follow a token are above the space: one compare.
+    b <= b' ' && matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
 struct Parser<'a> {
@@ -100,16 +102,19 @@ struct Parser<'a> {
 type Step = Result<(), ()>;
 
 impl Parser<'_> {
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.at).copied()
     }
 
+    #[inline(always)]
     fn skip_space(&mut self) {
         while self.peek().is_some_and(is_space) {
             self.at += 1;
         }
     }
 
+    #[inline(always)]
     fn expect(&mut self, b: u8) -> Step {
         match self.peek() == Some(b) {
             true => {
@@ -134,7 +139,7 @@ impl Parser<'_> {
             Some(b'{') => {
                 self.at += 1;
                 self.skip_space();
-                self.members(depth + 1, &mut |_| {})
+                self.nested_members(depth + 1)
             }
             Some(b'[') => {
                 self.at += 1;
@@ -150,8 +155,9 @@ impl Parser<'_> {
     }
 
     /// The members of an object whose `{` (and the space after it) is
-    /// read, through its `}`.
-    fn members(&mut self, depth: usize, key: &mut dyn FnMut(&[u8])) -> Step {
+    /// read, through its `}`. Generic, so that the top level's `key` is
+    /// inlined; nested objects pass a closure that ignores keys.
+    fn members(&mut self, depth: usize, key: &mut impl FnMut(&[u8], bool)) -> Step {
         if depth >= DEPTH {
             return Err(());
         }
@@ -160,8 +166,8 @@ impl Parser<'_> {
             return Ok(());
         }
         loop {
-            let name = self.string()?;
-            key(name);
+            let (name, escaped) = self.string()?;
+            key(name, escaped);
             self.skip_space();
             self.expect(b':')?;
             self.skip_space();
@@ -179,6 +185,11 @@ impl Parser<'_> {
                 _ => return Err(()),
             }
         }
+    }
+
+    /// The members of a nested object, whose keys matter to no one.
+    fn nested_members(&mut self, depth: usize) -> Step {
+        self.members(depth, &mut |_, _| {})
     }
 
     /// The elements of an array whose `[` is read, through its `]`.
@@ -209,19 +220,24 @@ impl Parser<'_> {
     }
 
     /// A string, from its opening quote; returns what lies between the
-    /// quotes, as written.
-    fn string(&mut self) -> Result<&[u8], ()> {
+    /// quotes, as written, and whether it holds an escape.
+    #[inline(always)]
+    fn string(&mut self) -> Result<(&[u8], bool), ()> {
         self.expect(b'"')?;
         let start = self.at;
+        let mut escaped = false;
         loop {
-            self.at = skip_plain(self.bytes, self.at);
+            self.at = skip_plain_short(self.bytes, self.at);
             match self.peek() {
                 None => return Err(()),
                 Some(b'"') => {
                     self.at += 1;
-                    return Ok(&self.bytes[start..self.at - 1]);
+                    return Ok((&self.bytes[start..self.at - 1], escaped));
                 }
-                Some(b'\\') => self.escape()?,
+                Some(b'\\') => {
+                    escaped = true;
+                    self.escape()?
+                }
                 Some(0x80..) => self.utf8()?,
                 // A control character must be escaped.
                 Some(_) => return Err(()),
@@ -230,6 +246,7 @@ impl Parser<'_> {
     }
 
     /// An escape, from its backslash.
+    #[cold]
     fn escape(&mut self) -> Step {
         self.at += 1;
         match self.peek() {
@@ -269,6 +286,7 @@ impl Parser<'_> {
     }
 
     /// One character outside ASCII, which must be well-formed UTF-8.
+    #[cold]
     fn utf8(&mut self) -> Step {
         let width = match self.bytes[self.at] {
             0xC2..=0xDF => 2,
@@ -300,6 +318,7 @@ impl Parser<'_> {
     }
 
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
+    #[inline]
     fn number(&mut self) -> Step {
         if self.peek() == Some(b'-') {
             self.at += 1;
@@ -345,7 +364,8 @@ mod tests {
 
     fn keys(line: &str) -> Result<(Vec<String>, String), NotObject> {
         let mut keys = Vec::new();
-        let object = object(line.as_bytes(), |key| {
+        let object = object(line.as_bytes(), |key, escaped| {
+            assert_eq!(escaped, key.contains(&b'\\'));
             keys.push(String::from_utf8_lossy(key).into_owned())
         })?;
         assert_eq!(line.as_bytes()[object.whole.start], b'{');
@@ -401,11 +421,11 @@ mod tests {
             assert_eq!(keys(broken), Err(NotObject::InvalidJson), "{broken}");
         }
         assert_eq!(
-            object(b"{\"a\":\"caf\xe9\"}", |_| {}),
+            object(b"{\"a\":\"caf\xe9\"}", |_, _| {}),
             Err(NotObject::InvalidUtf8)
         );
         assert_eq!(
-            object(b"{\"a\":\"\xed\xa0\x80\"}", |_| {}),
+            object(b"{\"a\":\"\xed\xa0\x80\"}", |_, _| {}),
             Err(NotObject::InvalidUtf8)
         );
         assert!(keys("{\"a\":\"caf\u{e9} \u{1F600} \\ud83d\\ude00 \\/\"}").is_ok());
@@ -440,7 +460,7 @@ mod tests {
         }
         for line in lines {
             let serde = serde_json::from_slice::<serde_json::Value>(&line);
-            let ours = object(&line, |_| {});
+            let ours = object(&line, |_, _| {});
             let serde_object = serde.as_ref().is_ok_and(serde_json::Value::is_object);
             assert_eq!(
                 ours.is_ok(),
