@@ -57,6 +57,8 @@ pub enum Stage {
     Handshake,
     Write,
     Ping,
+    /// The closing handshake (bounded by --connect-timeout).
+    Close,
 }
 
 impl Error {
@@ -98,6 +100,9 @@ impl fmt::Display for Error {
             }
             Error::Timeout(Stage::Write) => {
                 f.write_str("server accepted no data for --write-timeout")
+            }
+            Error::Timeout(Stage::Close) => {
+                f.write_str("server did not finish the closing handshake within --connect-timeout")
             }
             Error::Rejected { status, reason } => {
                 write!(

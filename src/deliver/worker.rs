@@ -318,7 +318,12 @@ impl<'a> Worker<'a> {
                 self.conn = Some(conn);
                 Ok(())
             }
-            Err(err) => Err(self.judge(err, &conn)),
+            Err(err) => {
+                // A Pong read just before the Close that ended the
+                // connection still confirms its batches.
+                self.absorb(&conn);
+                Err(self.judge(err, &conn))
+            }
         }
     }
 
@@ -476,6 +481,7 @@ impl<'a> Worker<'a> {
         match result {
             Ok(()) => self.conn = Some(conn),
             Err(err) => {
+                self.absorb(&conn);
                 let err = self.judge(err, &conn);
                 messages::info!("worker {}: {err}", self.id);
                 self.keepalive = None;

@@ -365,7 +365,12 @@ impl<'a> Connection<'a> {
                 Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(Error::from_session(e)),
             }
-            self.wait(if flushed { Want::Read } else { Want::ReadWrite }, deadline)?;
+            let want = if flushed { Want::Read } else { Want::ReadWrite };
+            // Out of time here is the closing handshake's fault, not a write's.
+            self.wait(want, deadline).map_err(|err| match err {
+                Error::Timeout(Stage::Write) => Error::Timeout(Stage::Close),
+                err => err,
+            })?;
         }
     }
 

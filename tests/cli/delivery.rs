@@ -52,10 +52,27 @@ fn four_workers_lose_nothing_when_batches_do_not_divide_the_count() {
 #[test]
 fn addr_and_path_reach_the_server() {
     let server = Server::start(Behaviour::default());
-    wsship(&["--addr", &server.addr(), "--path", "/ingest"])
+    wsship(&["--addr", &server.addr(), "--path", "/ingest/v2"])
         .run("one\n")
         .expect_code(0);
-    assert_eq!(messages_of(&server.messages()), ["one"]);
+    wsship(&[
+        "--addr",
+        &server.addr(),
+        "--path",
+        "no/slash?stream=a&b=%20",
+    ])
+    .run("two\n")
+    .expect_code(0);
+    assert_eq!(messages_of(&server.messages()), ["one", "two"]);
+    assert_eq!(server.targets(), ["/ingest/v2", "/no/slash?stream=a&b=%20"]);
+}
+
+#[test]
+fn a_url_path_and_query_reach_the_server_as_given() {
+    let server = Server::start(Behaviour::default());
+    let url = format!("ws://{}/logs/ingest?tenant=t-1&tag=a%2Fb", server.addr());
+    wsship(&["--url", &url]).run("x\n").expect_code(0);
+    assert_eq!(server.targets(), ["/logs/ingest?tenant=t-1&tag=a%2Fb"]);
 }
 
 #[test]
@@ -168,8 +185,13 @@ fn idle_connections_are_pinged() {
     let server = Server::start(Behaviour::default());
     let mut running = wsship(&["--url", &server.url(), "--ping-interval", "100ms"]).spawn();
     running.write(b"open the connection\n");
-    server.wait_for_pings(2, Duration::from_secs(20));
+    // Keepalives carry no payload; the one Ping that confirmed the line
+    // carries its sequence number and does not count.
+    server.wait_for_keepalives(4, Duration::from_secs(20));
     running.wait(LONG).expect_code(0);
+    let (keepalives, confirmations) = server.pings();
+    assert!(keepalives >= 4, "{keepalives} keepalives");
+    assert_eq!(confirmations, 1, "one write, one confirming Ping");
 }
 
 #[test]
@@ -303,4 +325,68 @@ fn json_stats_are_one_object_per_line_and_match_the_server() {
         (summary["read"].as_u64(), summary["dropped"].as_u64()),
         (Some(3), Some(1))
     );
+}
+
+#[test]
+fn with_several_workers_each_connection_keeps_input_order() {
+    let server = Server::start(Behaviour::default());
+    let input = numbered(20_000);
+    let done = wsship(&[
+        "--url",
+        &server.url(),
+        "--workers",
+        "4",
+        "--batch-size",
+        "50",
+    ])
+    .run(input.clone());
+    done.expect_code(0);
+    let lines = messages_of(&server.messages());
+    let sources = server.sources();
+    let index = |line: &String| -> usize { line[5..12].parse().unwrap() };
+    let mut seen: Vec<usize> = lines.iter().map(index).collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        (0..20_000).collect::<Vec<_>>(),
+        "each line exactly once"
+    );
+    // Workers take batches in input order and a connection delivers in
+    // order, so each connection's lines rise: order holds within a batch,
+    // and between the batches of one connection.
+    for connection in 0..server.connections() {
+        let mine: Vec<usize> = lines
+            .iter()
+            .zip(&sources)
+            .filter(|(_, source)| **source == connection)
+            .map(|(line, _)| index(line))
+            .collect();
+        assert!(
+            mine.windows(2).all(|w| w[0] < w[1]),
+            "connection {connection} out of order"
+        );
+    }
+}
+
+#[test]
+fn an_ipv6_loopback_server_gets_every_line() {
+    let Some(server) = Server::start_ipv6(Behaviour::default()) else {
+        eprintln!("no IPv6 loopback on this machine: nothing to test");
+        return;
+    };
+    assert!(server.url().starts_with("ws://[::1]:"), "{}", server.url());
+    let input = numbered(1000);
+    wsship(&["--url", &server.url()])
+        .run(input.clone())
+        .expect_code(0);
+    assert_eq!(
+        messages_of(&server.messages()),
+        input.lines().collect::<Vec<_>>()
+    );
+    // And by --addr, bracketed as the option asks.
+    let addr = server.addr();
+    wsship(&["--addr", &addr, "--path", "/v6"])
+        .run("by addr\n")
+        .expect_code(0);
+    assert_eq!(server.targets().last().map(String::as_str), Some("/v6"));
 }

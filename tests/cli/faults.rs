@@ -1,34 +1,39 @@
 //! Faults met for real: servers that echo, vanish, drop us, refuse us,
 //! never answer, or stop reading.
 
-use crate::server::{Behaviour, Server};
-use crate::util::{LONG, assert_every_line_arrived, messages_of, numbered, wsship};
-use std::net::TcpListener;
-
-/// An address where nothing listens (a port that was free a moment ago).
-fn free_addr() -> std::net::SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
+use crate::server::{Behaviour, Reserved, Server};
+use crate::util::{LONG, assert_every_line_arrived, messages_of, numbered, wait_until, wsship};
 
 #[test]
-fn an_echo_server_cannot_deadlock_a_million_lines() {
+fn an_echo_server_cannot_deadlock_us() {
+    // 300,000 lines echoed back are some 20 MB each way: far more than the
+    // socket buffers hold, so a sender that stopped reading would block.
     let server = Server::start(Behaviour {
         echo: true,
         ..Behaviour::default()
     });
-    let done = wsship(&["--url", &server.url()]).run(numbered(1_000_000));
+    let done = wsship(&["--url", &server.url()]).run(numbered(300_000));
     done.expect_code(0);
-    assert_eq!(done.summary()["sent"], 1_000_000);
-    server.wait_for_messages(1_000_000, LONG);
+    let summary = done.summary();
+    // A deadlock broken by --write-timeout would show as a reconnect and a
+    // resend: neither may happen.
+    assert_eq!(
+        (
+            summary["sent"],
+            summary["reconnects"],
+            summary["resent"],
+            summary["retries"]
+        ),
+        (300_000, 0, 0, 0)
+    );
+    assert_eq!(server.messages().len(), 300_000, "each line exactly once");
+    assert_eq!(server.connections(), 1);
 }
 
 #[test]
 fn a_server_that_comes_up_late_gets_every_line() {
-    let addr = free_addr();
-    let url = format!("ws://{addr}/late");
+    let port = Reserved::new();
+    let url = format!("ws://{}/late", port.addr);
     let mut running = wsship(&[
         "--url",
         &url,
@@ -42,7 +47,7 @@ fn a_server_that_comes_up_late_gets_every_line() {
     .spawn();
     running.write(numbered(1000).as_bytes());
     running.wait_for_stderr("Connection refused; retrying", LONG);
-    let server = Server::start_on(addr, Behaviour::default());
+    let server = Server::start_on(port, Behaviour::default());
     running.wait_for_stderr("connected again after", LONG);
     let done = running.wait(LONG);
     done.expect_code(0);
@@ -109,7 +114,8 @@ fn a_server_closing_every_1000_messages_loses_nothing() {
 
 #[test]
 fn retries_exhausted_fail_the_batch_and_the_run() {
-    let url = format!("ws://{}/gone", free_addr());
+    let port = Reserved::new();
+    let url = format!("ws://{}/gone", port.addr);
     let done = wsship(&[
         "--url",
         &url,
@@ -265,4 +271,212 @@ fn single_line_batches_written_together_still_get_past_a_server_closing_every_10
     let received = messages_of(&server.messages());
     let seen: std::collections::HashSet<&str> = received.iter().map(|s| s.as_str()).collect();
     assert_every_line_arrived(&input, |line| seen.contains(line));
+}
+
+#[test]
+fn a_closing_handshake_the_server_never_finishes_is_named_for_what_it_is() {
+    let server = Server::start(Behaviour {
+        black_hole: true,
+        ..Behaviour::default()
+    });
+    let done = wsship(&[
+        "--url",
+        &server.url(),
+        "--confirm",
+        "write",
+        "--connect-timeout",
+        "300ms",
+        "-v",
+    ])
+    .run("x\n");
+    done.expect_code(0);
+    done.expect_stderr(
+        "worker 0: closing: server did not finish the closing handshake within --connect-timeout",
+    );
+    assert!(!done.stderr.contains("--write-timeout"), "{}", done.stderr);
+}
+
+/// The `read=` of every stats line so far.
+fn reads(stderr: &str) -> Vec<u64> {
+    stderr
+        .lines()
+        .filter_map(|line| line.strip_prefix("wsship: stats: read="))
+        .filter_map(|rest| rest.split(' ').next()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn a_server_that_holds_its_pongs_stops_the_reading_within_the_window() {
+    // A deaf server reads every frame and answers no Ping: each write
+    // waits for a Pong that never comes.
+    let server = Server::start(Behaviour {
+        deaf: true,
+        ..Behaviour::default()
+    });
+    let mut running = wsship(&[
+        "--url",
+        &server.url(),
+        "--max-in-flight",
+        "4",
+        "--batch-size",
+        "10",
+        "--flush-interval",
+        "5ms",
+        "--ping-interval",
+        "0",
+        "--ping-timeout",
+        "1h",
+        "--stats-interval",
+        "30ms",
+    ])
+    .spawn();
+    running.feed(numbered(300_000).into_bytes());
+    // Reading stops: the read count stays the same over several stats
+    // lines, far below the input.
+    wait_until("the reading to stop", LONG, || {
+        let reads = reads(&running.stderr());
+        reads.len() >= 5 && reads[reads.len() - 5..].windows(2).all(|w| w[0] == w[1])
+    });
+    let read = *reads(&running.stderr()).last().unwrap();
+    assert!(read < 20_000, "read {read} lines with nothing confirmed");
+    // The window: four writes, each with its Ping, and nothing after them.
+    let (keepalives, confirmations) = server.pings();
+    assert_eq!((keepalives, confirmations), (0, 4));
+    let messages = server.messages().len();
+    assert!(
+        (40..=4 * 256).contains(&messages),
+        "{messages} messages in 4 writes"
+    );
+    let peak = running.peak_rss_kib();
+    assert!(peak < 32 * 1024, "peak RSS {peak} KiB");
+    running.signal(libc::SIGTERM);
+    let done = running.wait(LONG);
+    done.expect_code(130);
+    assert_eq!(done.summary()["sent"], 0);
+}
+
+/// The delays `-v` reports before each retry, in order.
+fn retry_delays(stderr: &str) -> Vec<std::time::Duration> {
+    stderr
+        .lines()
+        .filter(|line| line.contains("; retry "))
+        .filter_map(|line| line.rsplit(" lines in ").next())
+        .filter_map(|delay| humantime::parse_duration(delay).ok())
+        .collect()
+}
+
+#[test]
+fn once_retries_are_spent_later_batches_fail_at_once_but_for_one_try_per_backoff() {
+    let server = Server::start(Behaviour {
+        reject: Some(503),
+        ..Behaviour::default()
+    });
+    let mut running = wsship(&[
+        "--url",
+        &server.url(),
+        "--retry-limit",
+        "1",
+        "--backoff-init",
+        "400ms",
+        "--backoff-max",
+        "400ms",
+        "--batch-size",
+        "1",
+        "--flush-interval",
+        "5ms",
+    ])
+    .spawn();
+    let started = std::time::Instant::now();
+    // Forty lines over about a second: the input's pace, not a wait.
+    for i in 0..40 {
+        running.write(format!("line {i}\n").as_bytes());
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    let done = running.wait(LONG);
+    let elapsed = started.elapsed();
+    done.expect_code(1);
+    assert_eq!(done.summary()["failed"], 40);
+    // Two tries for the first batch, then one per backoff period (at
+    // least 200 ms with jitter), not two for each of forty batches.
+    let tries = server.requests().len();
+    let periods = (elapsed.as_millis() / 200) as usize + 1;
+    assert!(tries <= 2 + periods, "{tries} tries in {elapsed:?}");
+    done.expect_stderr("later batches fail unless a retry succeeds");
+}
+
+#[test]
+fn the_backoff_starts_over_after_a_success() {
+    // 503 three times, then in; that connection is closed once its first
+    // 5 messages are confirmed, and the next two handshakes get 503 again.
+    let server = Server::start(Behaviour {
+        unavailable: &[true, true, true, false, true, true],
+        hang_up_after: Some(5),
+        ..Behaviour::default()
+    });
+    let mut running = wsship(&[
+        "--url",
+        &server.url(),
+        "--backoff-init",
+        "100ms",
+        "--backoff-max",
+        "10s",
+        "--batch-size",
+        "5",
+        "--flush-interval",
+        "5ms",
+        "-v",
+    ])
+    .spawn();
+    running.write(numbered(5).as_bytes());
+    server.wait_for_messages(5, LONG);
+    running.write(crate::util::numbered_range(5, 10).as_bytes());
+    server.wait_for_messages(10, LONG);
+    let done = running.wait(LONG);
+    done.expect_code(0);
+    let delays = retry_delays(&done.stderr);
+    let ms: Vec<u128> = delays.iter().map(|d| d.as_millis()).collect();
+    assert!(ms.len() >= 4, "{ms:?}\n{}", done.stderr);
+    // The first outage: 100 ms, then doubled twice (each with jitter down
+    // to half).
+    assert!(ms[0] <= 100 && ms[2] >= 200, "{ms:?}\n{}", done.stderr);
+    // After the success, from the start again.
+    assert!(ms[3] <= 100, "{ms:?}\n{}", done.stderr);
+}
+
+#[test]
+fn a_pong_read_just_before_the_close_still_confirms_its_batch() {
+    // The server answers the Ping that confirms the first 5 messages, then
+    // closes: both arrive in one read, Pong first.
+    let server = Server::start(Behaviour {
+        hang_up_after: Some(5),
+        ..Behaviour::default()
+    });
+    let mut running = wsship(&[
+        "--url",
+        &server.url(),
+        "--batch-size",
+        "5",
+        "--flush-interval",
+        "5ms",
+        "--backoff-init",
+        "10ms",
+    ])
+    .spawn();
+    running.write(numbered(5).as_bytes());
+    server.wait_for_messages(5, LONG);
+    running.write(crate::util::numbered_range(5, 10).as_bytes());
+    let done = running.wait(LONG);
+    done.expect_code(0);
+    // Only the batch written after the Close is written again (the server
+    // may have read it while closing: that is the window's duplicate).
+    assert_eq!(done.summary()["resent"], 5, "{}", done.stderr);
+    let got = messages_of(&server.messages());
+    let expected = numbered(10);
+    assert_eq!(
+        got[..5],
+        expected.lines().take(5).collect::<Vec<_>>()[..],
+        "once"
+    );
+    assert_every_line_arrived(&expected, |line| got.iter().any(|g| g == line));
+    assert!(got.len() <= 15, "{got:?}");
 }

@@ -18,14 +18,22 @@ struct Proxy {
 impl Proxy {
     /// With `password`, tunnels need Proxy-Authorization for user:`password`.
     fn start(password: Option<&'static str>) -> Proxy {
+        Proxy::refusing(password, &[])
+    }
+
+    /// Answers the first tunnels with these status lines, one each, then
+    /// opens the rest.
+    fn refusing(password: Option<&'static str>, refusals: &'static [&'static str]) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let targets = Arc::new(Mutex::new(Vec::new()));
         let log = Arc::clone(&targets);
+        let mut refusals = refusals.iter().copied();
         thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 let log = Arc::clone(&log);
-                thread::spawn(move || tunnel(client, password, &log));
+                let refusal = refusals.next();
+                thread::spawn(move || tunnel(client, password, refusal, &log));
             }
         });
         Proxy { addr, targets }
@@ -40,7 +48,12 @@ impl Proxy {
     }
 }
 
-fn tunnel(mut client: TcpStream, password: Option<&str>, log: &Mutex<Vec<String>>) {
+fn tunnel(
+    mut client: TcpStream,
+    password: Option<&str>,
+    refusal: Option<&str>,
+    log: &Mutex<Vec<String>>,
+) {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
@@ -52,6 +65,10 @@ fn tunnel(mut client: TcpStream, password: Option<&str>, log: &Mutex<Vec<String>
     let head = String::from_utf8_lossy(&head).into_owned();
     let target = head.split(' ').nth(1).unwrap_or_default().to_string();
     log.lock().unwrap().push(target.clone());
+    if let Some(status) = refusal {
+        let _ = client.write_all(format!("HTTP/1.1 {status}\r\n\r\n").as_bytes());
+        return;
+    }
     if let Some(password) = password {
         let expected = format!(
             "Basic {}",
@@ -167,4 +184,65 @@ fn proxy_credentials_work_and_a_407_never_shows_them() {
     done.expect_stderr(&expected);
     assert!(!done.stderr.contains("SECRET"), "{}", done.stderr);
     assert_eq!(proxy.targets().len(), 2, "a 407 is not retried");
+}
+
+#[test]
+fn a_proxy_that_forbids_is_not_retried() {
+    let server = Server::start(Behaviour::default());
+    let proxy = Proxy::refusing(None, &["403 Forbidden"]);
+    let done = wsship(&[
+        "--url",
+        &server.url(),
+        "--proxy",
+        &proxy.url(),
+        "--backoff-init",
+        "10ms",
+    ])
+    .run("never\n");
+    done.expect_code(1);
+    done.expect_stderr("refused the tunnel: HTTP 403");
+    assert_eq!(done.summary()["retries"], 0);
+    assert_eq!(proxy.targets().len(), 1, "one attempt");
+    assert!(server.messages().is_empty());
+}
+
+#[test]
+fn a_bad_gateway_is_retried_until_the_tunnel_opens() {
+    let server = Server::start(Behaviour::default());
+    let proxy = Proxy::refusing(None, &["502 Bad Gateway", "502 Bad Gateway"]);
+    let done = wsship(&[
+        "--url",
+        &server.url(),
+        "--proxy",
+        &proxy.url(),
+        "--backoff-init",
+        "10ms",
+    ])
+    .run("through at last\n");
+    done.expect_code(0);
+    assert_eq!(done.summary()["retries"], 2);
+    assert_eq!(proxy.targets().len(), 3);
+    assert_eq!(messages_of(&server.messages()), ["through at last"]);
+}
+
+#[test]
+fn lower_case_proxy_variables_win_over_upper_case_ones() {
+    let server = Server::start(Behaviour::default());
+    let (lower, upper) = (Proxy::start(None), Proxy::start(None));
+    wsship(&["--url", &server.url()])
+        .env("http_proxy", &lower.url())
+        .env("HTTP_PROXY", &upper.url())
+        .run("lower\n")
+        .expect_code(0);
+    assert_eq!(lower.targets(), [server.addr()]);
+    assert!(upper.targets().is_empty());
+    // all_proxy comes after the scheme's own, in either case.
+    let (all, scheme) = (Proxy::start(None), Proxy::start(None));
+    wsship(&["--url", &server.url()])
+        .env("ALL_PROXY", &all.url())
+        .env("HTTP_PROXY", &scheme.url())
+        .run("scheme\n")
+        .expect_code(0);
+    assert_eq!(scheme.targets(), [server.addr()]);
+    assert!(all.targets().is_empty());
 }

@@ -18,8 +18,14 @@ pub struct Behaviour {
     /// After this many messages on one connection, start a clean close
     /// (still reading until the client answers, as RFC 6455 section 7 asks).
     pub close_every: Option<usize>,
+    /// After this many messages on one connection, answer the next Ping
+    /// (which confirms them), then close cleanly.
+    pub hang_up_after: Option<usize>,
     /// Answer the handshake with this HTTP status instead of 101.
     pub reject: Option<u16>,
+    /// Answer with 503 the handshakes whose place (from 0) is true here;
+    /// the others, and those past the end, go through.
+    pub unavailable: &'static [bool],
     /// Accept TCP connections and never answer the handshake.
     pub mute: bool,
     /// Complete the handshake, then never read again.
@@ -49,6 +55,17 @@ pub struct Behaviour {
 struct Log {
     /// The headers of each handshake request, names in lower case.
     requests: Vec<Vec<(String, String)>>,
+    /// The request target (path and query) of each handshake.
+    targets: Vec<String>,
+    /// For each message, the connection it came on (numbered from 0 in
+    /// the order they were accepted).
+    sources: Vec<usize>,
+    /// Pings with an empty payload (keepalives), and with a payload (a
+    /// write's sequence number: confirmations).
+    keepalives: usize,
+    confirmations: usize,
+    /// A frame the client sent unmasked (RFC 6455 section 5.1 forbids it).
+    unmasked: usize,
     /// Set by `die_after`.
     dead: bool,
     messages: Vec<String>,
@@ -56,7 +73,6 @@ struct Log {
     /// had arrived before it.
     count: usize,
     arrived_after: Vec<usize>,
-    pings: usize,
     /// Pongs answering our own Ping.
     pongs: usize,
     connections: usize,
@@ -73,23 +89,60 @@ pub struct Server {
     shared: Arc<Shared>,
 }
 
+/// A loopback port bound but not listening: connecting to it is refused,
+/// as to a server that is down, and no other test can take it meanwhile
+/// (a port found free and let go could be).
+pub struct Reserved {
+    socket: std::net::TcpListener,
+    pub addr: SocketAddr,
+}
+
+impl Reserved {
+    pub fn new() -> Reserved {
+        use std::os::fd::FromRawFd;
+        // SAFETY: plain socket calls on a descriptor we own from here on.
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+            assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+            let mut addr: libc::sockaddr_in = std::mem::zeroed();
+            addr.sin_family = libc::AF_INET as libc::sa_family_t;
+            addr.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
+            let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            let bound = libc::bind(fd, (&raw const addr).cast(), len);
+            assert_eq!(bound, 0, "bind: {}", std::io::Error::last_os_error());
+            // Wrapped now so that it is closed however the test ends; it
+            // is a listener only once `listen` makes it one.
+            let socket = std::net::TcpListener::from_raw_fd(fd);
+            let addr = socket.local_addr().expect("a bound address");
+            Reserved { socket, addr }
+        }
+    }
+
+    fn listen(self) -> TcpListener {
+        use std::os::fd::AsRawFd;
+        // SAFETY: listen(2) on the socket we own.
+        let rc = unsafe { libc::listen(self.socket.as_raw_fd(), 128) };
+        assert_eq!(rc, 0, "listen: {}", std::io::Error::last_os_error());
+        self.socket
+    }
+}
+
 impl Server {
     pub fn start(behaviour: Behaviour) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         Server::serve(listener, behaviour)
     }
 
-    /// Starts on a given address (a port known to be free a moment ago),
-    /// retrying briefly in case the port is still being released.
-    pub fn start_on(addr: SocketAddr, behaviour: Behaviour) -> Server {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match TcpListener::bind(addr) {
-                Ok(listener) => return Server::serve(listener, behaviour),
-                Err(err) if Instant::now() > deadline => panic!("bind {addr}: {err}"),
-                Err(_) => thread::sleep(Duration::from_millis(20)),
-            }
-        }
+    /// Starts on a port reserved earlier, where connections were refused
+    /// until now.
+    pub fn start_on(port: Reserved, behaviour: Behaviour) -> Server {
+        Server::serve(port.listen(), behaviour)
+    }
+
+    /// A server on the IPv6 loopback, if this machine has one.
+    pub fn start_ipv6(behaviour: Behaviour) -> Option<Server> {
+        let listener = TcpListener::bind("[::1]:0").ok()?;
+        Some(Server::serve(listener, behaviour))
     }
 
     /// A wss:// server with the given TLS configuration.
@@ -115,7 +168,11 @@ impl Server {
                 let shared = Arc::clone(&accept_shared);
                 let tls = tls.clone();
                 thread::spawn(move || {
-                    record(&shared, |log| log.connections += 1);
+                    let mut id = 0;
+                    record(&shared, |log| {
+                        id = log.connections;
+                        log.connections += 1;
+                    });
                     if shared.log.lock().unwrap().dead {
                         return;
                     }
@@ -125,12 +182,13 @@ impl Server {
                         return;
                     }
                     match tls {
-                        None => connection(stream, behaviour, &shared),
+                        None => connection(stream, behaviour, &shared, id),
                         Some(config) => {
                             let Ok(tls) = rustls::ServerConnection::new(config) else {
                                 return;
                             };
-                            connection(rustls::StreamOwned::new(tls, stream), behaviour, &shared)
+                            let stream = rustls::StreamOwned::new(tls, stream);
+                            connection(stream, behaviour, &shared, id)
                         }
                     }
                 });
@@ -143,16 +201,35 @@ impl Server {
         self.addr.to_string()
     }
 
+    /// Its URL; `SocketAddr` writes an IPv6 address in brackets.
     pub fn url(&self) -> String {
         format!("ws://{}/ingest", self.addr)
     }
 
     pub fn messages(&self) -> Vec<String> {
-        self.shared.log.lock().unwrap().messages.clone()
+        let log = self.shared.log.lock().unwrap();
+        assert_eq!(log.unmasked, 0, "the client sent an unmasked frame");
+        log.messages.clone()
     }
 
     pub fn requests(&self) -> Vec<Vec<(String, String)>> {
         self.shared.log.lock().unwrap().requests.clone()
+    }
+
+    /// The path and query of each handshake, as the client sent them.
+    pub fn targets(&self) -> Vec<String> {
+        self.shared.log.lock().unwrap().targets.clone()
+    }
+
+    /// For each message, the connection it came on.
+    pub fn sources(&self) -> Vec<usize> {
+        self.shared.log.lock().unwrap().sources.clone()
+    }
+
+    /// Pings seen: (keepalives, confirmations).
+    pub fn pings(&self) -> (usize, usize) {
+        let log = self.shared.log.lock().unwrap();
+        (log.keepalives, log.confirmations)
     }
 
     pub fn connections(&self) -> usize {
@@ -163,6 +240,7 @@ impl Server {
     fn wait_until(&self, timeout: Duration, what: &str, ready: impl Fn(&Log) -> bool) {
         let deadline = Instant::now() + timeout;
         let mut log = self.shared.log.lock().unwrap();
+        assert_eq!(log.unmasked, 0, "the client sent an unmasked frame");
         while !ready(&log) {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -206,14 +284,10 @@ impl Server {
         });
     }
 
-    pub fn wait_for_connections(&self, count: usize, timeout: Duration) {
-        self.wait_until(timeout, &format!("{count} connections"), |log| {
-            log.connections >= count
+    pub fn wait_for_keepalives(&self, count: usize, timeout: Duration) {
+        self.wait_until(timeout, &format!("{count} keepalive pings"), |log| {
+            log.keepalives >= count
         });
-    }
-
-    pub fn wait_for_pings(&self, count: usize, timeout: Duration) {
-        self.wait_until(timeout, &format!("{count} pings"), |log| log.pings >= count);
     }
 
     pub fn wait_for_pongs(&self, count: usize, timeout: Duration) {
@@ -227,7 +301,7 @@ fn record(shared: &Shared, f: impl FnOnce(&mut Log)) {
     shared.changed.notify_all();
 }
 
-fn connection(stream: impl Read + Write, behaviour: Behaviour, shared: &Shared) {
+fn connection(stream: impl Read + Write, behaviour: Behaviour, shared: &Shared, id: usize) {
     // The shape of the result is tungstenite's handshake callback's.
     #[allow(clippy::result_large_err)]
     let check = |request: &Request, mut response: Response| {
@@ -236,8 +310,15 @@ fn connection(stream: impl Read + Write, behaviour: Behaviour, shared: &Shared) 
             .iter()
             .map(|(name, value)| (name.to_string(), value.to_str().unwrap_or("").to_string()))
             .collect();
-        record(shared, |log| log.requests.push(headers));
-        if let Some(status) = behaviour.reject {
+        let target = request.uri().to_string();
+        let mut place = 0;
+        record(shared, |log| {
+            place = log.requests.len();
+            log.requests.push(headers);
+            log.targets.push(target);
+        });
+        let unavailable = behaviour.unavailable.get(place) == Some(&true);
+        if let Some(status) = behaviour.reject.or(unavailable.then_some(503)) {
             let mut refusal = ErrorResponse::new(Some("refused by test".into()));
             *refusal.status_mut() = status.try_into().unwrap();
             return Err(refusal);
@@ -257,14 +338,17 @@ fn connection(stream: impl Read + Write, behaviour: Behaviour, shared: &Shared) 
         }
         Ok(response)
     };
-    let Ok(mut ws) = tungstenite::accept_hdr(stream, check) else {
+    // tungstenite's default, said out loud: a server must close on an
+    // unmasked client frame, so a masking regression fails the suite.
+    let config = tungstenite::protocol::WebSocketConfig::default().accept_unmasked_frames(false);
+    let Ok(mut ws) = tungstenite::accept_hdr_with_config(stream, check, Some(config)) else {
         return;
     };
     if behaviour.black_hole {
         thread::sleep(Duration::from_secs(3600));
     }
     if behaviour.deaf {
-        return read_raw_frames(ws.get_mut(), shared);
+        return read_raw_frames(ws.get_mut(), shared, id);
     }
     const PING: &[u8] = b"are you there?";
     let mut on_this_connection = 0;
@@ -309,21 +393,40 @@ fn connection(stream: impl Read + Write, behaviour: Behaviour, shared: &Shared) 
                     return;
                 }
             }
-            Ok(Message::Ping(_)) => record(shared, |log| log.pings += 1),
+            Ok(Message::Ping(payload)) => {
+                record(shared, |log| match payload.is_empty() {
+                    true => log.keepalives += 1,
+                    false => log.confirmations += 1,
+                });
+                if behaviour
+                    .hang_up_after
+                    .is_some_and(|after| on_this_connection >= after)
+                {
+                    // tungstenite queued the Pong: send it, then go.
+                    let _ = ws.flush();
+                    let _ = ws.close(None);
+                }
+            }
             Ok(Message::Pong(payload)) if payload == PING => record(shared, |log| log.pongs += 1),
             Ok(_) => {}
+            Err(tungstenite::Error::Protocol(
+                tungstenite::error::ProtocolError::UnmaskedFrameFromClient,
+            )) => return record(shared, |log| log.unmasked += 1),
             Err(_) => return,
         }
     }
 }
 
-/// Reads text frames straight off the socket, so that no Pong is ever sent.
-fn read_raw_frames(stream: impl Read + Write, shared: &Shared) {
+/// Reads text frames straight off the socket, so that no Pong is ever sent;
+/// an unmasked frame is counted and ends the connection, as a server must.
+fn read_raw_frames(stream: impl Read + Write, shared: &Shared, id: usize) {
     use tungstenite::protocol::frame::FrameSocket;
     use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
     let mut frames = FrameSocket::new(stream);
     while let Ok(Some(frame)) = frames.read(None) {
-        let mask = frame.header().mask.unwrap_or_default();
+        let Some(mask) = frame.header().mask else {
+            return record(shared, |log| log.unmasked += 1);
+        };
         let payload: Vec<u8> = frame
             .payload()
             .iter()
@@ -333,7 +436,12 @@ fn read_raw_frames(stream: impl Read + Write, shared: &Shared) {
         match frame.header().opcode {
             OpCode::Data(Data::Text) => record(shared, |log| {
                 log.messages
-                    .push(String::from_utf8_lossy(&payload).into_owned())
+                    .push(String::from_utf8_lossy(&payload).into_owned());
+                log.sources.push(id);
+            }),
+            OpCode::Control(Control::Ping) => record(shared, |log| match payload.is_empty() {
+                true => log.keepalives += 1,
+                false => log.confirmations += 1,
             }),
             OpCode::Control(Control::Close) => return,
             _ => {}

@@ -1,9 +1,9 @@
 //! SIGINT and SIGTERM: send what was read, close, exit 130.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::server::{Behaviour, Server};
-use crate::util::{LONG, messages_of, numbered, wsship};
+use crate::util::{LONG, messages_of, numbered, wait_until, wsship};
 
 #[test]
 fn sigterm_sends_what_was_read_and_exits_130() {
@@ -49,15 +49,34 @@ fn a_stalled_server_gets_only_the_drain_timeout() {
         black_hole: true,
         ..Behaviour::default()
     });
-    let mut running = wsship(&["--url", &server.url(), "--drain-timeout", "300ms"]).spawn();
+    let mut running = wsship(&[
+        "--url",
+        &server.url(),
+        "--drain-timeout",
+        "300ms",
+        "--stats-interval",
+        "20ms",
+    ])
+    .spawn();
     let line = format!("{}\n", "z".repeat(999_999));
     running.feed(line.repeat(40).into_bytes());
-    server.wait_for_connections(1, LONG);
+    // Interrupt what the test is about: a write the server will never
+    // take. Every line is read, the handshake is done, nothing is sent:
+    // 40 MB cannot fit in the socket's buffers.
+    running.wait_for_stderr("stats: read=40 sent=0 ", LONG);
+    wait_until("the handshake", LONG, || server.targets().len() == 1);
+    let signalled = Instant::now();
     running.signal(libc::SIGTERM);
-    // Far less than --write-timeout (30s): the drain timeout decides.
-    let done = running.wait(Duration::from_secs(20));
+    let done = running.wait(LONG);
+    let took = signalled.elapsed();
     done.expect_code(130);
-    assert!(done.summary()["failed"] > 0);
+    // Far less than --write-timeout (30s): the drain timeout decides.
+    assert!(
+        took < Duration::from_secs(5),
+        "exited {took:?} after the signal"
+    );
+    let summary = done.summary();
+    assert_eq!((summary["sent"], summary["failed"]), (0, 40));
 }
 
 #[test]
@@ -66,11 +85,25 @@ fn a_second_signal_exits_at_once() {
         black_hole: true,
         ..Behaviour::default()
     });
-    let mut running = wsship(&["--url", &server.url(), "--drain-timeout", "1h"]).spawn();
+    let mut running = wsship(&[
+        "--url",
+        &server.url(),
+        "--drain-timeout",
+        "1h",
+        "--stats-interval",
+        "20ms",
+    ])
+    .spawn();
     let line = format!("{}\n", "z".repeat(999_999));
     running.feed(line.repeat(40).into_bytes());
-    server.wait_for_connections(1, LONG);
+    running.wait_for_stderr("stats: read=40 sent=0 ", LONG);
     running.signal(libc::SIGINT);
+    let signalled = Instant::now();
     running.signal(libc::SIGTERM);
-    running.wait(Duration::from_secs(20)).expect_code(130);
+    running.wait(LONG).expect_code(130);
+    let took = signalled.elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "exited {took:?} after the second signal"
+    );
 }

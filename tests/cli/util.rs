@@ -109,12 +109,29 @@ impl Running {
         });
     }
 
+    /// Writes `data` from a thread of its own, and waits for the write to
+    /// end within LONG: if wsship stops reading, the test fails instead of
+    /// hanging.
+    #[track_caller]
     pub fn write(&mut self, data: &[u8]) {
-        self.stdin
-            .as_mut()
-            .expect("stdin open")
-            .write_all(data)
-            .expect("write to wsship");
+        let mut stdin = self.stdin.take().expect("stdin open");
+        let data = data.to_vec();
+        let (tx, rx) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            let result = stdin.write_all(&data);
+            let _ = tx.send((stdin, result));
+        });
+        match rx.recv_timeout(LONG) {
+            Ok((stdin, result)) => {
+                result.expect("write to wsship");
+                self.stdin = Some(stdin);
+            }
+            Err(_) => panic!(
+                "wsship {:?} took no input for {LONG:?}; stderr:\n{}",
+                self.args,
+                self.stderr()
+            ),
+        }
     }
 
     pub fn stderr(&self) -> String {
