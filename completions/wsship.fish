@@ -30,6 +30,9 @@ drop\t'Keep reading and drop new lines, counted as dropped_full'"
 complete -c wsship -s w -l workers -d 'Number of connections, each owned by its own worker thread' -r
 complete -c wsship -s b -l batch-size -d 'Send a batch once it holds this many lines ...' -r
 complete -c wsship -l flush-interval -d '... or once this long has passed since its first line, whichever comes first' -r
+complete -c wsship -l message-per -d 'One WebSocket message per line, or one per batch holding its lines separated by newlines (newline-delimited JSON, or the raw lines), for servers that take that shape' -r -f -a "line\t'Each line (or multiline event) is a message'
+batch\t'Each batch is a message: its lines, one per line'"
+complete -c wsship -l compress-level -d 'With --compress, the deflate level: 1 (fastest) to 9 (smallest). [default: 1]' -r
 complete -c wsship -l max-len -d 'Drop (never truncate) lines longer than this many bytes; K, M and G suffixes are binary' -r
 complete -c wsship -l format -d 'What each message holds: the JSON object, or the line itself' -r -f -a "json\t'{"timestamp":"...","message":"..."} plus any --field'
 raw\t'The line itself, as read'"
@@ -59,6 +62,7 @@ complete -c wsship -l stats-format -d 'Format of the summary and --stats-interva
 json\t'One JSON object per line, with a "type" of "summary" or "stats"'"
 complete -c wsship -s F -l follow -d 'Keep reading each FILE as it grows, as `tail -F` does: across rotation (rename or truncation), deletion and re-creation. Runs until a signal'
 complete -c wsship -l insecure -d 'Do not verify the server\'s certificate or name (warns on every run)'
+complete -c wsship -l compress -d 'Offer permessage-deflate (RFC 7692) and, when the server accepts it, compress every message on that connection; when it declines, messages go uncompressed (-v says so)'
 complete -c wsship -l dry-run -d 'Write the messages that would be sent to stdout, one per line, instead of connecting'
 complete -c wsship -s q -l quiet -d 'Print only errors: no summary, no outage notices'
 complete -c wsship -s v -l verbose -d 'Also print each connection event and retry'

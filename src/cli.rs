@@ -263,6 +263,22 @@ pub struct Args {
           value_parser = parse_duration, help_heading = "Batching")]
     pub flush_interval: Duration,
 
+    /// One WebSocket message per line, or one per batch holding its lines separated by newlines
+    /// (newline-delimited JSON, or the raw lines), for servers that take that shape.
+    #[arg(long, env = "WSSHIP_MESSAGE_PER", value_enum, default_value_t = MessagePer::Line,
+          help_heading = "Batching")]
+    pub message_per: MessagePer,
+
+    /// Offer permessage-deflate (RFC 7692) and, when the server accepts it, compress every
+    /// message on that connection; when it declines, messages go uncompressed (-v says so).
+    #[arg(long, env = "WSSHIP_COMPRESS", help_heading = "Compression")]
+    pub compress: bool,
+
+    /// With --compress, the deflate level: 1 (fastest) to 9 (smallest). [default: 1]
+    #[arg(long, env = "WSSHIP_COMPRESS_LEVEL", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=9), help_heading = "Compression")]
+    pub compress_level: Option<u32>,
+
     /// Drop (never truncate) lines longer than this many bytes; K, M and G suffixes are binary.
     #[arg(long, env = "WSSHIP_MAX_LEN", value_name = "BYTES", default_value = "1MiB",
           value_parser = parse_size, help_heading = "Messages")]
@@ -459,6 +475,14 @@ pub enum Format {
     Json,
     /// The line itself, as read.
     Raw,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MessagePer {
+    /// Each line (or multiline event) is a message.
+    Line,
+    /// Each batch is a message: its lines, one per line.
+    Batch,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -41,6 +41,9 @@ pub struct Config {
     pub workers: NonZeroUsize,
     pub batch_size: NonZeroUsize,
     pub flush_interval: Duration,
+    pub message_per: MessagePer,
+    /// --compress, with its deflate level.
+    pub compress: Option<u32>,
     pub ping_interval: Option<Duration>,
     pub connect_timeout: Duration,
     pub write_timeout: Duration,
@@ -144,6 +147,17 @@ pub enum StatsFormat {
     Json,
 }
 
+/// What a WebSocket message holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessagePer {
+    Line,
+    Batch,
+}
+
+/// The deflate level when --compress-level is not given: the measurement
+/// behind it is in the README's Compression section.
+pub const COMPRESS_LEVEL: u32 = 1;
+
 /// Where to start in a file met for the first time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StartAt {
@@ -215,6 +229,15 @@ impl From<cli::TimestampFormat> for TimestampFormat {
             cli::TimestampFormat::UnixUs => TimestampFormat::UnixUs,
             cli::TimestampFormat::UnixNs => TimestampFormat::UnixNs,
             cli::TimestampFormat::None => TimestampFormat::None,
+        }
+    }
+}
+
+impl From<cli::MessagePer> for MessagePer {
+    fn from(value: cli::MessagePer) -> MessagePer {
+        match value {
+            cli::MessagePer::Line => MessagePer::Line,
+            cli::MessagePer::Batch => MessagePer::Batch,
         }
     }
 }
@@ -378,6 +401,9 @@ impl Config {
             return Err(usage("--stats-interval must be longer than 0".into()));
         }
         let shape = shape(&args).map_err(usage)?;
+        if args.compress_level.is_some() && !args.compress {
+            return Err(usage("--compress-level needs --compress".into()));
+        }
         let multiline = multiline(&args).map_err(usage)?;
 
         let inputs = match args.files.is_empty() {
@@ -429,6 +455,10 @@ impl Config {
             workers: args.workers,
             batch_size: args.batch_size,
             flush_interval: args.flush_interval,
+            message_per: args.message_per.into(),
+            compress: args
+                .compress
+                .then(|| args.compress_level.unwrap_or(COMPRESS_LEVEL)),
             ping_interval: Some(args.ping_interval).filter(|d| !d.is_zero()),
             connect_timeout: args.connect_timeout,
             write_timeout: args.write_timeout,

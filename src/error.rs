@@ -33,6 +33,8 @@ pub enum Error {
     },
     /// The server hung up in the middle of the TLS handshake.
     TlsClosed,
+    /// The server's answer to --compress breaks RFC 7692.
+    Negotiation(String),
     /// The HTTP proxy would not open the tunnel.
     Proxy {
         proxy: String,
@@ -66,7 +68,7 @@ impl Error {
     pub fn is_fatal(&self) -> bool {
         match self {
             Error::Rejected { status, .. } => !matches!(status, 408 | 429 | 500..=599),
-            Error::Tls { .. } | Error::NoPongs => true,
+            Error::Tls { .. } | Error::NoPongs | Error::Negotiation(_) => true,
             Error::Proxy { status, .. } => matches!(status, 403 | 407),
             Error::Handshake(err) => !matches!(err, tungstenite::Error::Io(_)),
             _ => false,
@@ -123,6 +125,10 @@ impl fmt::Display for Error {
                 server_name,
                 source,
             } => tls_reason(f, server_name, source),
+            Error::Negotiation(why) => write!(
+                f,
+                "the server's answer to the --compress offer breaks RFC 7692: {why}"
+            ),
             Error::TlsClosed => f.write_str(
                 "TLS: the server closed the connection during the TLS handshake; is this a \
                  wss:// server, or a plain ws:// one?",

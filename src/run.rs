@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use crate::config::Config;
+use crate::config::{Config, MessagePer};
 use crate::deliver::worker::{Outage, Worker};
 use crate::deliver::{Handoff, Tally};
 use crate::dry_run;
@@ -70,8 +70,14 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> Result<Outcome, Error> 
     let state = state.map(|(file, _)| file);
     let ledger = ledger.as_ref();
     let plan = input::plan::plan(&config.inputs, ledger);
+    // Frames that depend on the connection (compressed, or a batch as one
+    // message) are made by the worker that owns it; the others, by the
+    // reader, straight into the chunk.
     let framing = match config.dry_run {
         true => Framing::Lines,
+        false if config.compress.is_some() || config.message_per == MessagePer::Batch => {
+            Framing::Sized
+        }
         false => Framing::WebSocket(Box::new(Masks::new())),
     };
     let encoder = Encoder::new(config.format, &config.shape, framing);

@@ -19,6 +19,9 @@ use rand::rngs::StdRng;
 
 pub const TEXT: u8 = 0x1;
 pub const PING: u8 = 0x9;
+/// Set beside the opcode of a message compressed with permessage-deflate
+/// (RFC 7692 section 6).
+pub const RSV1: u8 = 0x40;
 
 /// Header bytes of a client frame with a payload of `len` bytes: two, the
 /// extended length (16 or 64 bits), and the 4-byte masking key.

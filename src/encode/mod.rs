@@ -29,6 +29,29 @@ pub enum Framing {
     WebSocket(Box<Masks>),
     /// The message and a newline, for --dry-run.
     Lines,
+    /// The message after its length (four bytes, little-endian), unmasked:
+    /// for a worker to frame on its own connection, compressed
+    /// (--compress) or joined with the rest of its batch (--message-per
+    /// batch). See `Sized`.
+    Sized,
+}
+
+/// Reading back what `Framing::Sized` wrote.
+pub struct Sized;
+
+impl Sized {
+    /// Room for a message's length, before it.
+    pub const PREFIX: usize = 4;
+
+    /// The messages in `bytes`, which holds whole sized records.
+    pub fn messages(mut bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+        std::iter::from_fn(move || {
+            let (len, rest) = bytes.split_first_chunk::<4>()?;
+            let (message, rest) = rest.split_at(u32::from_le_bytes(*len) as usize);
+            bytes = rest;
+            Some(message)
+        })
+    }
 }
 
 pub struct Encoder {
@@ -240,12 +263,12 @@ impl Encoder {
         let parts = [&prefix[..], middle, &suffix[..]];
         let len = match &mut self.framing {
             Framing::WebSocket(masks) => frame::append_frame(out, frame::TEXT, parts, masks.key()),
-            Framing::Lines => {
+            Framing::Lines | Framing::Sized => {
+                let start = begin_unframed(&self.framing, out);
                 for part in parts {
                     out.extend_from_slice(part);
                 }
-                out.push(b'\n');
-                parts.iter().map(|part| part.len()).sum()
+                end_unframed(&self.framing, out, start)
             }
         };
         Encoded {
@@ -276,11 +299,10 @@ impl Encoder {
                 let len = frame::end(out, open, frame::TEXT, key);
                 Encoded::text(len, lossy)
             }
-            Framing::Lines => {
-                let start = out.len();
+            Framing::Lines | Framing::Sized => {
+                let start = begin_unframed(&self.framing, out);
                 let lossy = self.message::<ERROR>(line, out);
-                let len = out.len() - start;
-                out.push(b'\n');
+                let len = end_unframed(&self.framing, out, start);
                 Encoded::text(len, lossy)
             }
         }
@@ -366,6 +388,28 @@ impl Encoder {
         out.extend_from_slice(tail);
         lossy
     }
+}
+
+/// Starts an unframed message: after room for its length, if sized. Returns
+/// where the message will start.
+fn begin_unframed(framing: &Framing, out: &mut Vec<u8>) -> usize {
+    if let Framing::Sized = framing {
+        out.extend_from_slice(&[0; Sized::PREFIX]);
+    }
+    out.len()
+}
+
+/// Ends an unframed message begun at `start`: a newline after it, or its
+/// length before it. Returns its length.
+fn end_unframed(framing: &Framing, out: &mut Vec<u8>, start: usize) -> usize {
+    let len = out.len() - start;
+    match framing {
+        Framing::Sized => {
+            out[start - Sized::PREFIX..start].copy_from_slice(&(len as u32).to_le_bytes())
+        }
+        _ => out.push(b'\n'),
+    }
+    len
 }
 
 /// A key of ours, as written in JSON (quotes aside), and whether writing it
@@ -1177,5 +1221,31 @@ mod tests {
             crate::encode::frame::apply_mask(&mut payload, key);
             assert_eq!(payload, expected);
         }
+    }
+
+    #[test]
+    fn sized_messages_read_back_as_written() {
+        let shape = Shape::default();
+        let mut sized = Encoder::new(Format::Raw, &shape, Framing::Sized);
+        let mut out = Vec::new();
+        for line in ["one", "", "caf\u{e9} \u{2028}", "x\"y"] {
+            sized.encode(line.as_bytes(), false, &mut out);
+        }
+        let back: Vec<&[u8]> = Sized::messages(&out).collect();
+        assert_eq!(
+            back,
+            [&b"one"[..], b"", "caf\u{e9} \u{2028}".as_bytes(), b"x\"y"]
+        );
+        let shape = Shape {
+            input_format: InputFormat::Ndjson,
+            ..Shape::default()
+        };
+        let mut json = Encoder::new(Format::Json, &shape, Framing::Sized);
+        let mut out = Vec::new();
+        let encoded = json.encode(br#"{"a":1}"#, false, &mut out);
+        let back: Vec<&[u8]> = Sized::messages(&out).collect();
+        assert_eq!(back.len(), 1);
+        assert_eq!(back[0].len(), encoded.len);
+        assert!(back[0].ends_with(br#""a":1}"#));
     }
 }

@@ -18,17 +18,22 @@ use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::handshake::HandshakeError;
+use tungstenite::http::HeaderValue;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
-use crate::config::{Config, Endpoint};
+use crate::config::{Config, Endpoint, MessagePer};
 use crate::encode::frame::{self, Masks};
 use crate::error::{Error, Stage};
+use crate::messages;
+use crate::net::deflate::{self, Agreed, Deflate, Incoming};
+use crate::net::framer::Framer;
 use crate::net::proxy::{self, Proxy};
 use crate::net::tls::{Stream, tls_error};
 use crate::shutdown::Shutdown;
@@ -46,6 +51,8 @@ const SERVICE_EVERY: Duration = Duration::from_millis(10);
 pub struct Connection<'a> {
     ws: WebSocket<Outbox>,
     masks: Masks,
+    /// Frames sized batches (--compress, --message-per batch).
+    framer: Option<Framer>,
     write_timeout: Duration,
     close_timeout: Duration,
     shutdown: &'a Shutdown,
@@ -61,6 +68,9 @@ pub struct Outbox {
     queue: VecDeque<Bytes>,
     /// During the opening handshake, writes go straight to the socket.
     passthrough: bool,
+    /// With permessage-deflate agreed, what the server sends is rewritten
+    /// for tungstenite as it is read.
+    incoming: Option<Incoming>,
 }
 
 /// Slices handed to one `writev` (Linux takes up to 1024). A write of small
@@ -107,7 +117,11 @@ impl Outbox {
 
 impl Read for Outbox {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.stream.read(buf)
+        let n = self.stream.read(buf)?;
+        if let Some(incoming) = &mut self.incoming {
+            incoming.rewrite(&mut buf[..n]);
+        }
+        Ok(n)
     }
 }
 
@@ -216,15 +230,37 @@ impl<'a> Connection<'a> {
         for (name, value) in &endpoint.headers {
             request.headers_mut().append(name.clone(), value.clone());
         }
+        if config.compress.is_some() {
+            request.headers_mut().insert(
+                "sec-websocket-extensions",
+                HeaderValue::from_static(deflate::OFFER),
+            );
+        }
         let outbox = Outbox {
             stream,
             queue: VecDeque::new(),
             passthrough: true,
+            incoming: None,
         };
-        let (mut ws, _response) =
+        let (mut ws, response) =
             tungstenite::client::client_with_config(request, outbox, Some(ws_config))
                 .map_err(|e| handshake_error(e, endpoint))?;
         ws.get_mut().passthrough = false;
+        let answer = response
+            .headers()
+            .get_all("sec-websocket-extensions")
+            .iter()
+            .filter_map(|value| value.to_str().ok());
+        let agreed = deflate::agreed(answer).map_err(Error::Negotiation)?;
+        if agreed.is_some() && config.compress.is_none() {
+            return Err(Error::Negotiation(
+                "it chose permessage-deflate, which was not offered".into(),
+            ));
+        }
+        let framer = framer(config, agreed);
+        if agreed.is_some() {
+            ws.get_mut().incoming = Some(Incoming::default());
+        }
 
         let tcp = ws.get_ref().stream.tcp();
         let unblock = || -> io::Result<()> {
@@ -236,6 +272,7 @@ impl<'a> Connection<'a> {
         Ok(Connection {
             ws,
             masks: Masks::new(),
+            framer,
             write_timeout: config.write_timeout,
             close_timeout: config.connect_timeout,
             shutdown,
@@ -255,7 +292,18 @@ impl<'a> Connection<'a> {
         confirm: Option<u64>,
     ) -> Result<(), Error> {
         let queue = &mut self.ws.get_mut().queue;
-        queue.extend(batches.flat_map(|batch| batch.parts().cloned()));
+        match &mut self.framer {
+            None => queue.extend(batches.flat_map(|batch| batch.parts().cloned())),
+            Some(framer) => {
+                let mut frames = Vec::new();
+                for batch in batches {
+                    framer.frames(batch, &mut frames);
+                }
+                if !frames.is_empty() {
+                    queue.push_back(Bytes::from(frames));
+                }
+            }
+        }
         if let Some(sequence) = confirm {
             let key = self.masks.key();
             queue.push_back(frame::control(frame::PING, &sequence.to_be_bytes(), key));
@@ -424,6 +472,44 @@ impl<'a> Connection<'a> {
                 }
             }
         }
+    }
+}
+
+/// Whether this connection frames its batches itself, and how: with the
+/// compressor the server's answer allows, if --compress was asked.
+fn framer(config: &Config, agreed: Option<Agreed>) -> Option<Framer> {
+    let per_batch = config.message_per == MessagePer::Batch;
+    let deflate = match (config.compress, agreed) {
+        (Some(level), Some(agreed)) => {
+            let deflate = Deflate::new(agreed, level);
+            if deflate.is_none() {
+                say_once(
+                    &CANNOT_HONOUR,
+                    "the server limits compression to a window of 8 bits, which zlib cannot \
+                     honour: sending uncompressed",
+                );
+            }
+            deflate
+        }
+        (Some(_), None) => {
+            say_once(
+                &DECLINED,
+                "the server declined --compress: sending uncompressed",
+            );
+            None
+        }
+        (None, _) => None,
+    };
+    (config.compress.is_some() || per_batch).then(|| Framer::new(per_batch, deflate))
+}
+
+static DECLINED: AtomicBool = AtomicBool::new(false);
+static CANNOT_HONOUR: AtomicBool = AtomicBool::new(false);
+
+/// A -v message said once per run, however many connections meet it.
+fn say_once(said: &AtomicBool, message: &str) {
+    if !said.swap(true, Ordering::Relaxed) {
+        messages::info!("{message}");
     }
 }
 

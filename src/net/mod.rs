@@ -3,6 +3,8 @@
 //! hand it batches of frames the reader already built; it hands back Pongs.
 
 pub mod connection;
+pub mod deflate;
+pub mod framer;
 pub mod proxy;
 pub mod request;
 pub mod tls;

@@ -6,6 +6,7 @@ mod server;
 mod util;
 
 mod auth;
+mod compress;
 mod confirm;
 mod delivery;
 mod events;

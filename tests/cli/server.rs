@@ -49,6 +49,25 @@ pub struct Behaviour {
     /// Keep only the messages that contain this, counting the others, so
     /// that a flood does not fill the test's memory.
     pub keep_only: Option<&'static str>,
+    /// Speak permessage-deflate (RFC 7692), which tungstenite cannot: frames
+    /// are read raw and compressed ones inflated here.
+    pub deflate: Option<ServerDeflate>,
+}
+
+/// A server's side of permessage-deflate, for `Behaviour::deflate`.
+#[derive(Clone, Copy)]
+pub struct ServerDeflate {
+    /// The Sec-WebSocket-Extensions answer to a client that offers
+    /// permessage-deflate; empty to decline.
+    pub answer: &'static str,
+    /// The window the client's messages may use, as the answer says.
+    pub window_bits: u8,
+    /// Whether the client keeps its context from message to message.
+    pub takeover: bool,
+    /// Send every message back, compressed.
+    pub echo: bool,
+    /// Drop the connection abruptly after this many messages.
+    pub drop_after: Option<usize>,
 }
 
 #[derive(Default)]
@@ -66,6 +85,11 @@ struct Log {
     confirmations: usize,
     /// A frame the client sent unmasked (RFC 6455 section 5.1 forbids it).
     unmasked: usize,
+    /// Messages that came compressed (RSV1), with permessage-deflate.
+    compressed: usize,
+    /// Something a permessage-deflate server must refuse: RSV1 without the
+    /// extension, or a message that does not inflate.
+    deflate_errors: Vec<String>,
     /// Set by `die_after`.
     dead: bool,
     messages: Vec<String>,
@@ -209,6 +233,7 @@ impl Server {
     pub fn messages(&self) -> Vec<String> {
         let log = self.shared.log.lock().unwrap();
         assert_eq!(log.unmasked, 0, "the client sent an unmasked frame");
+        assert!(log.deflate_errors.is_empty(), "{:?}", log.deflate_errors);
         log.messages.clone()
     }
 
@@ -224,6 +249,13 @@ impl Server {
     /// For each message, the connection it came on.
     pub fn sources(&self) -> Vec<usize> {
         self.shared.log.lock().unwrap().sources.clone()
+    }
+
+    /// Messages that came compressed.
+    pub fn compressed(&self) -> usize {
+        let log = self.shared.log.lock().unwrap();
+        assert!(log.deflate_errors.is_empty(), "{:?}", log.deflate_errors);
+        log.compressed
     }
 
     /// Pings seen: (keepalives, confirmations).
@@ -323,6 +355,18 @@ fn connection(stream: impl Read + Write, behaviour: Behaviour, shared: &Shared, 
             *refusal.status_mut() = status.try_into().unwrap();
             return Err(refusal);
         }
+        if let Some(deflate) = behaviour.deflate {
+            let offered = request
+                .headers()
+                .get("sec-websocket-extensions")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("permessage-deflate"));
+            if offered && !deflate.answer.is_empty() {
+                response
+                    .headers_mut()
+                    .insert("sec-websocket-extensions", deflate.answer.parse().unwrap());
+            }
+        }
         let offered = request.headers().get("sec-websocket-protocol");
         if let (Some(chosen), Some(offered)) = (behaviour.subprotocol, offered) {
             if offered
@@ -349,6 +393,9 @@ fn connection(stream: impl Read + Write, behaviour: Behaviour, shared: &Shared, 
     }
     if behaviour.deaf {
         return read_raw_frames(ws.get_mut(), shared, id);
+    }
+    if let Some(deflate) = behaviour.deflate {
+        return deflate_frames(ws.get_mut(), shared, id, deflate);
     }
     const PING: &[u8] = b"are you there?";
     let mut on_this_connection = 0;
@@ -444,6 +491,105 @@ fn read_raw_frames(stream: impl Read + Write, shared: &Shared, id: usize) {
                 false => log.confirmations += 1,
             }),
             OpCode::Control(Control::Close) => return,
+            _ => {}
+        }
+    }
+}
+
+/// A permessage-deflate server's loop: frames read raw, compressed text
+/// messages inflated with the window and context the answer allowed, Pings
+/// answered, and (with `echo`) every message sent back compressed.
+fn deflate_frames(stream: impl Read + Write, shared: &Shared, id: usize, deflate: ServerDeflate) {
+    use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
+    use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
+    use tungstenite::protocol::frame::{Frame, FrameSocket};
+    let negotiated = !deflate.answer.is_empty();
+    let mut frames = FrameSocket::new(stream);
+    let mut inflater = Decompress::new_with_window_bits(false, deflate.window_bits.max(9));
+    let mut deflater = Compress::new(Compression::fast(), false);
+    let mut on_this_connection = 0;
+    let fail = |why: String| record(shared, |log| log.deflate_errors.push(why));
+    while let Ok(Some(frame)) = frames.read(None) {
+        let Some(mask) = frame.header().mask else {
+            return record(shared, |log| log.unmasked += 1);
+        };
+        let rsv1 = frame.header().rsv1;
+        let mut payload = frame.payload().to_vec();
+        for (i, b) in payload.iter_mut().enumerate() {
+            *b ^= mask[i % 4];
+        }
+        match frame.header().opcode {
+            OpCode::Data(Data::Text) => {
+                if rsv1 && !negotiated {
+                    return fail("RSV1 set without permessage-deflate".into());
+                }
+                let text = match rsv1 {
+                    false => payload,
+                    true => {
+                        if !deflate.takeover {
+                            inflater.reset(false);
+                        }
+                        payload.extend_from_slice(&[0, 0, 0xFF, 0xFF]);
+                        let mut out = Vec::with_capacity(payload.len() * 20 + 1024);
+                        let before = inflater.total_in();
+                        loop {
+                            let done = (inflater.total_in() - before) as usize;
+                            if let Err(e) = inflater.decompress_vec(
+                                &payload[done..],
+                                &mut out,
+                                FlushDecompress::Sync,
+                            ) {
+                                return fail(format!("does not inflate: {e}"));
+                            }
+                            if (inflater.total_in() - before) as usize == payload.len()
+                                && out.len() < out.capacity()
+                            {
+                                break;
+                            }
+                            out.reserve(out.capacity());
+                        }
+                        out
+                    }
+                };
+                let text = String::from_utf8(text).unwrap_or_else(|_| "<not UTF-8>".into());
+                record(shared, |log| {
+                    log.messages.push(text.clone());
+                    log.sources.push(id);
+                    log.count += 1;
+                    log.compressed += usize::from(rsv1);
+                });
+                on_this_connection += 1;
+                if deflate.echo {
+                    let mut compressed = Vec::with_capacity(text.len() + 64);
+                    let _ = deflater.compress_vec(
+                        text.as_bytes(),
+                        &mut compressed,
+                        FlushCompress::Sync,
+                    );
+                    compressed.truncate(compressed.len().saturating_sub(4));
+                    let mut echo = Frame::message(compressed, OpCode::Data(Data::Text), true);
+                    echo.header_mut().rsv1 = true;
+                    if frames.send(echo).is_err() {
+                        return;
+                    }
+                }
+                if deflate.drop_after == Some(on_this_connection) {
+                    return;
+                }
+            }
+            OpCode::Control(Control::Ping) => {
+                record(shared, |log| match payload.is_empty() {
+                    true => log.keepalives += 1,
+                    false => log.confirmations += 1,
+                });
+                if frames.send(Frame::pong(payload)).is_err() {
+                    return;
+                }
+            }
+            OpCode::Control(Control::Close) => {
+                let _ = frames.send(Frame::close(None));
+                return;
+            }
             _ => {}
         }
     }

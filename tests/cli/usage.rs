@@ -77,6 +77,16 @@ fn bad_arguments_exit_2_with_a_clear_message() {
             "--multiline-timeout must be longer",
         ),
         (&["--timestamp-format", "iso"], "--timestamp-format"),
+        (
+            &["--compress-level", "3"],
+            "--compress-level needs --compress",
+        ),
+        (&["--compress", "--compress-level", "0"], "--compress-level"),
+        (
+            &["--compress", "--compress-level", "10"],
+            "--compress-level",
+        ),
+        (&["--message-per", "event"], "--message-per"),
         (&["-F", "-"], "--follow needs a FILE"),
         (&["--state", "s.state"], "--state needs a FILE"),
         (&["logs/[a-.log"], "FILE pattern 'logs/[a-.log'"),
@@ -155,6 +165,9 @@ fn help_documents_every_environment_variable_and_exit_status() {
         "WSSHIP_MULTILINE_CONTINUE",
         "WSSHIP_MULTILINE_MAX_LINES",
         "WSSHIP_MULTILINE_TIMEOUT",
+        "WSSHIP_COMPRESS",
+        "WSSHIP_COMPRESS_LEVEL",
+        "WSSHIP_MESSAGE_PER",
     ] {
         assert!(done.stdout.contains(var), "--help lacks {var}");
     }
