@@ -248,3 +248,31 @@ fn raw_lines_one_message_per_batch() {
     .expect_code(0);
     assert_eq!(server.messages(), ["a\nb\nc", "d"]);
 }
+
+#[test]
+fn a_higher_level_is_taken_and_still_inflates() {
+    let input = numbered(2000);
+    let mut sizes = Vec::new();
+    for level in ["1", "9"] {
+        let server = Server::start(deflating("permessage-deflate", 15, true));
+        wsship(&[
+            "--url",
+            &server.url(),
+            "--compress",
+            "--compress-level",
+            level,
+        ])
+        .run(input.clone())
+        .expect_code(0);
+        assert_eq!(server.compressed(), 2000);
+        assert_eq!(
+            without_timestamps(&server.messages()),
+            without_timestamps(&dry_run(&input, &[]))
+        );
+        sizes.push(server.compressed_bytes());
+    }
+    assert!(
+        sizes[1] < sizes[0],
+        "level 9 makes less than level 1: {sizes:?}"
+    );
+}

@@ -320,3 +320,38 @@ fn a_state_never_splits_an_event_across_runs() {
         [json!({"message": "S2\n c"}), json!({"message": "S3"})]
     );
 }
+
+#[test]
+fn max_lines_splits_a_long_event_and_loses_nothing() {
+    let server = Server::start(Behaviour::default());
+    let trace: String = (0..7).map(|i| format!("  at frame {i}\n")).collect();
+    let input = format!("S start\n{trace}S next\n");
+    let done = wsship(&[
+        "--url",
+        &server.url(),
+        "--multiline-start",
+        "^S",
+        "--multiline-max-lines",
+        "3",
+    ])
+    .run(input);
+    done.expect_code(0);
+    let messages: Vec<Value> = without_timestamps(values(&server))
+        .into_iter()
+        .map(|v| v["message"].clone())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            json!("S start\n  at frame 0\n  at frame 1"),
+            json!("  at frame 2\n  at frame 3\n  at frame 4"),
+            json!("  at frame 5\n  at frame 6"),
+            json!("S next"),
+        ]
+    );
+    let summary = done.summary();
+    assert_eq!(
+        (summary["read"], summary["sent"], summary["events"]),
+        (9, 9, 4)
+    );
+}

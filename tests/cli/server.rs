@@ -85,8 +85,10 @@ struct Log {
     confirmations: usize,
     /// A frame the client sent unmasked (RFC 6455 section 5.1 forbids it).
     unmasked: usize,
-    /// Messages that came compressed (RSV1), with permessage-deflate.
+    /// Messages that came compressed (RSV1), with permessage-deflate, and
+    /// their bytes as they came.
     compressed: usize,
+    compressed_bytes: usize,
     /// Something a permessage-deflate server must refuse: RSV1 without the
     /// extension, or a message that does not inflate.
     deflate_errors: Vec<String>,
@@ -256,6 +258,11 @@ impl Server {
         let log = self.shared.log.lock().unwrap();
         assert!(log.deflate_errors.is_empty(), "{:?}", log.deflate_errors);
         log.compressed
+    }
+
+    /// The bytes of the compressed messages, as they came.
+    pub fn compressed_bytes(&self) -> usize {
+        self.shared.log.lock().unwrap().compressed_bytes
     }
 
     /// Pings seen: (keepalives, confirmations).
@@ -523,6 +530,7 @@ fn deflate_frames(stream: impl Read + Write, shared: &Shared, id: usize, deflate
                 if rsv1 && !negotiated {
                     return fail("RSV1 set without permessage-deflate".into());
                 }
+                let wire = payload.len();
                 let text = match rsv1 {
                     false => payload,
                     true => {
@@ -557,6 +565,7 @@ fn deflate_frames(stream: impl Read + Write, shared: &Shared, id: usize, deflate
                     log.sources.push(id);
                     log.count += 1;
                     log.compressed += usize::from(rsv1);
+                    log.compressed_bytes += if rsv1 { wire } else { 0 };
                 });
                 on_this_connection += 1;
                 if deflate.echo {
