@@ -226,9 +226,11 @@ fn sections() -> Roff {
              A server that declines gets uncompressed messages; an answer that breaks RFC 7692 \
              ends the run. Compressed frames from the server are accepted and discarded. A batch \
              written again after a reconnect is compressed again on the new connection. \
-             --compress-level 1, the default, keeps about a quarter of the uncompressed \
-             throughput and cuts the bytes about fivefold; higher levels compress a little more \
-             at a tenth of the speed, since every message ends a deflate block.",
+             With a message per line, --compress-level 1, the default, keeps about a quarter of \
+             the uncompressed throughput and cuts the bytes about fivefold; higher levels \
+             compress a little more at a tenth of the speed, since every message ends a \
+             deflate block. With --message-per batch the default is level 6, which makes about \
+             what gzip -6 makes.",
         )],
     );
     paragraph(

@@ -131,16 +131,12 @@ impl Encoder {
             suffix: Vec::new(),
             has_field: vec![false; shape.fields.len()],
         };
-        encoder.rebuild_head(SystemTime::now(), true);
+        encoder.set_time(SystemTime::now());
         encoder
     }
 
     /// Sets the read time stamped on the lines encoded from now on.
     pub fn set_time(&mut self, now: SystemTime) {
-        self.rebuild_head(now, false);
-    }
-
-    fn rebuild_head(&mut self, now: SystemTime, first: bool) {
         let now = DateTime::<Utc>::from(now);
         let unit = match self.timestamp {
             TimestampFormat::Rfc3339 | TimestampFormat::UnixMs => now.timestamp_millis() as i128,
@@ -149,7 +145,8 @@ impl Encoder {
             TimestampFormat::UnixNs => now.timestamp_nanos_opt().map_or(0, i128::from),
             TimestampFormat::None => 0,
         };
-        if unit == self.unit && !first {
+        // The first call always builds: no time is i128::MIN of any unit.
+        if unit == self.unit {
             return;
         }
         self.unit = unit;
