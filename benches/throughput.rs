@@ -170,13 +170,13 @@ fn main() {
             &["--compress", "--compress-level", "9"],
         ),
         (
-            "per batch, level 6",
+            "per batch, level 1",
             Input::Log,
             &[],
             &[
                 "--compress",
                 "--compress-level",
-                "6",
+                "1",
                 "--message-per",
                 "batch",
             ],

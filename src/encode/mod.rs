@@ -993,15 +993,8 @@ mod tests {
     /// What --dry-run prints for each line with `shape`, as JSON values,
     /// read at 1,700,000,000.123456789 s after the epoch.
     fn shaped(shape: &Shape, lines: &[&str]) -> Vec<serde_json::Value> {
-        let mut enc = Encoder::new(Format::Json, shape, Framing::Lines);
-        enc.set_time(UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789));
-        let mut out = Vec::new();
-        for line in lines {
-            enc.encode(line.as_bytes(), false, &mut out);
-        }
-        String::from_utf8(out)
-            .unwrap()
-            .lines()
+        shape_texts(shape, lines)
+            .iter()
             .map(|text| serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}")))
             .collect()
     }
@@ -1066,8 +1059,10 @@ mod tests {
         assert_eq!(values[1]["host"], 2);
     }
 
+    /// The same, as text.
     fn shape_texts(shape: &Shape, lines: &[&str]) -> Vec<String> {
         let mut enc = Encoder::new(Format::Json, shape, Framing::Lines);
+        enc.set_time(UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789));
         let mut out = Vec::new();
         for line in lines {
             enc.encode(line.as_bytes(), false, &mut out);

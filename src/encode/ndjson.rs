@@ -172,17 +172,8 @@ impl Parser<'_> {
             self.expect(b':')?;
             self.skip_space();
             self.value(depth)?;
-            self.skip_space();
-            match self.peek() {
-                Some(b',') => {
-                    self.at += 1;
-                    self.skip_space();
-                }
-                Some(b'}') => {
-                    self.at += 1;
-                    return Ok(());
-                }
-                _ => return Err(()),
+            if self.closes(b'}')? {
+                return Ok(());
             }
         }
     }
@@ -204,18 +195,28 @@ impl Parser<'_> {
         }
         loop {
             self.value(depth)?;
-            self.skip_space();
-            match self.peek() {
-                Some(b',') => {
-                    self.at += 1;
-                    self.skip_space();
-                }
-                Some(b']') => {
-                    self.at += 1;
-                    return Ok(());
-                }
-                _ => return Err(()),
+            if self.closes(b']')? {
+                return Ok(());
             }
+        }
+    }
+
+    /// After a member or an element: true at `close`, false at a comma
+    /// (and the space after it); either is consumed.
+    #[inline(always)]
+    fn closes(&mut self, close: u8) -> Result<bool, ()> {
+        self.skip_space();
+        match self.peek() {
+            Some(b',') => {
+                self.at += 1;
+                self.skip_space();
+                Ok(false)
+            }
+            Some(byte) if byte == close => {
+                self.at += 1;
+                Ok(true)
+            }
+            _ => Err(()),
         }
     }
 
