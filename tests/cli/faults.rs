@@ -138,6 +138,39 @@ fn retries_exhausted_fail_the_batch_and_the_run() {
 }
 
 #[test]
+fn quiet_keeps_the_error_and_nothing_else() {
+    let port = Reserved::new();
+    let url = format!("ws://{}/gone", port.addr);
+    let run = |quiet: &[&str]| {
+        let mut args = vec![
+            "--url",
+            &url,
+            "--retry-limit",
+            "1",
+            "--backoff-init",
+            "10ms",
+        ];
+        args.extend(quiet);
+        let done = wsship(&args).run(numbered(10));
+        done.expect_code(1);
+        done.stderr.lines().map(String::from).collect::<Vec<_>>()
+    };
+    let loud = run(&[]);
+    assert!(loud.iter().any(|l| l.contains("retrying")), "{loud:?}");
+    assert!(
+        loud.iter().any(|l| l.starts_with("wsship: summary: ")),
+        "{loud:?}"
+    );
+    let quiet = run(&["-q"]);
+    assert_eq!(quiet.len(), 1, "{quiet:?}");
+    assert!(
+        quiet[0].contains("dropped 10 lines after 2 attempts"),
+        "{quiet:?}"
+    );
+    assert_eq!(run(&["--quiet"]), quiet);
+}
+
+#[test]
 fn a_refused_handshake_is_not_retried() {
     let server = Server::start(Behaviour {
         reject: Some(403),

@@ -180,3 +180,15 @@ fn help_documents_every_environment_variable_and_exit_status() {
         assert!(done.stdout.contains(text), "--help lacks {text:?}");
     }
 }
+
+#[test]
+fn version_prints_the_package_version() {
+    for flag in ["-V", "--version"] {
+        let done = wsship(&[flag]).run("");
+        done.expect_code(0);
+        assert_eq!(
+            done.stdout,
+            format!("wsship {}\n", env!("CARGO_PKG_VERSION"))
+        );
+    }
+}
