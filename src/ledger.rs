@@ -449,6 +449,47 @@ mod tests {
     }
 
     #[test]
+    fn dormant_records_are_the_carried_ones_not_woken_or_retired() {
+        let (ledger, _) = ledger_with_file();
+        let carried = |name: &str, ino| Record {
+            path: name.into(),
+            id: FileId { dev: 1, ino },
+            fingerprint: Fingerprint::of(name.as_bytes()),
+            position: ino,
+        };
+        let a = ledger.carry(carried("a.log", 5));
+        let b = ledger.carry(carried("b.log", 6));
+        let c = ledger.carry(carried("c.log", 7));
+        assert_eq!(
+            ledger.dormant_records(),
+            [
+                (a, carried("a.log", 5)),
+                (b, carried("b.log", 6)),
+                (c, carried("c.log", 7))
+            ]
+        );
+        ledger.wake(a, "a.log.1".into());
+        ledger.retire(b);
+        assert_eq!(ledger.dormant_records(), [(c, carried("c.log", 7))]);
+    }
+
+    #[test]
+    fn a_new_path_or_fingerprint_is_a_change_and_so_is_a_failed_write() {
+        let (ledger, a) = ledger_with_file();
+        ledger.changes();
+        ledger.set_path(a, "app.log.1".into());
+        let records = ledger.changes().expect("a new path is a change");
+        assert_eq!(records[0].path, "app.log.1");
+        ledger.set_fingerprint(a, Fingerprint::of(b"first line\n"));
+        let records = ledger.changes().expect("a new fingerprint is a change");
+        assert_eq!(records[0].fingerprint, Fingerprint::of(b"first line\n"));
+        assert_eq!(ledger.changes(), None);
+        // The state's writer failed: the same records are due again.
+        ledger.touch();
+        assert_eq!(ledger.changes(), Some(records));
+    }
+
+    #[test]
     fn fingerprints_are_fnv1a_and_tell_contents_apart() {
         // The published FNV-1a 64 test vectors.
         assert_eq!(Fingerprint::of(b"").hash, 0xcbf2_9ce4_8422_2325);

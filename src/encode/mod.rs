@@ -559,15 +559,20 @@ pub fn escape_ascii_into(bytes: &[u8], out: &mut Vec<u8>) -> bool {
 
 /// The index of the first byte from `i` on that is not plain (below 0x20,
 /// `"`, `\`, or not ASCII), or the length.
-#[cfg(target_arch = "x86_64")]
 #[inline]
 pub fn skip_plain(bytes: &[u8], i: usize) -> usize {
-    // std caches the answer: after the first call this is a load and a test.
-    if bytes.len() - i.min(bytes.len()) >= 32 && std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2, checked just above.
-        return unsafe { skip_plain_avx2(bytes, i) };
+    #[cfg(target_arch = "x86_64")]
+    {
+        // std caches the answer: after the first call this is a load and a
+        // test.
+        if bytes.len() - i.min(bytes.len()) >= 32 && std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, checked just above.
+            return unsafe { skip_plain_avx2(bytes, i) };
+        }
+        skip_plain_sse2(bytes, i)
     }
-    skip_plain_sse2(bytes, i)
+    #[cfg(not(target_arch = "x86_64"))]
+    skip_plain_words(bytes, i)
 }
 
 /// `skip_plain` thirty-two bytes a step, then sixteen.
@@ -677,11 +682,6 @@ fn skip_plain_sse2(bytes: &[u8], mut i: usize) -> usize {
             };
         }
     }
-    skip_plain_words(bytes, i)
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-pub fn skip_plain(bytes: &[u8], i: usize) -> usize {
     skip_plain_words(bytes, i)
 }
 
@@ -839,36 +839,77 @@ mod tests {
         }
     }
 
+    /// Runs `check` on a copy of `bytes` that ends where readable memory
+    /// ends, so that a scan reading one byte past the slice faults (and the
+    /// test with it) instead of reading whatever follows it.
+    pub(crate) fn at_the_edge_of_memory(bytes: &[u8], check: impl FnOnce(&[u8])) {
+        // SAFETY: plain mmap, mprotect and munmap of a mapping made here;
+        // the slice lies within its first, readable page.
+        unsafe {
+            let page = libc::sysconf(libc::_SC_PAGESIZE) as usize;
+            assert!(bytes.len() <= page);
+            let base = libc::mmap(
+                std::ptr::null_mut(),
+                2 * page,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            assert_ne!(base, libc::MAP_FAILED);
+            let base = base.cast::<u8>();
+            assert_eq!(
+                libc::mprotect(base.add(page).cast(), page, libc::PROT_NONE),
+                0
+            );
+            let start = base.add(page - bytes.len());
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), start, bytes.len());
+            check(std::slice::from_raw_parts(start, bytes.len()));
+            libc::munmap(base.cast(), 2 * page);
+        }
+    }
+
     #[test]
-    fn every_scan_finds_the_same_first_odd_byte() {
+    fn every_scan_finds_the_first_odd_byte_and_reads_nothing_past_the_end() {
         // The AVX2, SSE2 and word scans, each run directly: the dispatch
         // picks one per CPU, so on any one machine the others would
         // otherwise go untested.
         let plain = [b'p'; 100];
         for len in 0..plain.len() {
-            for start in [0, 1, 5, 17, 33].into_iter().filter(|&s| s <= len) {
-                for byte in [
-                    0u8, b'\n', 0x1f, b' ', b'"', b'\\', b']', 0x7f, 0x80, 0xe2, 0xff,
-                ] {
-                    for position in (0..len).step_by(3) {
-                        let mut line = plain[..len].to_vec();
-                        line[position] = byte;
-                        let want = skip_plain_words(&line, start);
-                        #[cfg(target_arch = "x86_64")]
-                        {
-                            assert_eq!(
-                                skip_plain_sse2(&line, start),
-                                want,
-                                "sse2 {len} {byte:#x}@{position}"
-                            );
-                            if std::arch::is_x86_feature_detected!("avx2") {
-                                // SAFETY: checked just above.
-                                let avx2 = unsafe { skip_plain_avx2(&line, start) };
-                                assert_eq!(avx2, want, "avx2 {len} {byte:#x}@{position}");
+            for byte in [
+                b'p', 0u8, b'\n', 0x1f, b' ', b'"', b'\\', b']', 0x7f, 0x80, 0xe2, 0xff,
+            ] {
+                // The byte once, and from there to the end: a word of
+                // nothing else is its own case for the word scan.
+                let lines = (0..len).step_by(3).flat_map(|position| {
+                    let mut once = plain[..len].to_vec();
+                    once[position] = byte;
+                    let mut run = once.clone();
+                    run[position..].fill(byte);
+                    [(position, once), (position, run)]
+                });
+                for (position, line) in lines {
+                    at_the_edge_of_memory(&line, |line| {
+                        for start in [0, 1, 5, 16, 17, 33].into_iter().filter(|&s| s <= len) {
+                            let want = line[start..]
+                                .iter()
+                                .position(|&b| !b.is_ascii() || SPECIAL[b as usize])
+                                .map_or(len, |at| start + at);
+                            let at = format!("{len} {byte:#x}@{position} from {start}");
+                            assert_eq!(skip_plain_words(line, start), want, "words {at}");
+                            #[cfg(target_arch = "x86_64")]
+                            {
+                                assert_eq!(skip_plain_sse2(line, start), want, "sse2 {at}");
+                                if std::arch::is_x86_feature_detected!("avx2") {
+                                    // SAFETY: checked just above.
+                                    let avx2 = unsafe { skip_plain_avx2(line, start) };
+                                    assert_eq!(avx2, want, "avx2 {at}");
+                                }
                             }
+                            assert_eq!(skip_plain(line, start), want, "{at}");
+                            assert_eq!(skip_plain_short(line, start), want, "short {at}");
                         }
-                        assert_eq!(skip_plain(&line, start), want);
-                    }
+                    });
                 }
             }
         }
@@ -1170,6 +1211,19 @@ mod tests {
         assert_eq!(
             shaped(&none_ndjson, &["{\"a\":1}"])[0],
             serde_json::json!({"a": 1})
+        );
+    }
+
+    #[test]
+    fn members_are_separated_by_one_comma_whatever_comes_first() {
+        // Without a timestamp, an empty object leaves the fields first.
+        let shape = Shape {
+            timestamp_format: TimestampFormat::None,
+            ..ndjson(&[("a", "1"), ("b", "2")])
+        };
+        assert_eq!(
+            shape_texts(&shape, &["{}", "{\"x\":0}"]),
+            [r#"{"a":"1","b":"2"}"#, r#"{"x":0,"a":"1","b":"2"}"#]
         );
     }
 
