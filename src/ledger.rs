@@ -304,8 +304,9 @@ impl Ledgered {
         let before = self.record.position;
         while let Some(&(offset, Some(outcome))) = self.open.front() {
             if outcome == Outcome::Failed {
+                // Nothing is entered in a stuck account again, and what
+                // was entered finds nothing left to settle.
                 self.stuck = true;
-                self.first_slot += self.open.len() as u64;
                 self.open.clear();
                 break;
             }

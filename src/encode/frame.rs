@@ -131,10 +131,13 @@ pub fn append_frame(out: &mut Vec<u8>, opcode: u8, parts: [&[u8]; 3], key: [u8; 
 #[inline]
 fn copy_masked(src: &[u8], dst: &mut [MaybeUninit<u8>], key: u32) {
     // The blocks take all of it or, below sixteen bytes, none.
+    #[cfg(target_arch = "x86_64")]
     let done = match copy_masked_blocks(src, dst, key) {
         0 => copy_masked_words(src, dst, key),
         all => all,
     };
+    #[cfg(not(target_arch = "x86_64"))]
+    let done = copy_masked_words(src, dst, key);
     let key = key.to_le_bytes();
     for i in done..src.len() {
         dst[i].write(src[i] ^ key[i % 4]);
@@ -191,11 +194,6 @@ fn copy_masked_blocks(src: &[u8], dst: &mut [MaybeUninit<u8>], key: u32) -> usiz
         }
     }
     len
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn copy_masked_blocks(_src: &[u8], _dst: &mut [MaybeUninit<u8>], _key: u32) -> usize {
-    0
 }
 
 /// XORs `payload` with the masking key: 32 bytes at a time in a loop the
@@ -267,6 +265,7 @@ impl Masks {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encode::tests::at_the_edge_of_memory;
     use std::io::Cursor;
     use tungstenite::protocol::frame::FrameHeader;
     use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
@@ -306,21 +305,24 @@ mod tests {
         let key = [0xa5, 0x5a, 0x0f, 0xf0];
         let payload: Vec<u8> = (0..70).map(|i| (i * 7 + 3) as u8).collect();
         for len in 0..payload.len() {
-            for first in 0..=len.min(20) {
-                for second in (first..=len).step_by(3) {
-                    let parts = [
-                        &payload[..first],
-                        &payload[first..second],
-                        &payload[second..len],
-                    ];
-                    let mut out = b"pre".to_vec();
-                    assert_eq!(append_frame(&mut out, TEXT, parts, key), len);
-                    assert_eq!(out[..3], *b"pre");
-                    let (header, back) = parse(&out[3..]);
-                    assert_eq!(header.mask, Some(key));
-                    assert!(back == payload[..len], "len {len}, split {first}/{second}");
+            // A load past the payload's end faults rather than passing.
+            at_the_edge_of_memory(&payload[..len], |payload| {
+                for first in 0..=len.min(20) {
+                    for second in (first..=len).step_by(3) {
+                        let parts = [
+                            &payload[..first],
+                            &payload[first..second],
+                            &payload[second..],
+                        ];
+                        let mut out = b"pre".to_vec();
+                        assert_eq!(append_frame(&mut out, TEXT, parts, key), len);
+                        assert_eq!(out[..3], *b"pre");
+                        let (header, back) = parse(&out[3..]);
+                        assert_eq!(header.mask, Some(key));
+                        assert!(back == payload, "len {len}, split {first}/{second}");
+                    }
                 }
-            }
+            });
         }
     }
 
