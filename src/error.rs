@@ -170,15 +170,9 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Resolve { source, .. } | Error::Connect { source, .. } => Some(source),
-            Error::Handshake(err) | Error::Lost(err) => Some(err),
-            _ => None,
-        }
-    }
-}
+/// No `source()`: every Display says its cause in words already, and a
+/// reporter that walks the chain would say it again in the library's.
+impl std::error::Error for Error {}
 
 /// Certificate trouble, said with what to do about it, in words: rustls's
 /// own Display shows Rust's debug names (`Other(OtherError(…))`), which a

@@ -246,14 +246,8 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::State(err) => Some(err),
-            Error::Threads(err) => Some(err),
-        }
-    }
-}
+/// No `source()`: the Display says the cause already.
+impl std::error::Error for Error {}
 
 /// Lines that may wait for each worker, counted in whole batches.
 const QUEUED_LINES_PER_WORKER: usize = 1024;

@@ -201,7 +201,8 @@ impl Encoder {
         let (stamp_key, fields, has_field) = (&self.stamp_key, &self.fields, &mut self.has_field);
         has_field.fill(false);
         let mut has_stamp = false;
-        let object = ndjson::object(line, |key, escaped| {
+        let nested_in = usize::from(self.target.is_some());
+        let object = ndjson::object(line, nested_in, |key, escaped| {
             has_stamp |= stamp_key.is(key, escaped);
             for ((field, _), has) in fields.iter().zip(has_field.iter_mut()) {
                 *has |= field.is(key, escaped);
@@ -1155,6 +1156,12 @@ mod tests {
             serde_json::json!({"timestamp": "2023-11-14T22:13:20.123Z",
                 "log": {"host": "theirs", "timestamp": 5}, "host": "web-1"})
         );
+        // Nested one level deeper, an object may hold one level less: what
+        // is sent stays within what serde_json reads (127 levels).
+        let objects = |n: usize| format!("{}1{}", "{\"a\":".repeat(n), "}".repeat(n));
+        let got = shaped(&shape, &[&objects(126), &objects(127)]);
+        assert_eq!(got[0]["error"], serde_json::Value::Null);
+        assert_eq!(got[1]["error"], "invalid JSON");
     }
 
     #[test]

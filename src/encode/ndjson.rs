@@ -35,8 +35,10 @@ impl NotObject {
     }
 }
 
-/// How deep arrays and objects may nest.
-const DEPTH: usize = 128;
+/// How deep arrays and objects may nest: 127 levels, the line's own object
+/// counting as the first, where serde_json refuses the 128th (a receiver
+/// built on it must be able to read what we send).
+const DEPTH: usize = 127;
 
 /// Where a line's object lies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,8 +51,14 @@ pub struct Object {
 
 /// If `line` is one JSON object (with white space around it at most), where
 /// it lies; `key` is called with each top-level key as written (escapes and
-/// all), and whether it holds an escape.
-pub fn object(line: &[u8], mut key: impl FnMut(&[u8], bool)) -> Result<Object, NotObject> {
+/// all), and whether it holds an escape. `nested_in` is how many levels the
+/// message will wrap the object in (one under --json-target): they count
+/// towards the depth allowed.
+pub fn object(
+    line: &[u8],
+    nested_in: usize,
+    mut key: impl FnMut(&[u8], bool),
+) -> Result<Object, NotObject> {
     let mut parser = Parser {
         bytes: line,
         at: 0,
@@ -58,7 +66,7 @@ pub fn object(line: &[u8], mut key: impl FnMut(&[u8], bool)) -> Result<Object, N
     };
     parser.skip_space();
     if parser.peek() != Some(b'{') {
-        return Err(match parser.value(0).and_then(|()| parser.end()) {
+        return Err(match parser.value(nested_in).and_then(|()| parser.end()) {
             Ok(()) => NotObject::OtherValue,
             Err(()) => parser.error,
         });
@@ -67,7 +75,7 @@ pub fn object(line: &[u8], mut key: impl FnMut(&[u8], bool)) -> Result<Object, N
     parser.at += 1;
     parser.skip_space();
     let inside = parser.at;
-    let result = parser.members(0, &mut key).and_then(|()| {
+    let result = parser.members(nested_in, &mut key).and_then(|()| {
         let close = parser.at - 1;
         parser.end().map(|()| close)
     });
@@ -365,7 +373,7 @@ mod tests {
 
     fn keys(line: &str) -> Result<(Vec<String>, String), NotObject> {
         let mut keys = Vec::new();
-        let object = object(line.as_bytes(), |key, escaped| {
+        let object = object(line.as_bytes(), 0, |key, escaped| {
             assert_eq!(escaped, key.contains(&b'\\'));
             keys.push(String::from_utf8_lossy(key).into_owned())
         })?;
@@ -385,6 +393,10 @@ mod tests {
         );
         assert_eq!(keys("{}"), Ok((vec![], String::new())));
         assert_eq!(keys("{ \t }"), Ok((vec![], String::new())));
+        assert_eq!(
+            keys("{ \"a\" : 1 \t\r\n}"),
+            Ok((vec!["a".into()], "\"a\" : 1".into()))
+        );
     }
 
     #[test]
@@ -422,21 +434,33 @@ mod tests {
             assert_eq!(keys(broken), Err(NotObject::InvalidJson), "{broken}");
         }
         assert_eq!(
-            object(b"{\"a\":\"caf\xe9\"}", |_, _| {}),
+            object(b"{\"a\":\"caf\xe9\"}", 0, |_, _| {}),
             Err(NotObject::InvalidUtf8)
         );
         assert_eq!(
-            object(b"{\"a\":\"\xed\xa0\x80\"}", |_, _| {}),
+            object(b"{\"a\":\"\xed\xa0\x80\"}", 0, |_, _| {}),
             Err(NotObject::InvalidUtf8)
         );
-        assert!(keys("{\"a\":\"caf\u{e9} \u{1F600} \\ud83d\\ude00 \\/\"}").is_ok());
+        // Two, three and four bytes, and escapes.
+        assert!(keys("{\"a\":\"caf\u{e9} \u{20ac} \u{1F600} \\ud83d\\ude00 \\/\"}").is_ok());
     }
 
     #[test]
     fn nesting_is_bounded_as_serde_json_bounds_it() {
-        let deep = |n: usize| format!("{{\"a\":{}1{}}}", "[".repeat(n), "]".repeat(n));
-        assert!(keys(&deep(126)).is_ok());
-        assert_eq!(keys(&deep(200)), Err(NotObject::InvalidJson));
+        let arrays = |n: usize| format!("{{\"a\":{}1{}}}", "[".repeat(n), "]".repeat(n));
+        let objects = |n: usize| format!("{}1{}", "{\"a\":".repeat(n), "}".repeat(n));
+        for n in 120..136 {
+            for line in [arrays(n), objects(n)] {
+                let serde = serde_json::from_str::<serde_json::Value>(&line);
+                assert_eq!(keys(&line).is_ok(), serde.is_ok(), "{n}: {serde:?}");
+            }
+        }
+        assert!(keys(&objects(127)).is_ok());
+        assert_eq!(keys(&objects(128)), Err(NotObject::InvalidJson));
+        // Under a key of the message, one level less.
+        let under_a_key = |line: &str| object(line.as_bytes(), 1, |_, _| {}).is_ok();
+        assert!(under_a_key(&objects(126)));
+        assert!(!under_a_key(&objects(127)));
     }
 
     #[test]
@@ -461,7 +485,7 @@ mod tests {
         }
         for line in lines {
             let serde = serde_json::from_slice::<serde_json::Value>(&line);
-            let ours = object(&line, |_, _| {});
+            let ours = object(&line, 0, |_, _| {});
             let serde_object = serde.as_ref().is_ok_and(serde_json::Value::is_object);
             assert_eq!(
                 ours.is_ok(),

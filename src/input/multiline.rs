@@ -348,5 +348,17 @@ mod tests {
         // The next event starts where the last one ended.
         multiline.push(line("S three"), 59, read, t1, &mut |_| {});
         assert_eq!(multiline.pending_start(), Some(51));
+        // The file was truncated: what was pending is forgotten, and the
+        // next event starts at the new content.
+        multiline.push(line(" four"), 65, read, t1, &mut |_| {});
+        multiline.restart(0);
+        assert_eq!(
+            (multiline.deadline(), multiline.pending_start()),
+            (None, None)
+        );
+        multiline.push(line(" five"), 6, read, t1, &mut |_| {});
+        assert_eq!(multiline.pending_start(), Some(0));
+        multiline.flush(&mut |e| events.push(describe(e)));
+        assert_eq!(events, [(" five".to_string(), 1, 6)]);
     }
 }

@@ -195,6 +195,11 @@ mod tests {
             ["abc", "<oversize>", "xyz"]
         );
         assert_eq!(split(3, &[b"ab", b"cd", b"ef\nok\n"]), ["<oversize>", "ok"]);
+        // Reads while discarding keep nothing for the next line.
+        assert_eq!(
+            split(3, &[b"abcdefgh", b"ij", b"\nok\n"]),
+            ["<oversize>", "ok"]
+        );
         // Cut at the last byte: still dropped, not truncated.
         assert_eq!(split(3, &[b"abcdefgh"]), ["<oversize>"]);
     }
@@ -215,6 +220,10 @@ mod tests {
         }
         splitter.finish(|piece, end| assert_eq!((piece, end), (Piece::Oversize, 7000)));
         assert_eq!(pieces, 0);
+        // A first read far over the cap keeps nothing either.
+        let mut splitter = LineSplitter::new(10, 0);
+        splitter.feed(&[b'x'; 100], |_, _| pieces += 1);
+        assert_eq!(splitter.carry.len(), 0);
     }
 
     /// Every piece as (text, plain, end), fed in the given reads.

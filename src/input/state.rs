@@ -70,14 +70,9 @@ impl fmt::Display for StateError {
     }
 }
 
-impl std::error::Error for StateError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            StateError::Io { source, .. } => Some(source),
-            _ => None,
-        }
-    }
-}
+/// No `source()`: the Display says the cause already, and a reporter that
+/// walks the chain would say it twice.
+impl std::error::Error for StateError {}
 
 /// The state file of this run, locked until the run ends.
 pub struct StateFile {
@@ -94,9 +89,7 @@ impl StateFile {
             path: path.to_path_buf(),
             source,
         };
-        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-            fs::create_dir_all(dir).map_err(io_error)?;
-        }
+        fs::create_dir_all(directory_of(path)).map_err(io_error)?;
         let lock = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -140,10 +133,7 @@ impl StateFile {
 
     /// Replaces the state with `files`, atomically and durably.
     pub fn write(&self, files: &[Record]) -> io::Result<()> {
-        let dir = match self.path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
+        let dir = directory_of(&self.path);
         let name = self.path.file_name().unwrap_or_default().to_string_lossy();
         let temporary = dir.join(format!(".{name}.tmp"));
         let mut out = File::create(&temporary)?;
@@ -153,6 +143,14 @@ impl StateFile {
         fs::rename(&temporary, &self.path)?;
         // The rename itself must survive a crash too.
         File::open(dir)?.sync_all()
+    }
+}
+
+/// The directory `path` is in: "." for a bare name, whose parent is "".
+fn directory_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
     }
 }
 
@@ -250,6 +248,103 @@ mod tests {
         }
     }
 
+    /// A directory of its own in the temporary directory, removed when
+    /// dropped.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            let path =
+                std::env::temp_dir().join(format!("wsship-unit-{}-{name}", std::process::id()));
+            let _ = fs::remove_dir_all(&path);
+            fs::create_dir_all(&path).unwrap();
+            Scratch(path)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn a_state_is_locked_for_its_run_and_read_back_by_the_next() {
+        let scratch = Scratch::new("state");
+        let path = scratch.0.join("made").join("app.state");
+        let (state, records) = StateFile::open(&path).unwrap();
+        assert_eq!(records, []);
+        let second = StateFile::open(&path)
+            .err()
+            .expect("the first holds the lock");
+        assert!(matches!(second, StateError::Locked { .. }), "{second}");
+        assert_eq!(
+            second.to_string(),
+            format!(
+                "--state {}: another wsship is using this state file; each run needs a \
+                 state of its own",
+                path.display()
+            )
+        );
+        let files = [record("/var/log/app.log", 11, 4096)];
+        state.write(&files).unwrap();
+        drop(state);
+        let (_, records) = StateFile::open(&path).unwrap();
+        assert_eq!(records, files);
+        let mut beside: Vec<String> = fs::read_dir(scratch.0.join("made"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        beside.sort();
+        assert_eq!(beside, ["app.state", "app.state.lock"], "no temporary left");
+    }
+
+    #[test]
+    fn a_state_that_cannot_be_read_stops_the_run_and_says_what_to_do() {
+        let scratch = Scratch::new("bad-state");
+        let corrupt = scratch.0.join("corrupt.state");
+        fs::write(&corrupt, "{\"version\": 1").unwrap();
+        let err = StateFile::open(&corrupt).err().unwrap();
+        let text = err.to_string();
+        let start = format!(
+            "--state {}: not a state file wsship can read (invalid JSON",
+            corrupt.display()
+        );
+        assert!(text.starts_with(&start), "{text}");
+        assert!(
+            text.ends_with(
+                "); restore it from a backup, or move it away to start afresh (every \
+                 file is then read from --start-at)"
+            ),
+            "{text}"
+        );
+        let binary = scratch.0.join("binary.state");
+        fs::write(&binary, b"{\xff}").unwrap();
+        let err = StateFile::open(&binary).err().unwrap();
+        assert!(matches!(err, StateError::Corrupt { .. }), "{err}");
+        assert!(err.to_string().contains("(it is not UTF-8)"), "{err}");
+        // A directory in its place is an error, never a fresh start.
+        let directory = scratch.0.join("directory.state");
+        fs::create_dir(&directory).unwrap();
+        let err = StateFile::open(&directory).err().unwrap();
+        assert!(matches!(err, StateError::Io { .. }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            format!("--state {}: Is a directory", directory.display())
+        );
+    }
+
+    #[test]
+    fn a_bare_name_lives_in_the_current_directory() {
+        assert_eq!(directory_of(Path::new("app.state")), Path::new("."));
+        assert_eq!(directory_of(Path::new("a/app.state")), Path::new("a"));
+        assert_eq!(directory_of(Path::new("/app.state")), Path::new("/"));
+        assert_eq!(
+            lock_path(Path::new("a/app.state")),
+            Path::new("a/app.state.lock")
+        );
+    }
+
     #[test]
     fn what_is_written_reads_back() {
         let files = [
@@ -280,10 +375,19 @@ mod tests {
                  \"fingerprint\": {\"bytes\": 3, \"fnv1a\": \"ff\"}, \"position\": -1}]}",
                 "no \"position\" number",
             ),
+            (
+                "{\"version\": 1, \"files\": [{\"path\": \"a\", \"dev\": 1, \"inode\": 2, \
+                 \"fingerprint\": {\"bytes\": 1025, \"fnv1a\": \"ff\"}, \"position\": 0}]}",
+                "a fingerprint of 1025 bytes",
+            ),
         ];
         for (text, want) in cases {
             let err = parse(text).unwrap_err();
             assert!(err.contains(want), "{text}: {err}");
         }
+        // The largest fingerprint there is.
+        let text = "{\"version\": 1, \"files\": [{\"path\": \"a\", \"dev\": 1, \"inode\": 2, \
+                    \"fingerprint\": {\"bytes\": 1024, \"fnv1a\": \"ff\"}, \"position\": 0}]}";
+        assert_eq!(parse(text).unwrap()[0].fingerprint.len, 1024);
     }
 }

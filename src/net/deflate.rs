@@ -237,6 +237,11 @@ mod tests {
                 takeover: false
             }))
         );
+        // What the server does with its own compressor is its business.
+        assert_eq!(
+            answer(&["permessage-deflate; server_no_context_takeover"]),
+            Ok(Some(full))
+        );
         assert_eq!(
             answer(&["PerMessage-Deflate ;client_max_window_bits=\"9\""]),
             Ok(Some(Agreed {
@@ -343,13 +348,20 @@ mod tests {
         const TEXT: u8 = 0x1;
         const BINARY: u8 = 0x2;
         const PING: u8 = 0x9;
-        // A final continuation frame is FIN and opcode 0.
+        // A final continuation frame is FIN and opcode 0. A masked frame
+        // (which a server may not send, but its header must still be
+        // walked right) has four more header bytes.
+        let masked = |first: u8| [&[first, 0x80 | 3][..], b"keys", b"abc"].concat();
         let stream: Vec<u8> = [
             frame(FIN | RSV1 | TEXT, b"\xff\xfe compressed text"),
             frame(FIN | PING, b"ping"),
             frame(RSV1 | BINARY, &long[..300]),
             frame(FIN, b"the rest"),
             frame(FIN | TEXT, b"plain text"),
+            frame(RSV1 | TEXT, b"first"),
+            frame(RSV1, b"a continuation marked compressed"),
+            frame(FIN | RSV1, b"the last"),
+            masked(FIN | RSV1 | TEXT),
             frame(FIN | RSV1 | TEXT, &long),
         ]
         .concat();
@@ -359,6 +371,10 @@ mod tests {
             frame(BINARY, &long[..300]),
             frame(FIN, b"the rest"),
             frame(FIN | TEXT, b"plain text"),
+            frame(BINARY, b"first"),
+            frame(0, b"a continuation marked compressed"),
+            frame(FIN, b"the last"),
+            masked(FIN | BINARY),
             frame(FIN | BINARY, &long),
         ]
         .concat();
