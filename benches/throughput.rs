@@ -6,11 +6,12 @@
 //!     cargo bench --bench throughput -- --runs 5 --no-huge
 //!     cargo bench --bench throughput -- --only 'batch-size' --no-huge
 //!     cargo bench --bench throughput -- --baseline old/wsship
+//!     cargo bench --bench throughput -- --only wsship --levels  # every --compress-level
 //!
 //! For each case (defaults, --confirm write, --batch-size 1, --workers 2,
 //! --follow --state on a file the input is appended to as fast as it goes,
-//! --input-format ndjson on JSON lines, and --multiline-start on a log with
-//! stack traces) it starts the release binary on a deterministic input file
+//! --input-format ndjson on JSON lines, --multiline-start on a log with
+//! stack traces, --compress, --message-per batch, and both) it starts the release binary on a deterministic input file
 //! and times spawn → last message counted by a receiving server in this process
 //! (tungstenite's handshake, then a walk over the frame headers that counts
 //! text frames and their bytes, as the plain reader counts newlines). With
@@ -20,7 +21,8 @@
 //! through a plain socket into a plain reader. Each round measures the
 //! limit and every case once. It reports the median of the rounds with min
 //! and max, CPU seconds per million lines, peak RSS (from /proc) and the
-//! receiver's CPU, and never fails on a timing.
+//! receiver's CPU, and never fails on a timing. For the compressing cases
+//! it also counts the bytes on the wire against gzip -6 of the messages.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
