@@ -394,6 +394,13 @@ mod tests {
         assert_eq!(keys("{}"), Ok((vec![], String::new())));
         assert_eq!(keys("{ \t }"), Ok((vec![], String::new())));
         assert_eq!(
+            keys("{\"a\":[],\"b\":{},\"c\":[ ],\"d\":{ }}"),
+            Ok((
+                vec!["a".into(), "b".into(), "c".into(), "d".into()],
+                "\"a\":[],\"b\":{},\"c\":[ ],\"d\":{ }".into()
+            ))
+        );
+        assert_eq!(
             keys("{ \"a\" : 1 \t\r\n}"),
             Ok((vec!["a".into()], "\"a\" : 1".into()))
         );
