@@ -259,7 +259,7 @@ fn main() {
 
     println!();
     println!(
-        "{:<22} {:>24} {:>9} {:>8} {:>14} {:>10} {:>14}",
+        "{:<30} {:>24} {:>9} {:>8} {:>14} {:>10} {:>14}",
         "case", "lines/s", "MB/s", "vs TCP", "CPU s/M lines", "peak RSS", "receiver CPU"
     );
     report(
@@ -893,7 +893,7 @@ fn report(name: &str, samples: &[Sample], lines: u64, bytes: usize, limit_rate: 
             .collect(),
     );
     println!(
-        "{:<22} {:>24} {:>9.0} {:>7.1}% {:>14.3} {:>10} {:>14}",
+        "{:<30} {:>24} {:>9.0} {:>7.1}% {:>14.3} {:>10} {:>14}",
         name,
         format!("{} [{}, {}]", human(rate), human(min), human(max)),
         bytes as f64 / wall / 1e6,
