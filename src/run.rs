@@ -255,7 +255,7 @@ const QUEUED_LINES_PER_WORKER: usize = 1024;
 /// Batches the worker queue holds: about QUEUED_LINES_PER_WORKER lines per
 /// worker, and at least one batch each. Counting lines rather than batches
 /// lets small batches queue up, so that a busy worker takes the next one
-/// without sleeping and the batcher hands over without waking it each time;
+/// without sleeping and the reader hands over without waking it each time;
 /// with one slot, `--batch-size 1` cost two context switches per line.
 fn queue_capacity(workers: usize, batch_size: usize) -> usize {
     workers * (QUEUED_LINES_PER_WORKER / batch_size).max(1)

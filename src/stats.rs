@@ -1,8 +1,9 @@
 //! Counters shared by every thread, and the one-line summary made from them.
 //!
-//! Lines are counted as read by the batcher when it takes them from the reader,
-//! so that every line counted as read is also on its way to being counted as
-//! sent, dropped or failed: `read = sent + dropped + failed` holds at exit.
+//! Lines are counted as read a chunk at a time, as the chunk goes to the
+//! batcher, so that every line counted as read is also on its way to being
+//! counted as sent, dropped or failed: `read = sent + dropped + failed`
+//! holds at exit.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
