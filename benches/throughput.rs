@@ -551,6 +551,9 @@ struct Server {
     /// Every byte read after the handshakes: frames, headers and all.
     wire: Arc<AtomicU64>,
     target: Arc<AtomicU64>,
+    /// When the last read that completed a text frame ended: the clock of a
+    /// case whose frames cannot be counted against --dry-run's messages.
+    last_frame: Arc<Mutex<Option<Instant>>>,
 }
 
 impl Server {
@@ -563,6 +566,7 @@ impl Server {
             bytes: Arc::new(AtomicU64::new(0)),
             wire: Arc::new(AtomicU64::new(0)),
             target: Arc::new(AtomicU64::new(u64::MAX)),
+            last_frame: Arc::new(Mutex::new(None)),
         };
         let shared = server.shared();
         thread::spawn(move || {
@@ -582,6 +586,7 @@ impl Server {
             bytes: Arc::clone(&self.bytes),
             wire: Arc::clone(&self.wire),
             target: Arc::clone(&self.target),
+            last_frame: Arc::clone(&self.last_frame),
         }
     }
 
@@ -674,9 +679,14 @@ impl Server {
     /// target stops the clock.
     fn counted(&self, frames: u64, bytes: u64) {
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        if frames == 0 {
+            return;
+        }
+        let now = Instant::now();
+        *self.last_frame.lock().unwrap() = Some(now);
         let n = self.count.fetch_add(frames, Ordering::Relaxed) + frames;
-        if frames > 0 && n == self.target.load(Ordering::Relaxed) {
-            *self.state.0.lock().unwrap() = Some(Instant::now());
+        if n == self.target.load(Ordering::Relaxed) {
+            *self.state.0.lock().unwrap() = Some(now);
             self.state.1.notify_all();
         }
     }
@@ -688,12 +698,15 @@ impl Server {
         self.bytes.store(0, Ordering::Relaxed);
         self.wire.store(0, Ordering::Relaxed);
         // Compressed or batched messages are not --dry-run's: such a case
-        // ends when wsship does, which with --confirm pong is once the
-        // server read everything.
+        // runs until wsship exits, which with --confirm pong is once the
+        // server read everything, and its clock stops, as the others' do,
+        // at the last frame received (not at the exit, which would charge
+        // it with the closing handshake and the teardown).
         let exact = !case.frames_differ();
         let target = if exact { expected.messages } else { u64::MAX };
         self.target.store(target, Ordering::Relaxed);
         *self.state.0.lock().unwrap() = None;
+        *self.last_frame.lock().unwrap() = None;
         let follow = case.name.ends_with(FOLLOW);
         let dir = input.with_file_name("follow");
         let _ = std::fs::remove_dir_all(&dir);
@@ -736,7 +749,13 @@ impl Server {
         let (status, cpu, peak_rss_kib, ended) = match follow {
             false if !exact => {
                 let (status, cpu, peak) = wait4(&mut child, peak);
-                (status, cpu, peak, Instant::now())
+                let last = *self.last_frame.lock().unwrap();
+                (
+                    status,
+                    cpu,
+                    peak,
+                    last.expect("the server received no frame"),
+                )
             }
             false => {
                 let (status, cpu, peak) = wait4(&mut child, peak);
