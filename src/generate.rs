@@ -309,7 +309,7 @@ fn sections() -> Roff {
              that were unconfirmed when the process died or confirmed after the last state \
              write. A second wsship on the same state refuses at once (a lock on FILE.lock); a \
              state that cannot be read stops wsship at start, naming the file. --dry-run reads \
-             the state but never moves it.",
+             the state and writes nothing: not the state, its lock or its directory.",
         )],
     );
 

@@ -56,18 +56,23 @@ impl Outcome {
 
 pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> Result<Outcome, Error> {
     let stats = Stats::new(config.endpoints.len());
-    let state = match &config.state {
-        Some(path) => Some(StateFile::open(path).map_err(Error::State)?),
-        None => None,
+    let (state, records) = match (&config.state, config.dry_run) {
+        (None, _) => (None, None),
+        // --dry-run shows what the next run would send: it reads the state,
+        // and writes nothing, neither the state nor its lock.
+        (Some(path), true) => (None, Some(StateFile::read(path).map_err(Error::State)?)),
+        (Some(path), false) => {
+            let (file, records) = StateFile::open(path).map_err(Error::State)?;
+            (Some(file), Some(records))
+        }
     };
-    let ledger = state.as_ref().map(|(_, records)| {
+    let ledger = records.map(|records| {
         let ledger = Ledger::new();
         for record in records {
-            ledger.carry(record.clone());
+            ledger.carry(record);
         }
         ledger
     });
-    let state = state.map(|(file, _)| file);
     let ledger = ledger.as_ref();
     let plan = input::plan::plan(&config.inputs, ledger);
     // Frames that depend on the connection (compressed, or a batch as one
@@ -85,9 +90,7 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> Result<Outcome, Error> 
         stats: &stats,
         ledger,
     };
-    // --dry-run shows what the next run would send: it reads the state but
-    // never moves it.
-    let keeper = state.as_ref().filter(|_| !config.dry_run).map(Keeper::new);
+    let keeper = state.as_ref().map(Keeper::new);
 
     let outage = Outage::new(config.endpoints.len());
     thread::scope(|scope| -> io::Result<()> {

@@ -106,25 +106,32 @@ impl StateFile {
                 _ => io_error(err),
             });
         }
-        let records = match fs::read_to_string(path) {
-            Ok(text) => parse(&text).map_err(|reason| StateError::Corrupt {
-                path: path.to_path_buf(),
-                reason,
-            })?,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => Vec::new(),
-            Err(err) if err.kind() == io::ErrorKind::InvalidData => {
-                return Err(StateError::Corrupt {
-                    path: path.to_path_buf(),
-                    reason: "it is not UTF-8".into(),
-                });
-            }
-            Err(err) => return Err(io_error(err)),
-        };
+        let records = StateFile::read(path)?;
         let file = StateFile {
             path: path.to_path_buf(),
             _lock: lock,
         };
         Ok((file, records))
+    }
+
+    /// What the state holds (nothing, if it does not exist yet), without
+    /// locking it or creating anything: for --dry-run, which writes nothing.
+    pub fn read(path: &Path) -> Result<Vec<Record>, StateError> {
+        match fs::read_to_string(path) {
+            Ok(text) => parse(&text).map_err(|reason| StateError::Corrupt {
+                path: path.to_path_buf(),
+                reason,
+            }),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(err) if err.kind() == io::ErrorKind::InvalidData => Err(StateError::Corrupt {
+                path: path.to_path_buf(),
+                reason: "it is not UTF-8".into(),
+            }),
+            Err(source) => Err(StateError::Io {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
     }
 
     pub fn path(&self) -> &Path {

@@ -298,4 +298,22 @@ fn dry_run_shows_what_the_next_run_would_send_without_moving_the_state() {
         ["new"]
     );
     assert_eq!(std::fs::read_to_string(&state).unwrap(), before);
+
+    // It writes nothing, not even the lock or a directory for a new state,
+    // so it also runs beside the service that holds the state.
+    let unborn = dir.file("not/yet/app.state");
+    let fresh = wsship(&["--dry-run", "--state", &unborn, &log]).run(Vec::new());
+    fresh.expect_code(0);
+    assert_eq!(
+        messages_of(&fresh.stdout.lines().map(String::from).collect::<Vec<_>>()),
+        ["old", "new"]
+    );
+    assert!(!std::path::Path::new(&dir.file("not")).exists());
+    let running = wsship(&["--url", &server.url(), "--state", &state, "-F", &log]).spawn();
+    server.wait_for_messages(2, crate::util::LONG);
+    let beside = wsship(&["--dry-run", "--state", &state, &log]).run(Vec::new());
+    beside.expect_code(0);
+    running.signal(libc::SIGTERM);
+    running.wait(crate::util::LONG).expect_code(130);
+    assert_eq!(messages_of(&server.messages()), ["old", "new"]);
 }
