@@ -63,3 +63,23 @@ pub fn io_reason(err: &std::io::Error) -> String {
         None => text,
     }
 }
+
+/// `n` and `word`, plural unless `n` is one: "1 line", "2 lines".
+pub fn count(n: usize, word: &str) -> String {
+    match n {
+        1 => format!("1 {word}"),
+        n => format!("{n} {word}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_singular_only_for_one() {
+        assert_eq!(count(0, "line"), "0 lines");
+        assert_eq!(count(1, "line"), "1 line");
+        assert_eq!(count(2, "attempt"), "2 attempts");
+    }
+}

@@ -553,9 +553,9 @@ impl<'a> Worker<'a> {
         self.outage.recovered(self.server, self.endpoint());
         if let Some(given_up) = self.given_up.take() {
             messages::error!(
-                "{}: {} lines failed while the server was unreachable",
+                "{}: {} failed while the server was unreachable",
                 self.endpoint(),
-                given_up.lines
+                messages::count(given_up.lines, "line")
             );
         }
     }
@@ -574,13 +574,20 @@ impl<'a> Worker<'a> {
             given_up.next_attempt = next_attempt;
         }
         match first {
+            // "failed", as the summary counts them: "dropped" is for lines
+            // a policy let go.
             true => messages::error!(
-                "{}: dropped {lines} lines after {} attempts: {err}; until the server is back, \
-                 later batches fail unless a retry succeeds",
+                "{}: {} failed after {}: {err}; until the server is back, later batches fail \
+                 unless a retry succeeds",
                 self.endpoint(),
-                retries + 1
+                messages::count(lines, "line"),
+                messages::count(retries as usize + 1, "attempt"),
             ),
-            false => messages::info!("worker {}: {err}; {lines} lines failed", self.id),
+            false => messages::info!(
+                "worker {}: {err}; {} failed",
+                self.id,
+                messages::count(lines, "line")
+            ),
         }
     }
 }

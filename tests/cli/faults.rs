@@ -134,7 +134,7 @@ fn retries_exhausted_fail_the_batch_and_the_run() {
         (0, 10, 2)
     );
     // Both batches may have gone in one write: the count is not fixed.
-    done.expect_stderr("lines after 3 attempts");
+    done.expect_stderr("lines failed after 3 attempts");
 }
 
 #[test]
@@ -164,7 +164,7 @@ fn quiet_keeps_the_error_and_nothing_else() {
     let quiet = run(&["-q"]);
     assert_eq!(quiet.len(), 1, "{quiet:?}");
     assert!(
-        quiet[0].contains("dropped 10 lines after 2 attempts"),
+        quiet[0].contains("10 lines failed after 2 attempts"),
         "{quiet:?}"
     );
     assert_eq!(run(&["--quiet"]), quiet);
@@ -435,6 +435,55 @@ fn once_retries_are_spent_later_batches_fail_at_once_but_for_one_try_per_backoff
     let periods = (elapsed.as_millis() / 200) as usize + 1;
     assert!(tries <= 2 + periods, "{tries} tries in {elapsed:?}");
     done.expect_stderr("later batches fail unless a retry succeeds");
+}
+
+#[test]
+fn lines_failed_in_an_outage_are_counted_when_the_server_is_back() {
+    // Refused twice (the first line's only try, then the one try a backoff
+    // period allows), then in.
+    let server = Server::start(Behaviour {
+        unavailable: &[true, true],
+        ..Behaviour::default()
+    });
+    let mut running = wsship(&[
+        "--url",
+        &server.url(),
+        "--retry-limit",
+        "0",
+        "--backoff-init",
+        "50ms",
+        "--backoff-max",
+        "50ms",
+        "--batch-size",
+        "1",
+        "--flush-interval",
+        "5ms",
+    ])
+    .spawn();
+    // A line every 20 ms until one arrives: the input's pace, not a wait.
+    let deadline = std::time::Instant::now() + LONG;
+    let mut written = 0u64;
+    while server.messages().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "nothing ever arrived");
+        running.write(format!("line {written}\n").as_bytes());
+        written += 1;
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let done = running.wait(LONG);
+    done.expect_code(1);
+    let summary = done.summary();
+    let (sent, failed) = (summary["sent"], summary["failed"]);
+    assert_eq!(sent + failed, written);
+    assert!(failed >= 1, "{}", done.stderr);
+    assert_eq!(server.messages().len() as u64, sent);
+    // The first failure says how many tries it took (one, in the singular),
+    // and the recovery the whole count, as the summary has it.
+    done.expect_stderr("failed after 1 attempt: ");
+    let lines = match failed {
+        1 => "1 line".to_string(),
+        n => format!("{n} lines"),
+    };
+    done.expect_stderr(&format!("{lines} failed while the server was unreachable"));
 }
 
 #[test]
