@@ -298,9 +298,9 @@ impl<'a> Worker<'a> {
             }
             self.tried = 0;
             messages::info!(
-                "worker {}: {err}; retry {retries} of {} lines in {}",
+                "worker {}: {err}; retry {retries} of {} in {}",
                 self.id,
-                self.pending_lines(),
+                messages::count(self.pending_lines(), "line"),
                 humantime::format_duration(Duration::from_millis(delay.as_millis() as u64))
             );
             self.shutdown.sleep(delay);

@@ -393,7 +393,7 @@ fn retry_delays(stderr: &str) -> Vec<std::time::Duration> {
     stderr
         .lines()
         .filter(|line| line.contains("; retry "))
-        .filter_map(|line| line.rsplit(" lines in ").next())
+        .filter_map(|line| line.rsplit(" in ").next())
         .filter_map(|delay| humantime::parse_duration(delay).ok())
         .collect()
 }
