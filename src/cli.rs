@@ -49,7 +49,8 @@ Exit status:
 pub struct Args {
     /// Files to read, in order; none or `-` means standard input. A FILE holding `*`, `?` or
     /// `[` is a pattern (quote it from the shell), matched when wsship starts and, with
-    /// --follow, again every --scan-interval.
+    /// --follow, again every --scan-interval. A pipe or FIFO is read as standard input is: to
+    /// its end, with no position kept.
     #[arg(value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub files: Vec<PathBuf>,
 

@@ -283,6 +283,13 @@ fn sections() -> Roff {
          every --scan-interval. A file found under a new name that is already open is not \
          read twice. A pattern must not match compressed rotations.",
     );
+    item(
+        &mut roff,
+        "Pipes",
+        "Standard input, and a FILE that is a pipe, a FIFO or a device (<(cmd), /dev/stdin), \
+         are read as lines come, to their end, and not followed past it. They have no \
+         position in the state.",
+    );
     paragraph(
         &mut roff,
         [roman(

@@ -47,7 +47,9 @@ const TURN_READS: usize = 64;
 pub struct Follower {
     /// Open files: each at its name, or detached from it.
     sources: Vec<Source>,
-    stdin: Option<Source>,
+    /// Standard input and the FILEs that are not regular files: read when
+    /// readable, to their end, and not followed past it.
+    streams: Vec<Source>,
     /// Names without a file open at them now.
     missing: Vec<Missing>,
     patterns: Vec<String>,
@@ -76,7 +78,7 @@ impl Follower {
     pub fn new(plan: Plan) -> Follower {
         Follower {
             sources: Vec::new(),
-            stdin: None,
+            streams: Vec::new(),
             missing: Vec::new(),
             patterns: plan.patterns,
             next_scan: Instant::now(),
@@ -88,7 +90,7 @@ impl Follower {
         self.follow(reader);
         // Lines read before the signal, waiting in an event, are sent; a
         // line without its newline stays for the next run.
-        for source in self.sources.iter_mut().chain(&mut self.stdin) {
+        for source in self.sources.iter_mut().chain(&mut self.streams) {
             reader.flush_event(source);
         }
     }
@@ -127,15 +129,15 @@ impl Follower {
                 true => Some(Instant::now()),
                 false => self.deadline(reader),
             };
-            let stdin = self.stdin.as_ref().map(Source::fd);
-            if busy && stdin.is_none() {
+            if busy && self.streams.is_empty() {
                 continue;
             }
-            match reader.wait(stdin, deadline) {
+            let fds: Vec<_> = self.streams.iter().map(Source::fd).collect();
+            match reader.wait(&fds, deadline) {
                 Wake::Shutdown => return,
                 Wake::Deadline => {}
-                Wake::Input => {
-                    if self.read_stdin(reader) == Turn::Stop {
+                Wake::Input(readable) => {
+                    if self.read_streams(reader, &readable) == Turn::Stop {
                         return;
                     }
                 }
@@ -148,7 +150,7 @@ impl Follower {
         let now = Instant::now();
         for planned in std::mem::take(&mut self.start) {
             match planned {
-                Planned::Stdin => self.stdin = Some(reader.stdin()),
+                Planned::Stdin => self.streams.push(reader.stdin()),
                 Planned::Unmatched(pattern) => messages::notice!(
                     "{pattern}: no file matches yet; looking again every {}",
                     humantime::format_duration(reader.config.scan_interval)
@@ -203,6 +205,10 @@ impl Follower {
             }
         }
         match reader.open(path, opened) {
+            Ok(source) if source.is_stream() => {
+                self.streams.push(source);
+                true
+            }
             Ok(mut source) => {
                 source.follow.matched = matched;
                 self.sources.push(source);
@@ -227,7 +233,7 @@ impl Follower {
     /// Looks at every quiet file, missing name and pattern that is due, and
     /// sends the events whose --multiline-timeout passed.
     fn look(&mut self, reader: &mut Reader<'_>, now: Instant) {
-        for source in self.sources.iter_mut().chain(&mut self.stdin) {
+        for source in self.sources.iter_mut().chain(&mut self.streams) {
             reader.event_due(source, now);
         }
         let mut index = 0;
@@ -343,16 +349,24 @@ impl Follower {
         }
     }
 
-    fn read_stdin(&mut self, reader: &mut Reader<'_>) -> Turn {
-        let Some(stdin) = &mut self.stdin else {
-            return Turn::End;
-        };
-        match reader.read_turn(stdin, 1, false) {
-            Ok(Turn::Stop) => return Turn::Stop,
-            Ok(Turn::More) => {}
-            Ok(Turn::End) | Err(_) => {
-                let mut stdin = self.stdin.take().expect("stdin");
-                reader.finish(&mut stdin);
+    /// Reads once from each stream poll(2) found `readable` (places in
+    /// `streams`, in order); one at its end is finished and let go.
+    fn read_streams(&mut self, reader: &mut Reader<'_>, readable: &[usize]) -> Turn {
+        // From the last, so that letting one go moves none still to read.
+        for &index in readable.iter().rev() {
+            let stream = &mut self.streams[index];
+            match reader.read_turn(stream, 1, false) {
+                Ok(Turn::Stop) => return Turn::Stop,
+                Ok(Turn::More) => {}
+                Ok(Turn::End) => {
+                    let mut stream = self.streams.remove(index);
+                    reader.finish(&mut stream);
+                }
+                Err(err) => {
+                    let mut stream = self.streams.remove(index);
+                    reader.input_error(&stream.name, &err);
+                    reader.finish(&mut stream);
+                }
             }
         }
         Turn::More
@@ -370,7 +384,7 @@ impl Follower {
         let events = self
             .sources
             .iter()
-            .chain(&self.stdin)
+            .chain(&self.streams)
             .filter_map(Source::event_deadline);
         quiet
             .chain(missing)

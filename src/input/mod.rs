@@ -4,8 +4,9 @@
 //! One thread, the reader, owns every input handle and runs one loop with
 //! deadlines: the next read, the batch that must leave by --flush-interval,
 //! the followed files due for a look, the next pattern scan. It never sleeps
-//! blindly: when nothing is ready it waits in poll(2) on standard input (if
-//! it is being read) and on the shutdown pipe, until the earliest deadline.
+//! blindly: when nothing is ready it waits in poll(2) on the streams being
+//! read (standard input, pipes, FIFOs) and on the shutdown pipe, until the
+//! earliest deadline.
 //! Batching runs here too (`deliver::batch`, pure), so a read's lines go
 //! from the buffer into frames and out in batches without crossing a
 //! thread.
@@ -142,7 +143,7 @@ impl Reader<'_> {
             // With a state, a last line without its newline is taken to be
             // still being written: the next run sends it whole. Either way,
             // what was read before a signal is sent.
-            match self.ledger.is_none() || source.is_stdin() {
+            match self.ledger.is_none() || source.is_stream() {
                 true => self.finish(&mut source),
                 false => self.flush_event(&mut source),
             }
@@ -153,9 +154,9 @@ impl Reader<'_> {
     }
 
     /// Reads up to `reads` times from `source`, handing on what it finds.
-    /// With `wait`, standard input is waited for (its reads block) along
-    /// with the batch's deadline and a shutdown, whichever comes first;
-    /// without, the caller has seen it readable.
+    /// With `wait`, a stream is waited for (its reads block) along with the
+    /// batch's deadline and a shutdown, whichever comes first; without, the
+    /// caller has seen it readable.
     fn read_turn(&mut self, source: &mut Source, reads: usize, wait: bool) -> io::Result<Turn> {
         for _ in 0..reads {
             if self.shutdown.is_stopping() {
@@ -164,10 +165,10 @@ impl Reader<'_> {
             let now = Instant::now();
             self.flush_due(now);
             self.event_due(source, now);
-            if wait && source.is_stdin() {
+            if wait && source.is_stream() {
                 let deadline = earliest(self.batcher.deadline(), source.event_deadline());
-                match self.wait(Some(source.fd()), deadline) {
-                    Wake::Input => {}
+                match self.wait(&[source.fd()], deadline) {
+                    Wake::Input(_) => {}
                     Wake::Deadline => continue,
                     Wake::Shutdown => return Ok(Turn::Stop),
                 }
@@ -293,21 +294,18 @@ impl Reader<'_> {
         }
     }
 
-    /// Waits until `input` (standard input) is readable, `deadline` passes
+    /// Waits until one of `inputs` (streams) is readable, `deadline` passes
     /// or a shutdown begins.
-    fn wait(&self, input: Option<RawFd>, deadline: Option<Instant>) -> Wake {
-        let mut fds = [
-            libc::pollfd {
-                fd: self.shutdown.wake_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: input.unwrap_or(-1),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
+    fn wait(&self, inputs: &[RawFd], deadline: Option<Instant>) -> Wake {
+        let pollfd = |fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let mut fds: Vec<libc::pollfd> = std::iter::once(self.shutdown.wake_fd())
+            .chain(inputs.iter().copied())
+            .map(pollfd)
+            .collect();
         loop {
             let timeout = match deadline {
                 None => -1,
@@ -316,15 +314,23 @@ impl Reader<'_> {
                     left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
                 }
             };
-            // SAFETY: two valid pollfds (a negative fd is ignored by poll).
-            let ready = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
+            // SAFETY: `fds` holds fds.len() valid pollfds.
+            let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
             if ready < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
                 continue;
             }
-            return match (fds[0].revents, fds[1].revents) {
-                (0, 0) if ready >= 0 => Wake::Deadline,
-                (0, _) => Wake::Input,
-                _ => Wake::Shutdown,
+            if fds[0].revents != 0 {
+                return Wake::Shutdown;
+            }
+            // Readable, at its end or in error: a read will tell which (as
+            // it will if poll itself failed).
+            let readable: Vec<usize> = (1..fds.len())
+                .filter(|&i| fds[i].revents != 0 || ready < 0)
+                .map(|i| i - 1)
+                .collect();
+            return match readable.is_empty() {
+                true => Wake::Deadline,
+                false => Wake::Input(readable),
             };
         }
     }
@@ -348,6 +354,15 @@ impl Reader<'_> {
     fn open(&mut self, path: &Path, opened: Opened) -> io::Result<Source> {
         let file = std::fs::File::open(path)?;
         let metadata = file.metadata()?;
+        if source::is_stream(&metadata) {
+            messages::info!(
+                "{}: not a regular file: read as it comes, with no position kept",
+                path.display()
+            );
+            let mut source = Source::stream(path.to_path_buf(), file, self.config.max_len);
+            source.multiline = self.multiline(0);
+            return Ok(source);
+        }
         let id = source::file_id(&metadata);
         let fresh = match (opened, self.config.start_at) {
             (Opened::AtStart, StartAt::End) => source::last_line_start(&file, metadata.len()),
@@ -425,9 +440,10 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 }
 
 /// Why `Reader::wait` returned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Wake {
-    Input,
+    /// These inputs (their places in the list waited on) can be read.
+    Input(Vec<usize>),
     Deadline,
     Shutdown,
 }

@@ -3,6 +3,12 @@
 //! starts, and, for a file, what tells it apart from any other (device,
 //! inode and first bytes) and what following it has learnt.
 //!
+//! A FILE that is a pipe, a FIFO, a socket or a device (`<(cmd)`,
+//! `/dev/stdin`) is a stream, as standard input is: it cannot seek, has no
+//! first bytes to read again and no size to watch, and a read may block,
+//! so it is read as it comes, when poll(2) says it is readable, with no
+//! position kept.
+//!
 //! Owned by the reader thread. A file is read through the handle opened
 //! first, whatever happens to its name: that is what lets a rotated or
 //! deleted file be finished.
@@ -38,6 +44,8 @@ pub struct Source {
     pub head: Vec<u8>,
     /// What following has learnt (unused when not following).
     pub follow: Following,
+    /// Standard input, or a file that is not a regular one.
+    stream: bool,
 }
 
 enum Handle {
@@ -95,6 +103,25 @@ impl Source {
             id: None,
             head: Vec::new(),
             follow: Following::new(),
+            stream: true,
+        }
+    }
+
+    /// A file open that is not a regular file (see `is_stream`), read from
+    /// where it stands.
+    pub fn stream(name: PathBuf, file: File, max_len: usize) -> Source {
+        Source {
+            name,
+            handle: Handle::File(file),
+            splitter: LineSplitter::new(max_len, 0),
+            multiline: None,
+            offset: 0,
+            account: None,
+            passed: 0,
+            id: None,
+            head: Vec::new(),
+            follow: Following::new(),
+            stream: true,
         }
     }
 
@@ -117,14 +144,17 @@ impl Source {
             id: Some(file_id(metadata)),
             head: Vec::new(),
             follow: Following::new(),
+            stream: false,
         };
         source.head = source.read_head(FINGERPRINT_MAX)?;
         source.seek(offset)?;
         Ok(source)
     }
 
-    pub fn is_stdin(&self) -> bool {
-        matches!(self.handle, Handle::Stdin(_))
+    /// Standard input, a pipe, a FIFO, a socket or a device: read when
+    /// poll(2) says so, to its end, and never given a position.
+    pub fn is_stream(&self) -> bool {
+        self.stream
     }
 
     pub fn fd(&self) -> RawFd {
@@ -173,6 +203,9 @@ impl Source {
         let Handle::File(file) = &self.handle else {
             return Ok(Vec::new());
         };
+        if self.stream {
+            return Ok(Vec::new());
+        }
         let mut head = vec![0; len];
         let mut have = 0;
         while have < len {
@@ -225,6 +258,15 @@ impl Source {
         self.offset = offset;
         Ok(())
     }
+}
+
+/// Whether a file is a stream: a FIFO (a pipe), a character device or a
+/// socket, none of which can seek or be read again. A directory is not: it
+/// fails at its first read, as with `cat`.
+pub fn is_stream(metadata: &Metadata) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = metadata.file_type();
+    kind.is_fifo() || kind.is_char_device() || kind.is_socket()
 }
 
 pub fn file_id(metadata: &Metadata) -> FileId {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::server::{Behaviour, Server};
 use crate::util::{
-    LONG, Running, TempDir, append, messages_of, numbered, numbered_range, wait_until, wsship,
+    LONG, Running, TempDir, append, fifo, messages_of, numbered, numbered_range, wait_until, wsship,
 };
 
 /// Bytes of each line `numbered` writes.
@@ -384,4 +384,39 @@ fn standard_input_is_read_beside_followed_files_and_may_end_first() {
     want.push("from standard input".into());
     want.sort();
     assert_eq!(got, want);
+}
+
+#[test]
+fn a_fifo_among_followed_files_is_read_as_it_comes_until_its_writer_leaves() {
+    let server = Server::start(Behaviour::default());
+    let dir = TempDir::new("follow-fifo");
+    let (pipe, log) = (dir.file("pipe"), dir.file("app.log"));
+    let mut writer = fifo(&pipe);
+    append(&log, "file 1\n");
+    let running = follow(&server, &[], &[&pipe, &log]);
+    server.wait_for_messages(1, LONG);
+    // Neither waits for the other: the FIFO is read when it has something,
+    // the file looked at as it grows.
+    writer.write_all(b"pipe 1\n").unwrap();
+    server.wait_for_messages(2, LONG);
+    append(&log, "file 2\n");
+    server.wait_for_messages(3, LONG);
+    writer.write_all(b"pipe 2\nlast, no newline").unwrap();
+    drop(writer);
+    server.wait_for_messages(5, LONG);
+    // The FIFO ended; the file is still followed.
+    append(&log, "file 3\n");
+    server.wait_for_messages(6, LONG);
+    stop(running);
+    assert_eq!(
+        messages_of(&server.messages()),
+        [
+            "file 1",
+            "pipe 1",
+            "file 2",
+            "pipe 2",
+            "last, no newline",
+            "file 3"
+        ]
+    );
 }

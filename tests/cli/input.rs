@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::server::{Behaviour, Server};
-use crate::util::{LONG, TempDir, messages_of, wsship};
+use crate::util::{LONG, TempDir, fifo, messages_of, wsship};
 
 fn temp_file(dir: &TempDir, name: &str, content: &[u8]) -> PathBuf {
     let path = dir.path().join(name);
@@ -166,4 +166,46 @@ fn a_directory_is_an_error_for_that_file_only() {
         done.stderr
     );
     assert_eq!(messages_of(&server.messages()), ["kept"]);
+}
+
+#[test]
+fn a_fifo_is_read_as_it_comes_to_its_end_with_no_position_kept() {
+    // As `<(cmd)` or a named pipe gives one: it cannot seek, and a read
+    // waits for its writer.
+    let server = Server::start(Behaviour::default());
+    let dir = TempDir::new("fifo");
+    let (pipe, log, state) = (dir.file("pipe"), dir.file("app.log"), dir.file("app.state"));
+    let mut writer = fifo(&pipe);
+    std::fs::write(&log, "from the file\n").unwrap();
+    let args = [
+        "--url",
+        &server.url(),
+        "--state",
+        &state,
+        "--flush-interval",
+        "10ms",
+    ];
+    let running = wsship(&[&args[..], &[pipe.as_str(), log.as_str()]].concat()).spawn();
+    // Sent by --flush-interval while the writer stays: a read that waits
+    // for more holds back nothing already read.
+    std::io::Write::write_all(&mut writer, b"first\n").unwrap();
+    server.wait_for_messages(1, LONG);
+    std::io::Write::write_all(&mut writer, b"second\nno newline").unwrap();
+    drop(writer);
+    let done = running.wait(LONG);
+    done.expect_code(0);
+    assert_eq!(
+        messages_of(&server.messages()),
+        ["first", "second", "no newline", "from the file"]
+    );
+    // Only the regular file has a position.
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let files = saved["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{saved}");
+    assert!(
+        files[0]["path"].as_str().unwrap().ends_with("/app.log"),
+        "{saved}"
+    );
+    assert_eq!(files[0]["position"], "from the file\n".len());
 }

@@ -373,3 +373,21 @@ pub fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool
         thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// A FIFO made at `path`, and an end of it held open for writing: opened
+/// read-write, which (on Linux) does not wait for a reader as a write-only
+/// open would. wsship reads the FIFO to its end once this is dropped.
+pub fn fifo(path: &str) -> std::fs::File {
+    let c_path = std::ffi::CString::new(path).unwrap();
+    // SAFETY: mkfifo(3) with a valid C string.
+    assert_eq!(
+        unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) },
+        0,
+        "mkfifo {path}"
+    );
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap()
+}
