@@ -352,7 +352,7 @@ impl Reader<'_> {
     /// it if the state knows the file, else its beginning (or, for a file
     /// there at start with --start-at end, the end of its last line).
     fn open(&mut self, path: &Path, opened: Opened) -> io::Result<Source> {
-        let file = std::fs::File::open(path)?;
+        let file = source::open(path)?;
         let metadata = file.metadata()?;
         if source::is_stream(&metadata) {
             messages::info!(

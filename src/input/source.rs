@@ -260,6 +260,26 @@ impl Source {
     }
 }
 
+/// Opens `path` for reading without waiting: a FIFO's open(2) would wait
+/// for a writer, where no signal could end the wait. poll(2) waits for it
+/// instead, along with the shutdown pipe. Reads block as usual, and are
+/// made only when poll(2) says a stream is readable.
+pub fn open(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl(2) on a descriptor we own.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    // SAFETY: as above.
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(file)
+}
+
 /// Whether a file is a stream: a FIFO (a pipe), a character device or a
 /// socket, none of which can seek or be read again. A directory is not: it
 /// fails at its first read, as with `cat`.

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::server::{Behaviour, Server};
-use crate::util::{LONG, TempDir, fifo, messages_of, wsship};
+use crate::util::{LONG, TempDir, fifo, make_fifo, messages_of, wsship};
 
 fn temp_file(dir: &TempDir, name: &str, content: &[u8]) -> PathBuf {
     let path = dir.path().join(name);
@@ -208,4 +208,26 @@ fn a_fifo_is_read_as_it_comes_to_its_end_with_no_position_kept() {
         "{saved}"
     );
     assert_eq!(files[0]["position"], "from the file\n".len());
+}
+
+#[test]
+fn a_fifo_without_a_writer_is_waited_for_and_a_signal_ends_the_wait() {
+    let server = Server::start(Behaviour::default());
+    let dir = TempDir::new("fifo-wait");
+    let pipe = dir.file("pipe");
+    make_fifo(&pipe);
+    // A writer that comes later is waited for, as `cat` waits: no end of
+    // input before it.
+    let running = wsship(&["--url", &server.url(), "-v", &pipe]).spawn();
+    running.wait_for_stderr("not a regular file", LONG);
+    let mut writer = std::fs::OpenOptions::new().write(true).open(&pipe).unwrap();
+    std::io::Write::write_all(&mut writer, b"late\n").unwrap();
+    drop(writer);
+    running.wait(LONG).expect_code(0);
+    assert_eq!(messages_of(&server.messages()), ["late"]);
+    // One that never comes: the first signal ends the wait.
+    let running = wsship(&["--url", &server.url(), "-v", &pipe]).spawn();
+    running.wait_for_stderr("not a regular file", LONG);
+    running.signal(libc::SIGTERM);
+    running.wait(LONG).expect_code(130);
 }

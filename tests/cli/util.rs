@@ -378,16 +378,18 @@ pub fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool
 /// read-write, which (on Linux) does not wait for a reader as a write-only
 /// open would. wsship reads the FIFO to its end once this is dropped.
 pub fn fifo(path: &str) -> std::fs::File {
-    let c_path = std::ffi::CString::new(path).unwrap();
-    // SAFETY: mkfifo(3) with a valid C string.
-    assert_eq!(
-        unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) },
-        0,
-        "mkfifo {path}"
-    );
+    make_fifo(path);
     std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open(path)
         .unwrap()
+}
+
+/// A FIFO made at `path`, with no end of it open.
+pub fn make_fifo(path: &str) {
+    let c_path = std::ffi::CString::new(path).unwrap();
+    // SAFETY: mkfifo(3) with a valid C string.
+    let made = unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) };
+    assert_eq!(made, 0, "mkfifo {path}");
 }
