@@ -281,7 +281,8 @@ fn sections() -> Roff {
         "Patterns",
         "A FILE holding *, ? or [ is matched at start (oldest file first) and, with --follow, \
          every --scan-interval. A file found under a new name that is already open is not \
-         read twice. A pattern must not match compressed rotations.",
+         read twice, nor is a file named twice, or named and matched. A pattern must not \
+         match compressed rotations.",
     );
     item(
         &mut roff,

@@ -57,8 +57,21 @@ pub fn plan(inputs: &[Input], ledger: Option<&Ledger>) -> Plan {
             }
         }
     }
+    // A file named twice, or matched by a pattern as well as named, is read
+    // once, as --follow reads it: its lines are not sent twice, and the
+    // state keeps one position for it.
+    let mut ids: Vec<Option<FileId>> = planned.iter().map(identity).collect();
+    let mut index = 0;
+    while index < planned.len() {
+        match &ids[index] {
+            Some(id) if ids[..index].contains(&Some(id.clone())) => {
+                planned.remove(index);
+                ids.remove(index);
+            }
+            _ => index += 1,
+        }
+    }
     if let Some(ledger) = ledger {
-        let ids: Vec<Option<FileId>> = planned.iter().map(identity).collect();
         let dormant = ledger.dormant_records();
         let known = |id: &Option<FileId>| {
             id.as_ref()

@@ -231,3 +231,29 @@ fn a_fifo_without_a_writer_is_waited_for_and_a_signal_ends_the_wait() {
     running.signal(libc::SIGTERM);
     running.wait(LONG).expect_code(130);
 }
+
+#[test]
+fn a_file_given_twice_is_read_once() {
+    let server = Server::start(Behaviour::default());
+    let dir = TempDir::new("twice");
+    let a = temp_file(&dir, "a.log", b"a1\na2\n");
+    let b = temp_file(&dir, "b.log", b"b1\n");
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let pattern = dir.file("*.log");
+    let state = dir.file("app.state");
+    // Named twice, then matched again by a pattern (b.log is newer, so
+    // the pattern gives a.log first): each file once, where first given.
+    std::fs::File::options()
+        .write(true)
+        .open(b)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(60))
+        .unwrap();
+    let done = wsship(&["--url", &server.url(), "--state", &state, a, a, &pattern]).run(Vec::new());
+    done.expect_code(0);
+    assert_eq!(messages_of(&server.messages()), ["a1", "a2", "b1"]);
+    assert_eq!(done.summary()["read"], 3);
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert_eq!(saved["files"].as_array().unwrap().len(), 2, "{saved}");
+}
