@@ -521,20 +521,20 @@ fn shape(args: &Args) -> Result<Shape, String> {
     if shape.json_target.is_some() && !ndjson {
         return Err("--json-target needs --input-format ndjson".into());
     }
-    // Every key wsship writes itself, with the option that names it.
-    let mut keys: Vec<(&str, String)> = vec![
-        ("--message-key", shape.message_key.clone()),
-        ("--timestamp-key", shape.timestamp_key.clone()),
-    ];
-    if let Some(target) = &shape.json_target {
-        keys.push(("--json-target", target.clone()));
-    }
+    // Every key wsship writes itself, with the option that names it; a
+    // clash is reported on the later one, so the fixed name comes first.
+    let mut keys: Vec<(&str, String)> = Vec::new();
     if ndjson {
         // The member that says why a line was not an object.
         keys.push((
             "the \"error\" member of --input-format ndjson",
             "error".into(),
         ));
+    }
+    keys.push(("--message-key", shape.message_key.clone()));
+    keys.push(("--timestamp-key", shape.timestamp_key.clone()));
+    if let Some(target) = &shape.json_target {
+        keys.push(("--json-target", target.clone()));
     }
     for (key, _) in &shape.fields {
         keys.push(("--field", key.clone()));

@@ -46,7 +46,11 @@ fn bad_arguments_exit_2_with_a_clear_message() {
         ),
         (
             &["--input-format", "ndjson", "--field", "error=x"],
-            "the \"error\" member of --input-format ndjson",
+            "--field 'error' is also the \"error\" member of --input-format ndjson",
+        ),
+        (
+            &["--input-format", "ndjson", "--message-key", "error"],
+            "--message-key 'error' is also the \"error\" member of --input-format ndjson",
         ),
         (
             &["--json-target", "log"],
