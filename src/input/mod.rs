@@ -359,7 +359,7 @@ impl Reader<'_> {
                 "{}: not a regular file: read as it comes, with no position kept",
                 path.display()
             );
-            let mut source = Source::stream(path.to_path_buf(), file, self.config.max_len);
+            let mut source = Source::pipe(path.to_path_buf(), file, self.config.max_len);
             source.multiline = self.multiline(0);
             return Ok(source);
         }

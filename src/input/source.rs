@@ -92,27 +92,19 @@ impl Source {
         // SAFETY: descriptor 0 is open for the life of the process; the
         // ManuallyDrop keeps the File from closing it.
         let stdin = ManuallyDrop::new(unsafe { File::from_raw_fd(0) });
-        Source {
-            name: PathBuf::from("-"),
-            handle: Handle::Stdin(stdin),
-            splitter: LineSplitter::new(max_len, 0),
-            multiline: None,
-            offset: 0,
-            account: None,
-            passed: 0,
-            id: None,
-            head: Vec::new(),
-            follow: Following::new(),
-            stream: true,
-        }
+        Source::stream(PathBuf::from("-"), Handle::Stdin(stdin), max_len)
     }
 
     /// A file open that is not a regular file (see `is_stream`), read from
     /// where it stands.
-    pub fn stream(name: PathBuf, file: File, max_len: usize) -> Source {
+    pub fn pipe(name: PathBuf, file: File, max_len: usize) -> Source {
+        Source::stream(name, Handle::File(file), max_len)
+    }
+
+    fn stream(name: PathBuf, handle: Handle, max_len: usize) -> Source {
         Source {
             name,
-            handle: Handle::File(file),
+            handle,
             splitter: LineSplitter::new(max_len, 0),
             multiline: None,
             offset: 0,
