@@ -156,7 +156,7 @@ fn main() {
             &["--compress", "--message-per", "batch"],
         ),
     ];
-    const LEVELS: [Configuration; 5] = [
+    const LEVELS: [Configuration; 6] = [
         (
             "--compress-level 3",
             Input::Log,
@@ -183,6 +183,18 @@ fn main() {
                 "--compress",
                 "--compress-level",
                 "1",
+                "--message-per",
+                "batch",
+            ],
+        ),
+        (
+            "per batch, level 6",
+            Input::Log,
+            &[],
+            &[
+                "--compress",
+                "--compress-level",
+                "6",
                 "--message-per",
                 "batch",
             ],

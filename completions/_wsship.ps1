@@ -53,7 +53,7 @@ Register-ArgumentCompleter -Native -CommandName 'wsship' -ScriptBlock {
             [CompletionResult]::new('--batch-size', '--batch-size', [CompletionResultType]::ParameterName, 'Send a batch once it holds this many lines ...')
             [CompletionResult]::new('--flush-interval', '--flush-interval', [CompletionResultType]::ParameterName, '... or once this long has passed since its first line, whichever comes first')
             [CompletionResult]::new('--message-per', '--message-per', [CompletionResultType]::ParameterName, 'One WebSocket message per line, or one per batch holding its lines separated by newlines (newline-delimited JSON, or the raw lines), for servers that take that shape')
-            [CompletionResult]::new('--compress-level', '--compress-level', [CompletionResultType]::ParameterName, 'With --compress, the deflate level: 1 (fastest) to 9 (smallest). [default: 1; 6 with --message-per batch]')
+            [CompletionResult]::new('--compress-level', '--compress-level', [CompletionResultType]::ParameterName, 'With --compress, the deflate level: 1 (fastest) to 9 (smallest). [default: 1; 7 with --message-per batch]')
             [CompletionResult]::new('--max-len', '--max-len', [CompletionResultType]::ParameterName, 'Drop (never truncate) lines longer than this many bytes; K, M and G suffixes are binary')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'What each message holds: the JSON object, or the line itself')
             [CompletionResult]::new('--field', '--field', [CompletionResultType]::ParameterName, 'Add a constant string field to every JSON message (repeatable). A JSON line that has the key already keeps its own value')

@@ -50,7 +50,7 @@ set edit:completion:arg-completer[wsship] = {|@words|
             cand --batch-size 'Send a batch once it holds this many lines ...'
             cand --flush-interval '... or once this long has passed since its first line, whichever comes first'
             cand --message-per 'One WebSocket message per line, or one per batch holding its lines separated by newlines (newline-delimited JSON, or the raw lines), for servers that take that shape'
-            cand --compress-level 'With --compress, the deflate level: 1 (fastest) to 9 (smallest). [default: 1; 6 with --message-per batch]'
+            cand --compress-level 'With --compress, the deflate level: 1 (fastest) to 9 (smallest). [default: 1; 7 with --message-per batch]'
             cand --max-len 'Drop (never truncate) lines longer than this many bytes; K, M and G suffixes are binary'
             cand --format 'What each message holds: the JSON object, or the line itself'
             cand --field 'Add a constant string field to every JSON message (repeatable). A JSON line that has the key already keeps its own value'

@@ -32,7 +32,7 @@ complete -c wsship -s b -l batch-size -d 'Send a batch once it holds this many l
 complete -c wsship -l flush-interval -d '... or once this long has passed since its first line, whichever comes first' -r
 complete -c wsship -l message-per -d 'One WebSocket message per line, or one per batch holding its lines separated by newlines (newline-delimited JSON, or the raw lines), for servers that take that shape' -r -f -a "line\t'Each line (or multiline event) is a message'
 batch\t'Each batch is a message: its lines, one per line'"
-complete -c wsship -l compress-level -d 'With --compress, the deflate level: 1 (fastest) to 9 (smallest). [default: 1; 6 with --message-per batch]' -r
+complete -c wsship -l compress-level -d 'With --compress, the deflate level: 1 (fastest) to 9 (smallest). [default: 1; 7 with --message-per batch]' -r
 complete -c wsship -l max-len -d 'Drop (never truncate) lines longer than this many bytes; K, M and G suffixes are binary' -r
 complete -c wsship -l format -d 'What each message holds: the JSON object, or the line itself' -r -f -a "json\t'{"timestamp":"...","message":"..."} plus any --field'
 raw\t'The line itself, as read'"

@@ -275,7 +275,7 @@ pub struct Args {
     #[arg(long, env = "WSSHIP_COMPRESS", help_heading = "Compression")]
     pub compress: bool,
 
-    /// With --compress, the deflate level: 1 (fastest) to 9 (smallest). [default: 1; 6 with
+    /// With --compress, the deflate level: 1 (fastest) to 9 (smallest). [default: 1; 7 with
     /// --message-per batch]
     #[arg(long, env = "WSSHIP_COMPRESS_LEVEL", value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=9), help_heading = "Compression")]

@@ -229,8 +229,8 @@ fn sections() -> Roff {
              With a message per line, --compress-level 1, the default, keeps about a quarter of \
              the uncompressed throughput and cuts the bytes about fivefold; higher levels \
              compress a little more at a tenth of the speed, since every message ends a \
-             deflate block. With --message-per batch the default is level 6, which makes about \
-             what gzip -6 makes.",
+             deflate block. With --message-per batch the default is level 7, which makes a \
+             little less than gzip -6 makes.",
         )],
     );
     paragraph(
