@@ -17,6 +17,14 @@ fn values(server: &Server) -> Vec<Value> {
         .collect()
 }
 
+/// The "message" member of each value, its timestamp checked.
+fn message_values(server: &Server) -> Vec<Value> {
+    without_timestamps(values(server))
+        .into_iter()
+        .map(|v| v["message"].clone())
+        .collect()
+}
+
 /// The values with their timestamp checked (RFC 3339, ms, UTC) and removed.
 fn without_timestamps(values: Vec<Value>) -> Vec<Value> {
     values
@@ -197,10 +205,7 @@ fn a_python_traceback_is_one_event() {
     .run(PYTHON)
     .expect_code(0);
     let lines: Vec<&str> = PYTHON.lines().collect();
-    let messages: Vec<Value> = without_timestamps(values(&server))
-        .into_iter()
-        .map(|v| v["message"].clone())
-        .collect();
+    let messages = message_values(&server);
     assert_eq!(
         messages,
         [
@@ -253,10 +258,7 @@ fn an_event_over_max_len_is_dropped_and_counted_while_its_neighbours_arrive() {
     ])
     .run(input);
     done.expect_code(0);
-    let messages: Vec<Value> = without_timestamps(values(&server))
-        .into_iter()
-        .map(|v| v["message"].clone())
-        .collect();
+    let messages = message_values(&server);
     assert_eq!(messages, [json!("S before"), json!("S after")]);
     let summary = done.summary();
     assert_eq!(
@@ -336,10 +338,7 @@ fn max_lines_splits_a_long_event_and_loses_nothing() {
     ])
     .run(input);
     done.expect_code(0);
-    let messages: Vec<Value> = without_timestamps(values(&server))
-        .into_iter()
-        .map(|v| v["message"].clone())
-        .collect();
+    let messages = message_values(&server);
     assert_eq!(
         messages,
         [

@@ -271,6 +271,30 @@ impl Server {
         (log.keepalives, log.confirmations)
     }
 
+    /// After an echoing run of `lines` lines: each arrived once, over one
+    /// connection. A deadlock that --write-timeout broke would show as a
+    /// reconnect and a resend: neither may happen.
+    #[track_caller]
+    pub fn assert_echoed_without_a_stall(&self, done: &crate::util::Finished, lines: u64) {
+        done.expect_code(0);
+        let summary = done.summary();
+        assert_eq!(
+            (
+                summary["sent"],
+                summary["reconnects"],
+                summary["resent"],
+                summary["retries"]
+            ),
+            (lines, 0, 0, 0)
+        );
+        assert_eq!(
+            self.messages().len() as u64,
+            lines,
+            "each line exactly once"
+        );
+        assert_eq!(self.connections(), 1);
+    }
+
     pub fn connections(&self) -> usize {
         self.shared.log.lock().unwrap().connections
     }
