@@ -64,11 +64,23 @@ pub fn io_reason(err: &std::io::Error) -> String {
     }
 }
 
-/// `n` and `word`, plural unless `n` is one: "1 line", "2 lines".
-pub fn count(n: usize, word: &str) -> String {
-    match n {
-        1 => format!("1 {word}"),
-        n => format!("{n} {word}s"),
+/// `n` and `word`, plural unless `n` is one: "1 line", "2 lines". Written
+/// only if the message is shown: nothing is formatted for a hidden one.
+pub fn count(n: usize, word: &str) -> Count<'_> {
+    Count { n, word }
+}
+
+pub struct Count<'a> {
+    n: usize,
+    word: &'a str,
+}
+
+impl std::fmt::Display for Count<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.n {
+            1 => write!(f, "1 {}", self.word),
+            n => write!(f, "{n} {}s", self.word),
+        }
     }
 }
 
@@ -78,8 +90,8 @@ mod tests {
 
     #[test]
     fn counts_are_singular_only_for_one() {
-        assert_eq!(count(0, "line"), "0 lines");
-        assert_eq!(count(1, "line"), "1 line");
-        assert_eq!(count(2, "attempt"), "2 attempts");
+        assert_eq!(count(0, "line").to_string(), "0 lines");
+        assert_eq!(count(1, "line").to_string(), "1 line");
+        assert_eq!(count(2, "attempt").to_string(), "2 attempts");
     }
 }
