@@ -614,25 +614,10 @@ unsafe fn skip_plain_avx2(bytes: &[u8], mut i: usize) -> usize {
 pub fn skip_plain_short(bytes: &[u8], i: usize) -> usize {
     #[cfg(target_arch = "x86_64")]
     if i + 16 <= bytes.len() {
-        use std::arch::x86_64::{
-            __m128i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8,
-            _mm_or_si128, _mm_set1_epi8,
-        };
-        // SAFETY: SSE2 is part of every x86_64 CPU; the 16 bytes at `i` lie
-        // within `bytes`.
-        let found = unsafe {
-            let block = _mm_loadu_si128(bytes.as_ptr().add(i).cast::<__m128i>());
-            _mm_movemask_epi8(_mm_or_si128(
-                _mm_cmplt_epi8(block, _mm_set1_epi8(0x20)),
-                _mm_or_si128(
-                    _mm_cmpeq_epi8(block, _mm_set1_epi8(b'"' as i8)),
-                    _mm_cmpeq_epi8(block, _mm_set1_epi8(b'\\' as i8)),
-                ),
-            )) as u32
-        };
-        return match found {
+        // SAFETY: the 16 bytes at `i` lie within `bytes`.
+        return match unsafe { odd_sse2(bytes, i) } {
             0 => skip_plain(bytes, i + 16),
-            _ => i + found.trailing_zeros() as usize,
+            found => i + found.trailing_zeros() as usize,
         };
     }
     skip_plain(bytes, i)
@@ -641,49 +626,54 @@ pub fn skip_plain_short(bytes: &[u8], i: usize) -> usize {
 /// `skip_plain` sixteen bytes a step, for every x86_64 CPU.
 #[cfg(target_arch = "x86_64")]
 fn skip_plain_sse2(bytes: &[u8], mut i: usize) -> usize {
+    // Sixteen bytes per step, where the word scan takes eight.
+    while i + 16 <= bytes.len() {
+        // SAFETY: the 16 bytes at `i` lie within `bytes`.
+        let found = unsafe { odd_sse2(bytes, i) };
+        if found != 0 {
+            return i + found.trailing_zeros() as usize;
+        }
+        i += 16;
+    }
+    // The last bytes: the block that ends with them, read again from
+    // where it overlaps, rather than a byte at a time.
+    if i < bytes.len() && bytes.len() >= 16 {
+        let last = bytes.len() - 16;
+        // SAFETY: the 16 bytes at `last` are the last of `bytes`.
+        let found = unsafe { odd_sse2(bytes, last) } >> (i - last);
+        return match found {
+            0 => bytes.len(),
+            _ => i + found.trailing_zeros() as usize,
+        };
+    }
+    skip_plain_words(bytes, i)
+}
+
+/// One bit per byte of the sixteen at `at` that is not plain. Compared as
+/// signed bytes, everything from 0x80 up is negative, so one comparison
+/// finds control characters and non-ASCII bytes alike.
+///
+/// # Safety
+/// The sixteen bytes at `at` must lie within `bytes`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn odd_sse2(bytes: &[u8], at: usize) -> u32 {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
         _mm_set1_epi8,
     };
-    // Sixteen bytes per step, where the word scan takes eight. Compared as
-    // signed bytes, everything from 0x80 up is negative, so one comparison
-    // finds control characters and non-ASCII bytes alike.
-    // SAFETY: SSE2 is part of every x86_64 CPU, and each unaligned load reads
-    // 16 bytes that lie within `bytes`.
+    // SAFETY: SSE2 is part of every x86_64 CPU, and the unaligned load reads
+    // 16 bytes that lie within `bytes`, as the caller promised.
     unsafe {
-        let space = _mm_set1_epi8(0x20);
-        let quote = _mm_set1_epi8(b'"' as i8);
-        let backslash = _mm_set1_epi8(b'\\' as i8);
-        // One bit per odd byte of the 16 at `at`.
-        let odd = |at: usize| {
-            let block = _mm_loadu_si128(bytes.as_ptr().add(at).cast::<__m128i>());
-            _mm_movemask_epi8(_mm_or_si128(
-                _mm_cmplt_epi8(block, space),
-                _mm_or_si128(
-                    _mm_cmpeq_epi8(block, quote),
-                    _mm_cmpeq_epi8(block, backslash),
-                ),
-            )) as u32
-        };
-        while i + 16 <= bytes.len() {
-            let found = odd(i);
-            if found != 0 {
-                return i + found.trailing_zeros() as usize;
-            }
-            i += 16;
-        }
-        // The last bytes: the block that ends with them, read again from
-        // where it overlaps, rather than a byte at a time.
-        if i < bytes.len() && bytes.len() >= 16 {
-            let last = bytes.len() - 16;
-            let found = odd(last) >> (i - last);
-            return match found {
-                0 => bytes.len(),
-                _ => i + found.trailing_zeros() as usize,
-            };
-        }
+        let block = _mm_loadu_si128(bytes.as_ptr().add(at).cast::<__m128i>());
+        _mm_movemask_epi8(_mm_or_si128(
+            _mm_cmplt_epi8(block, _mm_set1_epi8(0x20)),
+            _mm_or_si128(
+                _mm_cmpeq_epi8(block, _mm_set1_epi8(b'"' as i8)),
+                _mm_cmpeq_epi8(block, _mm_set1_epi8(b'\\' as i8)),
+            ),
+        )) as u32
     }
-    skip_plain_words(bytes, i)
 }
 
 /// `skip_plain` a word, then a byte, at a time.
