@@ -31,6 +31,9 @@ position moves only past lines confirmed sent or dropped by policy, and the next
 starts there: after a crash nothing is lost, and only lines unconfirmed at the crash \
 or confirmed after the last state write (about once a second) are sent twice.
 
+Environment: every option can be set by the variable shown with it. A switch takes 1, \
+yes, on or true, or 0, no, off or false. Durations (100ms, 5s, 1m30s) are at most a year.
+
 Exit status:
   0    every line read was sent or dropped by policy (--max-len)
   1    a line failed, an input could not be read, the server refused us, or the
@@ -56,7 +59,8 @@ pub struct Args {
 
     /// Keep reading each FILE as it grows, as `tail -F` does: across rotation (rename or
     /// truncation), deletion and re-creation. Runs until a signal.
-    #[arg(short = 'F', long, env = "WSSHIP_FOLLOW", help_heading = "Input")]
+    #[arg(short = 'F', long, env = "WSSHIP_FOLLOW", value_parser = boolish(),
+          help_heading = "Input")]
     pub follow: bool,
 
     /// Keep in FILE how far each input file has been delivered, and start there next time.
@@ -157,7 +161,7 @@ pub struct Args {
     pub key: Option<PathBuf>,
 
     /// Do not verify the server's certificate or name (warns on every run).
-    #[arg(long, env = "WSSHIP_INSECURE", help_heading = "TLS")]
+    #[arg(long, env = "WSSHIP_INSECURE", value_parser = boolish(), help_heading = "TLS")]
     pub insecure: bool,
 
     /// Verify the certificate against, and send as SNI, this name instead of the URL's host.
@@ -272,7 +276,8 @@ pub struct Args {
 
     /// Offer permessage-deflate (RFC 7692) and, when the server accepts it, compress every
     /// message on that connection; when it declines, messages go uncompressed (-v says so).
-    #[arg(long, env = "WSSHIP_COMPRESS", help_heading = "Compression")]
+    #[arg(long, env = "WSSHIP_COMPRESS", value_parser = boolish(),
+          help_heading = "Compression")]
     pub compress: bool,
 
     /// With --compress, the deflate level: 1 (fastest) to 9 (smallest). [default: 1; 7 with
@@ -412,7 +417,7 @@ pub struct Args {
     pub stats_format: StatsFormat,
 
     /// Write the messages that would be sent to stdout, one per line, instead of connecting.
-    #[arg(long, env = "WSSHIP_DRY_RUN", help_heading = "Output")]
+    #[arg(long, env = "WSSHIP_DRY_RUN", value_parser = boolish(), help_heading = "Output")]
     pub dry_run: bool,
 
     /// Print only errors: no summary, no outage notices.
@@ -420,13 +425,15 @@ pub struct Args {
         short,
         long,
         env = "WSSHIP_QUIET",
+        value_parser = boolish(),
         conflicts_with = "verbose",
         help_heading = "Output"
     )]
     pub quiet: bool,
 
     /// Also print each connection event and retry.
-    #[arg(short, long, env = "WSSHIP_VERBOSE", help_heading = "Output")]
+    #[arg(short, long, env = "WSSHIP_VERBOSE", value_parser = boolish(),
+          help_heading = "Output")]
     pub verbose: bool,
 }
 
@@ -552,9 +559,24 @@ pub enum RetryLimit {
     Forever,
 }
 
+/// The longest duration any option takes. Longer ones are mistakes, and
+/// one added to the clock could overflow it.
+const DURATION_MAX: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s)
-        .map_err(|e| format!("{e} (examples: 100ms, 5s, 1m30s; 0 where zero makes sense)"))
+    let duration = humantime::parse_duration(s)
+        .map_err(|e| format!("{e} (examples: 100ms, 5s, 1m30s; 0 where zero makes sense)"))?;
+    match duration <= DURATION_MAX {
+        true => Ok(duration),
+        false => Err("too long: at most 1 year (365 days)".to_string()),
+    }
+}
+
+/// A switch's value from the environment, as systemd units and shells write
+/// it: 1, yes, on, true (or y, t) and 0, no, off, false (or n, f), in any
+/// case. On the command line a switch takes no value.
+fn boolish() -> clap::builder::BoolishValueParser {
+    clap::builder::BoolishValueParser::new()
 }
 
 fn parse_size(s: &str) -> Result<usize, String> {
@@ -613,6 +635,18 @@ mod tests {
         assert!(parse_size("0").is_err());
         assert!(parse_size("1T").is_err());
         assert!(parse_size("many").is_err());
+    }
+
+    #[test]
+    fn durations_up_to_a_year() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("365d"), Ok(DURATION_MAX));
+        assert_eq!(
+            parse_duration("366d"),
+            Err("too long: at most 1 year (365 days)".to_string())
+        );
+        assert!(parse_duration("300000000000y").is_err());
+        assert!(parse_duration("soon").is_err());
     }
 
     #[test]

@@ -326,7 +326,9 @@ fn sections() -> Roff {
         &mut roff,
         [roman(
             "Every option can be set through an environment variable; an option on the command \
-             line takes precedence.",
+             line takes precedence. A switch set this way takes 1, yes, on or true to turn it \
+             on and 0, no, off or false to leave it off, in any case; anything else is a usage \
+             error. Durations (100ms, 5s, 1m30s) are at most a year.",
         )],
     );
     for arg in Args::command().get_arguments() {

@@ -97,6 +97,25 @@ fn bad_arguments_exit_2_with_a_clear_message() {
         (&["-F", "--scan-interval", "0", "a.log"], "--scan-interval"),
         (&["--start-at", "middle", "a.log"], "--start-at"),
         (&["--no-such-option"], "--no-such-option"),
+        // Added to the clock, these overflowed it: a panic, not a usage error.
+        (
+            &["--dry-run", "--flush-interval", "300000000000y"],
+            "'300000000000y' for '--flush-interval <DURATION>': too long: at most 1 year",
+        ),
+        (
+            &["--dry-run", "--drain-timeout", "366d"],
+            "too long: at most 1 year",
+        ),
+        (
+            &[
+                "--dry-run",
+                "--multiline-start",
+                "a",
+                "--multiline-timeout",
+                "1000y",
+            ],
+            "too long: at most 1 year",
+        ),
     ];
     for (args, needle) in cases {
         let done = wsship(args).run(Vec::new());
@@ -113,6 +132,45 @@ fn bad_arguments_exit_2_with_a_clear_message() {
         );
         assert!(!done.stderr.contains("panicked"), "{}", done.stderr);
     }
+}
+
+#[test]
+fn switches_from_the_environment_take_what_systemd_and_shells_write() {
+    for (value, on) in [
+        ("1", true),
+        ("yes", true),
+        ("on", true),
+        ("true", true),
+        ("YES", true),
+        ("0", false),
+        ("no", false),
+        ("off", false),
+        ("false", false),
+        ("Off", false),
+    ] {
+        // --dry-run writes the message to stdout; without it the message
+        // goes to a server that refuses, and fails. -q leaves out the
+        // summary.
+        let done = wsship(&["--addr", "127.0.0.1:1", "--retry-limit", "0"])
+            .env("WSSHIP_DRY_RUN", value)
+            .env("WSSHIP_QUIET", value)
+            .run("a line\n");
+        done.expect_code(if on { 0 } else { 1 });
+        assert_eq!(
+            done.stdout.contains("\"message\":\"a line\""),
+            on,
+            "{value}"
+        );
+        assert_eq!(
+            done.stderr.contains("summary: "),
+            !on,
+            "WSSHIP_QUIET={value}:\n{}",
+            done.stderr
+        );
+    }
+    let done = wsship(&[]).env("WSSHIP_FOLLOW", "maybe").run("");
+    done.expect_code(2);
+    done.expect_stderr("invalid value 'maybe' for '--follow'");
 }
 
 #[test]
