@@ -361,13 +361,15 @@ fn sections() -> Roff {
     paragraph(
         &mut roff,
         [roman(
-            "With --confirm pong (the default) each write is followed by a Ping carrying its \
-             sequence number. A write is one batch, or several small batches that were \
+            "With --confirm pong (the default) each write is followed by a Ping carrying 8 \
+             random bytes. A write is one batch, or several small batches that were \
              waiting in the queue together (up to the larger of 256 lines and --batch-size). \
-             Its batches count as sent only when the matching Pong arrives: a server answers \
-             a Ping only after reading every frame sent before it. Until then they wait in a \
+             Its batches count as sent only when the Pong carrying those bytes back (or those \
+             of a later Ping on the same connection) arrives: a server answers a Ping only \
+             after reading every frame sent before it. Until then they wait in a \
              window of at most --max-in-flight unanswered Pings per connection; when the \
-             window is full the worker waits. With --confirm write a batch counts as sent \
+             window is full the worker waits. Pongs nobody asked for, or with other payloads, \
+             confirm nothing and are ignored (-v says so). With --confirm write a batch counts as sent \
              once written and flushed (with --dry-run, once written to standard output).",
         )],
     );

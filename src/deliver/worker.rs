@@ -407,13 +407,10 @@ impl<'a> Worker<'a> {
     /// Counts as sent every batch the connection's Pongs have confirmed.
     fn absorb(&mut self, conn: &Connection<'a>) {
         let pongs = conn.pongs();
-        if pongs.count > 0 {
+        if pongs.answers > 0 {
             self.silent_connections = 0;
         }
-        if self
-            .keepalive
-            .is_some_and(|sent| pongs.last.is_some_and(|last| last >= sent))
-        {
+        if !pongs.keepalive_waiting() {
             self.keepalive = None;
         }
         let Some(confirmed) = pongs.confirmed else {
@@ -432,7 +429,7 @@ impl<'a> Worker<'a> {
     /// answered a Ping on this connection is taken not to answer them at
     /// all, which is what that mode is for: its keepalives prove nothing.
     fn check_deadlines(&self, conn: &Connection<'a>) -> Result<(), Error> {
-        let answers = self.config.confirm == Confirm::Pong || conn.pongs().count > 0;
+        let answers = self.config.confirm == Confirm::Pong || conn.pongs().answers > 0;
         let keepalive = self.keepalive.filter(|_| answers);
         let oldest = self
             .window
@@ -453,7 +450,7 @@ impl<'a> Worker<'a> {
     /// row, is more likely a server without Pings than a dead link: say so
     /// once rather than reconnect forever.
     fn judge(&mut self, err: Error, conn: &Connection<'a>) -> Error {
-        if matches!(err, Error::Timeout(Stage::Ping)) && conn.pongs().count == 0 {
+        if matches!(err, Error::Timeout(Stage::Ping)) && conn.pongs().answers == 0 {
             self.silent_connections += 1;
             if self.silent_connections >= 2 {
                 return Error::NoPongs;
@@ -501,7 +498,7 @@ impl<'a> Worker<'a> {
     }
 
     fn connect(&mut self) -> Result<Connection<'a>, Error> {
-        let conn = Connection::open(self.config, self.endpoint(), self.shutdown)?;
+        let conn = Connection::open(self.id, self.config, self.endpoint(), self.shutdown)?;
         if std::mem::replace(&mut self.connected_before, true) {
             self.tally.stats.reconnect();
         }

@@ -34,6 +34,7 @@ use crate::error::{Error, Stage};
 use crate::messages;
 use crate::net::deflate::{self, Agreed, Deflate, Incoming};
 use crate::net::framer::Framer;
+use crate::net::pongs::{Pong, Pongs};
 use crate::net::proxy::{self, Proxy};
 use crate::net::tls::{Stream, tls_error};
 use crate::shutdown::Shutdown;
@@ -49,6 +50,8 @@ const SERVER_READS: usize = 16 * 1024;
 const SERVICE_EVERY: Duration = Duration::from_millis(10);
 
 pub struct Connection<'a> {
+    /// The worker that owns it, for what -v says.
+    worker: usize,
     ws: WebSocket<Outbox>,
     masks: Masks,
     /// Frames sized batches (--compress, --message-per batch).
@@ -146,27 +149,6 @@ impl Write for Outbox {
     }
 }
 
-/// What the Pongs of one connection have told us.
-#[derive(Debug, Default)]
-pub struct Pongs {
-    /// The highest batch sequence number confirmed.
-    pub confirmed: Option<u64>,
-    /// Any Pong at all, confirming or keepalive.
-    pub count: u64,
-    pub last: Option<Instant>,
-}
-
-impl Pongs {
-    fn record(&mut self, payload: &[u8]) {
-        self.count += 1;
-        self.last = Some(Instant::now());
-        if let Ok(bytes) = <[u8; 8]>::try_from(payload) {
-            let sequence = u64::from_be_bytes(bytes);
-            self.confirmed = Some(self.confirmed.map_or(sequence, |c| c.max(sequence)));
-        }
-    }
-}
-
 /// Readiness we wait for: data to read, and room to write when output is pending.
 #[derive(Clone, Copy)]
 enum Want {
@@ -176,6 +158,7 @@ enum Want {
 
 impl<'a> Connection<'a> {
     pub fn open(
+        worker: usize,
         config: &Config,
         endpoint: &Endpoint,
         shutdown: &'a Shutdown,
@@ -270,6 +253,7 @@ impl<'a> Connection<'a> {
         };
         unblock().map_err(|e| Error::Handshake(e.into()))?;
         Ok(Connection {
+            worker,
             ws,
             masks: Masks::new(),
             framer,
@@ -281,11 +265,12 @@ impl<'a> Connection<'a> {
         })
     }
 
-    /// Queues the frames of some batches, then, with `confirm`, a Ping whose
-    /// payload is that sequence number, then writes them all out. A server
-    /// answers a Ping only after reading every frame before it (RFC 6455
-    /// section 5.5.2 and the in-order delivery of one TCP stream), so its
-    /// Pong proves the batches were read.
+    /// Queues the frames of some batches, then, with `confirm`, a Ping with
+    /// a payload of 8 random bytes that stands for that sequence number,
+    /// then writes them all out. A server answers a Ping only after reading
+    /// every frame before it (RFC 6455 section 5.5.2 and the in-order
+    /// delivery of one TCP stream), so the Pong that carries those bytes
+    /// back proves the batches were read (`pongs`).
     pub fn send<'b>(
         &mut self,
         batches: impl Iterator<Item = &'b Batch>,
@@ -305,8 +290,13 @@ impl<'a> Connection<'a> {
             }
         }
         if let Some(sequence) = confirm {
+            // Drawn like masking keys: from a generator a server cannot
+            // predict, so only one that read the Ping can answer it.
+            let [a, b] = [self.masks.key(), self.masks.key()];
+            let payload = [a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]];
+            self.pongs.pinged(payload, sequence);
             let key = self.masks.key();
-            queue.push_back(frame::control(frame::PING, &sequence.to_be_bytes(), key));
+            queue.push_back(frame::control(frame::PING, &payload, key));
         }
         self.flush()?;
         // What the server sent is read while the socket is full and,
@@ -322,6 +312,7 @@ impl<'a> Connection<'a> {
     pub fn ping(&mut self) -> Result<(), Error> {
         let ping = frame::control(frame::PING, &[], self.masks.key());
         self.ws.get_mut().queue.push_back(ping);
+        self.pongs.pinged_keepalive();
         self.flush()
     }
 
@@ -333,7 +324,7 @@ impl<'a> Connection<'a> {
         self.serviced = Instant::now();
         loop {
             match self.ws.read() {
-                Ok(Message::Pong(payload)) => self.pongs.record(&payload),
+                Ok(Message::Pong(payload)) => self.pong(&payload),
                 Ok(Message::Close(frame)) => {
                     // Whatever happens to the handshake, the server is gone.
                     let _ = self.finish_close();
@@ -352,6 +343,18 @@ impl<'a> Connection<'a> {
                 }
                 Err(e) => return Err(Error::from_session(e)),
             }
+        }
+    }
+
+    /// Takes in a Pong; says once, with -v, that Pongs answering nothing
+    /// of ours are ignored.
+    fn pong(&mut self, payload: &[u8]) {
+        if self.pongs.record(payload) == Pong::Ignored && self.pongs.ignored == 1 {
+            messages::info!(
+                "worker {}: the server sent a Pong that answers none of our Pings: ignored, as \
+                 every such Pong on this connection will be (it proves nothing was read)",
+                self.worker
+            );
         }
     }
 
@@ -407,7 +410,7 @@ impl<'a> Connection<'a> {
             };
             let flushed = self.ws.get_mut().drain().map_err(io_lost)?;
             match self.ws.read() {
-                Ok(Message::Pong(payload)) => self.pongs.record(&payload),
+                Ok(Message::Pong(payload)) => self.pong(&payload),
                 Ok(_) => {}
                 Err(tungstenite::Error::ConnectionClosed) => return Ok(()),
                 Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -471,6 +474,18 @@ impl<'a> Connection<'a> {
                     }
                 }
             }
+        }
+    }
+}
+
+impl Drop for Connection<'_> {
+    fn drop(&mut self) {
+        if self.pongs.ignored > 1 {
+            messages::info!(
+                "worker {}: {} that answered none of our Pings ignored on this connection",
+                self.worker,
+                messages::count(self.pongs.ignored as usize, "Pong")
+            );
         }
     }
 }

@@ -193,3 +193,42 @@ fn confirm_write_keeps_a_connection_whose_server_ignores_keepalives() {
     assert_eq!(server.connections(), 1, "no reconnect: {}", done.stderr);
     assert_eq!(messages_of(&server.messages()), ["first", "second"]);
 }
+
+#[test]
+fn pongs_that_answer_no_ping_of_ours_confirm_nothing() {
+    // Pongs nobody asked for, 8 bytes each, and Pings answered with other
+    // payloads: the server reads every line, and proves none of it.
+    let server = Server::start(Behaviour {
+        false_pongs: true,
+        ..Behaviour::default()
+    });
+    let done = wsship(&[
+        "--url",
+        &server.url(),
+        "--retry-limit",
+        "0",
+        "--ping-timeout",
+        "2s",
+        "-v",
+    ])
+    .run(numbered(1000));
+    done.expect_code(1);
+    let summary = done.summary();
+    assert_eq!(
+        (summary["sent"], summary["failed"]),
+        (0, 1000),
+        "{summary:?}"
+    );
+    assert_eq!(server.messages().len(), 1000, "the server read them all");
+    done.expect_stderr(
+        "worker 0: the server sent a Pong that answers none of our Pings: ignored, as every \
+         such Pong on this connection will be (it proves nothing was read)",
+    );
+    done.expect_stderr("Pongs that answered none of our Pings ignored on this connection");
+    assert_eq!(
+        done.stderr.matches("answers none of our Pings").count(),
+        1,
+        "said once:\n{}",
+        done.stderr
+    );
+}

@@ -34,6 +34,10 @@ pub struct Behaviour {
     pub subprotocol: Option<&'static str>,
     /// Never answer a Ping: frames are read raw, with no automatic Pong.
     pub deaf: bool,
+    /// Read frames raw and lie about them: volunteer 8-byte Pongs nobody
+    /// asked for (the count so far, a Ping's payload with a bit changed)
+    /// and answer each Ping with its payload reversed. None proves a read.
+    pub false_pongs: bool,
     /// After this many messages on one connection, drop it abruptly (a
     /// crash or kill: no Close, whatever is unread is lost), answering no
     /// further Ping; the next connection is served afresh.
@@ -422,8 +426,8 @@ fn connection(stream: impl Read + Write, behaviour: Behaviour, shared: &Shared, 
     if behaviour.black_hole {
         thread::sleep(Duration::from_secs(3600));
     }
-    if behaviour.deaf {
-        return read_raw_frames(ws.get_mut(), shared, id);
+    if behaviour.deaf || behaviour.false_pongs {
+        return read_raw_frames(ws.get_mut(), shared, id, behaviour.false_pongs);
     }
     if let Some(deflate) = behaviour.deflate {
         return deflate_frames(ws.get_mut(), shared, id, deflate);
@@ -495,12 +499,15 @@ fn connection(stream: impl Read + Write, behaviour: Behaviour, shared: &Shared, 
     }
 }
 
-/// Reads text frames straight off the socket, so that no Pong is ever sent;
-/// an unmasked frame is counted and ends the connection, as a server must.
-fn read_raw_frames(stream: impl Read + Write, shared: &Shared, id: usize) {
-    use tungstenite::protocol::frame::FrameSocket;
+/// Reads text frames straight off the socket, so that no true Pong is ever
+/// sent (with `lie`, only false ones); an unmasked frame is counted and ends
+/// the connection, as a server must.
+fn read_raw_frames(stream: impl Read + Write, shared: &Shared, id: usize, lie: bool) {
     use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
+    use tungstenite::protocol::frame::{Frame, FrameSocket};
     let mut frames = FrameSocket::new(stream);
+    let mut texts: u64 = 0;
+    let mut last_ping = [0u8; 8];
     while let Ok(Some(frame)) = frames.read(None) {
         let Some(mask) = frame.header().mask else {
             return record(shared, |log| log.unmasked += 1);
@@ -511,18 +518,48 @@ fn read_raw_frames(stream: impl Read + Write, shared: &Shared, id: usize) {
             .enumerate()
             .map(|(i, b)| b ^ mask[i % 4])
             .collect();
+        let mut lies = Vec::new();
         match frame.header().opcode {
-            OpCode::Data(Data::Text) => record(shared, |log| {
-                log.messages
-                    .push(String::from_utf8_lossy(&payload).into_owned());
-                log.sources.push(id);
-            }),
-            OpCode::Control(Control::Ping) => record(shared, |log| match payload.is_empty() {
-                true => log.keepalives += 1,
-                false => log.confirmations += 1,
-            }),
+            OpCode::Data(Data::Text) => {
+                record(shared, |log| {
+                    log.messages
+                        .push(String::from_utf8_lossy(&payload).into_owned());
+                    log.sources.push(id);
+                });
+                // Heartbeats of the size wsship's Pings carry: the count of
+                // messages (as a sequence number would be), and the last
+                // Ping's payload with its last bit turned.
+                texts += 1;
+                lies.push(texts.to_be_bytes().to_vec());
+                lies.push((texts - 1).to_be_bytes().to_vec());
+                let mut near = last_ping;
+                near[7] ^= 1;
+                lies.push(near.to_vec());
+            }
+            OpCode::Control(Control::Ping) => {
+                record(shared, |log| match payload.is_empty() {
+                    true => log.keepalives += 1,
+                    false => log.confirmations += 1,
+                });
+                if let Ok(ping) = <[u8; 8]>::try_from(&payload[..]) {
+                    last_ping = ping;
+                }
+                let mut reversed = payload.clone();
+                reversed.reverse();
+                if reversed == payload {
+                    reversed.push(0);
+                }
+                lies.push(reversed);
+            }
             OpCode::Control(Control::Close) => return,
             _ => {}
+        }
+        if lie {
+            for pong in lies {
+                if frames.send(Frame::pong(pong)).is_err() {
+                    return;
+                }
+            }
         }
     }
 }
