@@ -32,8 +32,9 @@ use crate::config::{Config, Endpoint, MessagePer};
 use crate::encode::frame::{self, Masks};
 use crate::error::{Error, Stage};
 use crate::messages;
-use crate::net::deflate::{self, Agreed, Deflate, Incoming};
+use crate::net::deflate::{self, Agreed, Deflate};
 use crate::net::framer::Framer;
+use crate::net::incoming::Incoming;
 use crate::net::pongs::{Pong, Pongs};
 use crate::net::proxy::{self, Proxy};
 use crate::net::tls::{Stream, tls_error};
@@ -71,9 +72,9 @@ pub struct Outbox {
     queue: VecDeque<Bytes>,
     /// During the opening handshake, writes go straight to the socket.
     passthrough: bool,
-    /// With permessage-deflate agreed, what the server sends is rewritten
-    /// for tungstenite as it is read.
-    incoming: Option<Incoming>,
+    /// What the server sends, from the handshake's response on, rewritten
+    /// as it is read so that no data frame of its can fail the connection.
+    incoming: Incoming,
 }
 
 /// Slices handed to one `writev` (Linux takes up to 1024). A write of small
@@ -121,9 +122,7 @@ impl Outbox {
 impl Read for Outbox {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.stream.read(buf)?;
-        if let Some(incoming) = &mut self.incoming {
-            incoming.rewrite(&mut buf[..n]);
-        }
+        self.incoming.rewrite(&mut buf[..n]);
         Ok(n)
     }
 }
@@ -223,7 +222,7 @@ impl<'a> Connection<'a> {
             stream,
             queue: VecDeque::new(),
             passthrough: true,
-            incoming: None,
+            incoming: Incoming::default(),
         };
         let (mut ws, response) =
             tungstenite::client::client_with_config(request, outbox, Some(ws_config))
@@ -241,9 +240,6 @@ impl<'a> Connection<'a> {
             ));
         }
         let framer = framer(config, agreed);
-        if agreed.is_some() {
-            ws.get_mut().incoming = Some(Incoming::default());
-        }
 
         let tcp = ws.get_ref().stream.tcp();
         let unblock = || -> io::Result<()> {

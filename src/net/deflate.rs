@@ -1,10 +1,10 @@
-//! permessage-deflate (RFC 7692): the offer, the server's answer, the
-//! compressor of one connection, and the rewriting of what the server
-//! sends so that tungstenite, which knows no extension, reads it.
+//! permessage-deflate (RFC 7692): the offer, the server's answer, and the
+//! compressor of one connection.
 //!
 //! Only our messages are compressed here: wsship discards the data messages
 //! a server sends (an echo, at most), so a compressed one from the server
-//! is read as an opaque binary message instead of being inflated.
+//! is read as an opaque binary message instead of being inflated
+//! (`incoming`).
 
 use flate2::{Compress, Compression, FlushCompress};
 
@@ -140,79 +140,6 @@ impl Deflate {
     }
 }
 
-/// Rewrites the server's frames as they are read: a data frame with RSV1
-/// set (compressed, which only a connection that negotiated the extension
-/// may get) becomes an uncompressed binary one. tungstenite fails a frame
-/// with a reserved bit set, and would check a compressed text message as
-/// UTF-8; wsship discards data messages, so their content may stay as it is.
-#[derive(Default)]
-pub struct Incoming {
-    /// The header being read: its bytes so far.
-    header: [u8; 14],
-    have: usize,
-    /// Payload bytes of the current frame still to come.
-    payload: u64,
-}
-
-impl Incoming {
-    /// Passes over bytes just read, rewriting the first byte of each
-    /// compressed data frame's header in place.
-    pub fn rewrite(&mut self, bytes: &mut [u8]) {
-        let mut at = 0;
-        while at < bytes.len() {
-            if self.payload > 0 {
-                let take = self.payload.min((bytes.len() - at) as u64);
-                self.payload -= take;
-                at += take as usize;
-                continue;
-            }
-            if self.have == 0 {
-                let first = bytes[at];
-                let data = matches!(first & 0x0F, 0x0..=0x2);
-                if data && first & 0x40 != 0 {
-                    bytes[at] = match first & 0x0F {
-                        // A continuation keeps its opcode; only RSV1 goes.
-                        0x0 => first & !0x40,
-                        _ => (first & 0x80) | 0x2,
-                    };
-                }
-            }
-            self.header[self.have] = bytes[at];
-            self.have += 1;
-            at += 1;
-            if let Some((size, payload)) = header_size(&self.header[..self.have]) {
-                if self.have == size {
-                    self.have = 0;
-                    self.payload = payload;
-                }
-            }
-        }
-    }
-}
-
-/// A frame header's size and its payload length, once the bytes that say
-/// them are there.
-fn header_size(header: &[u8]) -> Option<(usize, u64)> {
-    let second = *header.get(1)?;
-    let extended = match second & 0x7F {
-        126 => 2,
-        127 => 8,
-        _ => 0,
-    };
-    let masked = if second & 0x80 != 0 { 4 } else { 0 };
-    let size = 2 + extended + masked;
-    if header.len() < 2 + extended {
-        // The length is not all there yet.
-        return None;
-    }
-    let payload = match extended {
-        2 => u64::from(u16::from_be_bytes([header[2], header[3]])),
-        8 => u64::from_be_bytes(header[2..10].try_into().expect("8 bytes")),
-        _ => u64::from(second & 0x7F),
-    };
-    Some((size, payload))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,71 +247,5 @@ mod tests {
             takeover: true,
         };
         assert!(Deflate::new(agreed, 1).is_none());
-    }
-
-    /// A server's frame: unmasked, with the given first byte.
-    fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
-        let mut out = vec![first];
-        match payload.len() {
-            0..=125 => out.push(payload.len() as u8),
-            126..=0xFFFF => {
-                out.push(126);
-                out.extend((payload.len() as u16).to_be_bytes());
-            }
-            _ => {
-                out.push(127);
-                out.extend((payload.len() as u64).to_be_bytes());
-            }
-        }
-        out.extend_from_slice(payload);
-        out
-    }
-
-    #[test]
-    fn compressed_data_frames_are_rewritten_whatever_the_reads() {
-        let long = vec![0x41; 70_000];
-        const FIN: u8 = 0x80;
-        const RSV1: u8 = 0x40;
-        const TEXT: u8 = 0x1;
-        const BINARY: u8 = 0x2;
-        const PING: u8 = 0x9;
-        // A final continuation frame is FIN and opcode 0. A masked frame
-        // (which a server may not send, but its header must still be
-        // walked right) has four more header bytes.
-        let masked = |first: u8| [&[first, 0x80 | 3][..], b"keys", b"abc"].concat();
-        let stream: Vec<u8> = [
-            frame(FIN | RSV1 | TEXT, b"\xff\xfe compressed text"),
-            frame(FIN | PING, b"ping"),
-            frame(RSV1 | BINARY, &long[..300]),
-            frame(FIN, b"the rest"),
-            frame(FIN | TEXT, b"plain text"),
-            frame(RSV1 | TEXT, b"first"),
-            frame(RSV1, b"a continuation marked compressed"),
-            frame(FIN | RSV1, b"the last"),
-            masked(FIN | RSV1 | TEXT),
-            frame(FIN | RSV1 | TEXT, &long),
-        ]
-        .concat();
-        let expected: Vec<u8> = [
-            frame(FIN | BINARY, b"\xff\xfe compressed text"),
-            frame(FIN | PING, b"ping"),
-            frame(BINARY, &long[..300]),
-            frame(FIN, b"the rest"),
-            frame(FIN | TEXT, b"plain text"),
-            frame(BINARY, b"first"),
-            frame(0, b"a continuation marked compressed"),
-            frame(FIN, b"the last"),
-            masked(FIN | BINARY),
-            frame(FIN | BINARY, &long),
-        ]
-        .concat();
-        for read in [1, 2, 3, 7, 100, 4096, stream.len()] {
-            let mut incoming = Incoming::default();
-            let mut got = stream.clone();
-            for piece in got.chunks_mut(read) {
-                incoming.rewrite(piece);
-            }
-            assert!(got == expected, "reads of {read} bytes");
-        }
     }
 }

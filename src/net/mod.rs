@@ -5,6 +5,7 @@
 pub mod connection;
 pub mod deflate;
 pub mod framer;
+pub mod incoming;
 pub mod pongs;
 pub mod proxy;
 pub mod request;

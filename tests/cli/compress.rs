@@ -164,6 +164,42 @@ fn compressed_echoes_from_the_server_are_taken_and_discarded() {
 }
 
 #[test]
+fn frames_that_arrive_with_the_handshake_are_skipped_with_compression_or_without() {
+    // The server writes a compressed text message and one that is not
+    // UTF-8 in the same write as its 101: they reach wsship in the read
+    // that ends the handshake. Without --compress the server speaks plain
+    // WebSocket, and its compressed message breaks the rules: it is
+    // skipped all the same.
+    for compress in [true, false] {
+        let server = Server::start(Behaviour {
+            greet: true,
+            ..deflating("permessage-deflate", 15, true)
+        });
+        let mut args = vec![
+            "--url".to_string(),
+            server.url(),
+            "--retry-limit".into(),
+            "0".into(),
+        ];
+        if compress {
+            args.push("--compress".into());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let done = wsship(&args).run(numbered(1000));
+        done.expect_code(0);
+        let summary = done.summary();
+        assert_eq!(
+            (summary["sent"], summary["reconnects"], summary["failed"]),
+            (1000, 0, 0),
+            "--compress {compress}"
+        );
+        assert_eq!(server.messages().len(), 1000);
+        assert_eq!(server.compressed(), if compress { 1000 } else { 0 });
+        assert_eq!(server.connections(), 1);
+    }
+}
+
+#[test]
 fn an_answer_that_breaks_rfc_7692_ends_the_run() {
     for (answer, compress) in [
         ("permessage-deflate; no_such_parameter", true),

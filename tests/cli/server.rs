@@ -56,6 +56,10 @@ pub struct Behaviour {
     /// Speak permessage-deflate (RFC 7692), which tungstenite cannot: frames
     /// are read raw and compressed ones inflated here.
     pub deflate: Option<ServerDeflate>,
+    /// Greet each client with a compressed text message (RSV1 set), then a
+    /// plain one that is not UTF-8, written with the `101` response in one
+    /// write, so that they arrive in the same read as the handshake.
+    pub greet: bool,
 }
 
 /// A server's side of permessage-deflate, for `Behaviour::deflate`.
@@ -420,6 +424,10 @@ fn connection(stream: impl Read + Write, behaviour: Behaviour, shared: &Shared, 
     // tungstenite's default, said out loud: a server must close on an
     // unmasked client frame, so a masking regression fails the suite.
     let config = tungstenite::protocol::WebSocketConfig::default().accept_unmasked_frames(false);
+    let stream = Greeter {
+        stream,
+        greeting: behaviour.greet.then(greeting),
+    };
     let Ok(mut ws) = tungstenite::accept_hdr_with_config(stream, check, Some(config)) else {
         return;
     };
@@ -663,4 +671,48 @@ fn deflate_frames(stream: impl Read + Write, shared: &Shared, id: usize, deflate
             _ => {}
         }
     }
+}
+
+/// A server's stream that adds a greeting to its first write (the `101`
+/// response), so that both leave in one write.
+struct Greeter<S> {
+    stream: S,
+    greeting: Option<Vec<u8>>,
+}
+
+impl<S: Read> Read for Greeter<S> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.stream.read(buf)
+    }
+}
+
+impl<S: Write> Write for Greeter<S> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.greeting.take() {
+            None => self.stream.write(buf),
+            Some(greeting) => {
+                self.stream.write_all(&[buf, &greeting].concat())?;
+                Ok(buf.len())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+/// Two unmasked text frames: "welcome" compressed (RFC 7692, RSV1 set),
+/// and bytes that are not UTF-8.
+fn greeting() -> Vec<u8> {
+    use flate2::{Compress, Compression, FlushCompress};
+    let mut compressed = Vec::with_capacity(64);
+    Compress::new(Compression::fast(), false)
+        .compress_vec(b"welcome", &mut compressed, FlushCompress::Sync)
+        .unwrap();
+    compressed.truncate(compressed.len() - 4);
+    let mut frames = vec![0x80 | 0x40 | 0x1, compressed.len() as u8];
+    frames.extend_from_slice(&compressed);
+    frames.extend_from_slice(&[0x80 | 0x1, 3, 0xff, 0xfe, 0xfd]);
+    frames
 }
