@@ -2,6 +2,7 @@ complete -c wsship -l state -d 'Keep in FILE how far each input file has been de
 complete -c wsship -l start-at -d 'Where to start in a file that is there when wsship starts and that the state does not know: its beginning, or its end (only lines written from now on). Files that appear later are read from their beginning' -r -f -a "beginning\t'Send the whole file'
 end\t'Send only what is written from now on'"
 complete -c wsship -l scan-interval -d 'With --follow, look for new files matching a FILE pattern this often' -r
+complete -c wsship -l rotate-wait -d 'How long a file no longer at its name (rotated or deleted) is still read once nothing more is written to it, for a writer that has not moved to the new file yet; then it is closed and let go. Without --follow, such a file changed longer ago than this is let go once read' -r
 complete -c wsship -l url -d 'Server URL, ws[s]://[USER:PASSWORD@]HOST[:PORT]/PATH; takes the place of --schema, --addr and --path. Repeat for several servers: workers are spread over them and a worker whose server fails moves to the next' -r -f
 complete -c wsship -l schema -d 'URL scheme used with --addr and --path' -r -f -a "ws\t'Plain WebSocket'
 wss\t'WebSocket over TLS'"

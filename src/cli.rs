@@ -81,6 +81,14 @@ pub struct Args {
           value_parser = parse_duration, help_heading = "Input")]
     pub scan_interval: Duration,
 
+    /// How long a file no longer at its name (rotated or deleted) is still read once nothing
+    /// more is written to it, for a writer that has not moved to the new file yet; then it is
+    /// closed and let go. Without --follow, such a file changed longer ago than this is let go
+    /// once read.
+    #[arg(long, env = "WSSHIP_ROTATE_WAIT", value_name = "DURATION", default_value = "1m",
+          value_parser = parse_duration, help_heading = "Input")]
+    pub rotate_wait: Duration,
+
     /// Server URL, ws[s]://[USER:PASSWORD@]HOST[:PORT]/PATH; takes the place of --schema,
     /// --addr and --path. Repeat for several servers: workers are spread over them and a
     /// worker whose server fails moves to the next.

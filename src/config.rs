@@ -32,6 +32,8 @@ pub struct Config {
     pub state: Option<PathBuf>,
     pub start_at: StartAt,
     pub scan_interval: Duration,
+    /// How long a file away from its name is read once quiet.
+    pub rotate_wait: Duration,
     pub max_len: usize,
     pub format: Format,
     /// What a JSON message holds, and under which keys.
@@ -457,6 +459,7 @@ impl Config {
             state: args.state,
             start_at: args.start_at.into(),
             scan_interval: args.scan_interval,
+            rotate_wait: args.rotate_wait,
             max_len: args.max_len,
             format: args.format.into(),
             shape,
@@ -723,6 +726,17 @@ mod tests {
             limit(&["-F", "--retry-limit", "3", "a.log"]),
             RetryLimit::Limited(3)
         );
+    }
+
+    #[test]
+    fn a_rotated_file_is_let_go_after_a_quiet_minute_unless_told_otherwise() {
+        let wait = |args: &[&str]| config(args).unwrap().rotate_wait;
+        assert_eq!(wait(&["-F", "a.log"]), Duration::from_secs(60));
+        assert_eq!(
+            wait(&["-F", "--rotate-wait", "5s", "a.log"]),
+            Duration::from_secs(5)
+        );
+        assert_eq!(wait(&["--rotate-wait", "0", "a.log"]), Duration::ZERO);
     }
 
     #[test]

@@ -11,6 +11,11 @@
 //! rest of the run, so that the next run sends those lines again; nothing
 //! more is entered in it, which keeps its memory bounded.
 //!
+//! It is also where each file's record lives, with its phase
+//! (`input::record` decides every change of phase; this only keeps them):
+//! the reader finds the record of a file it opens here, with or without a
+//! state file, so that a file let go and found again is not read twice.
+//!
 //! Shared behind one lock by the reader (which enters), the workers (which
 //! settle, once per write) and the thread that writes the state file (which
 //! reads the positions about once a second).
@@ -65,6 +70,26 @@ impl Fingerprint {
     }
 }
 
+/// Where a file's record is in its life (see `input::record`, which
+/// decides every move from one phase to another).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// From the last run's state; its file not met yet in this run.
+    Carried,
+    /// Its file is open and read, at a name given or matched.
+    Open,
+    /// Its file is still open and read, but no longer at its name
+    /// (rotated or deleted), until it has been quiet for a minute.
+    Detached,
+    /// Its file was closed after that quiet minute, read to `end`. The
+    /// record stays while the file is there, so that finding it again
+    /// (a pattern, the next run) goes on from its position.
+    LetGo { end: u64 },
+    /// Its file is gone, or is another file now: never written again,
+    /// never matched.
+    Retired,
+}
+
 /// An account's number, handed out in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Account(pub u32);
@@ -113,12 +138,7 @@ struct Ledgered {
     first_slot: u64,
     /// A failed entry was met: the position stays where it is.
     stuck: bool,
-    /// No longer written to the state file: the file was truncated (another
-    /// account took its identity) or deleted.
-    retired: bool,
-    /// Carried over from the last run, for a file this run has not opened
-    /// (yet): written back as it was.
-    dormant: bool,
+    phase: Phase,
 }
 
 impl Ledger {
@@ -126,61 +146,88 @@ impl Ledger {
         Ledger::default()
     }
 
-    /// Opens an account for a file read from `record.position` on.
+    /// Opens an account for a file read from `record.position` on. Any
+    /// other live record of the same identity is retired: that file is
+    /// gone, since its inode is this file's now.
     pub fn open(&self, record: Record) -> Account {
-        self.add(record, false)
+        self.add(record, Phase::Open)
     }
 
-    /// Keeps what the last run recorded of a file, until a file this run
-    /// opens turns out to be it (`wake`).
-    pub fn carry(&self, record: Record) -> Account {
-        self.add(record, true)
+    /// Keeps what the last run recorded of a file, in the phase it had.
+    pub fn carry(&self, record: Record, phase: Phase) -> Account {
+        self.add(record, phase)
     }
 
-    fn add(&self, record: Record, dormant: bool) -> Account {
+    fn add(&self, record: Record, phase: Phase) -> Account {
         let mut book = self.lock();
+        let account = Account(book.accounts.len() as u32);
         book.accounts.push(Ledgered {
             record,
             open: VecDeque::new(),
             first_slot: 0,
             stuck: false,
-            retired: false,
-            dormant,
+            phase,
         });
+        if phase == Phase::Open {
+            book.one_record_per_identity(account);
+        }
         book.changed = true;
-        Account(book.accounts.len() as u32 - 1)
+        account
     }
 
-    /// The carried record of the file with this identity, if any.
-    pub fn dormant(&self, id: &FileId) -> Option<(Account, Record)> {
+    /// Every record that is not retired, with its account and phase.
+    pub fn live(&self) -> Vec<(Account, Record, Phase)> {
         let book = self.lock();
-        let found = book.accounts.iter().enumerate().find(|(_, ledgered)| {
-            ledgered.dormant && !ledgered.retired && ledgered.record.id == *id
-        });
-        found.map(|(index, ledgered)| (Account(index as u32), ledgered.record.clone()))
-    }
-
-    /// Every carried record not (yet) woken.
-    pub fn dormant_records(&self) -> Vec<(Account, Record)> {
-        let book = self.lock();
-        let dormant = book
+        let live = book
             .accounts
             .iter()
             .enumerate()
-            .filter(|(_, ledgered)| ledgered.dormant && !ledgered.retired);
-        dormant
-            .map(|(index, ledgered)| (Account(index as u32), ledgered.record.clone()))
-            .collect()
+            .filter(|(_, ledgered)| ledgered.phase != Phase::Retired);
+        live.map(|(index, ledgered)| {
+            (
+                Account(index as u32),
+                ledgered.record.clone(),
+                ledgered.phase,
+            )
+        })
+        .collect()
     }
 
-    /// A carried record's file is open again: its account goes on from
-    /// its position, under the path it was found at.
-    pub fn wake(&self, account: Account, path: String) {
+    /// The records a file with inode `ino` may be, that no open file
+    /// claims: carried from the last run, or let go.
+    pub fn closed_with_inode(&self, ino: u64) -> Vec<(Account, Record, Phase)> {
+        let mut found = self.live();
+        found.retain(|(_, record, phase)| {
+            record.id.ino == ino && matches!(phase, Phase::Carried | Phase::LetGo { .. })
+        });
+        found
+    }
+
+    /// A record's file is open again, with this identity (its device
+    /// number may have changed since, across a reboot): its account goes
+    /// on from its position.
+    pub fn reopen(&self, account: Account, id: FileId) {
         let mut book = self.lock();
         let ledgered = &mut book.accounts[account.0 as usize];
-        ledgered.dormant = false;
-        ledgered.record.path = path;
+        ledgered.phase = Phase::Open;
+        ledgered.record.id = id;
+        book.one_record_per_identity(account);
         book.changed = true;
+    }
+
+    /// Moves a record to another phase (`input::record` says which).
+    pub fn set_phase(&self, account: Account, phase: Phase) {
+        let mut book = self.lock();
+        let ledgered = &mut book.accounts[account.0 as usize];
+        if ledgered.phase != phase {
+            ledgered.phase = phase;
+            book.changed = true;
+        }
+    }
+
+    /// The phase of an account.
+    pub fn phase(&self, account: Account) -> Phase {
+        self.lock().accounts[account.0 as usize].phase
     }
 
     /// Enters the ends of one batch: one entry each, in order, which
@@ -242,18 +289,9 @@ impl Ledger {
         book.changed = true;
     }
 
-    /// Records a file's new path (found under another name).
-    pub fn set_path(&self, account: Account, path: String) {
-        let mut book = self.lock();
-        book.accounts[account.0 as usize].record.path = path;
-        book.changed = true;
-    }
-
     /// Leaves an account out of the state from now on.
     pub fn retire(&self, account: Account) {
-        let mut book = self.lock();
-        book.accounts[account.0 as usize].retired = true;
-        book.changed = true;
+        self.set_phase(account, Phase::Retired);
     }
 
     /// The current position of an account.
@@ -262,8 +300,9 @@ impl Ledger {
         self.lock().accounts[account.0 as usize].record.position
     }
 
-    /// Every live account's record, if anything moved since the last call.
-    pub fn changes(&self) -> Option<Vec<Record>> {
+    /// Every live account's record and phase, if anything moved since the
+    /// last call.
+    pub fn changes(&self) -> Option<Vec<(Record, Phase)>> {
         let mut book = self.lock();
         if !std::mem::take(&mut book.changed) {
             return None;
@@ -276,9 +315,9 @@ impl Ledger {
         self.lock().changed = true;
     }
 
-    /// Every live account's record.
+    /// Every live account's record and phase.
     #[cfg(test)]
-    pub fn records(&self) -> Vec<Record> {
+    pub fn records(&self) -> Vec<(Record, Phase)> {
         self.lock().records()
     }
 
@@ -289,12 +328,24 @@ impl Ledger {
 }
 
 impl Book {
-    fn records(&self) -> Vec<Record> {
+    fn records(&self) -> Vec<(Record, Phase)> {
         self.accounts
             .iter()
-            .filter(|ledgered| !ledgered.retired)
-            .map(|ledgered| ledgered.record.clone())
+            .filter(|ledgered| ledgered.phase != Phase::Retired)
+            .map(|ledgered| (ledgered.record.clone(), ledgered.phase))
             .collect()
+    }
+
+    /// Retires every live record but `account`'s with its identity: two
+    /// records of one identity would make the next run resume one file
+    /// from the other's position.
+    fn one_record_per_identity(&mut self, account: Account) {
+        let id = self.accounts[account.0 as usize].record.id.clone();
+        for (index, ledgered) in self.accounts.iter_mut().enumerate() {
+            if index != account.0 as usize && ledgered.record.id == id {
+                ledgered.phase = Phase::Retired;
+            }
+        }
     }
 }
 
@@ -412,7 +463,7 @@ mod tests {
         assert_eq!(ledger.changes(), None, "entered is not yet moved");
         ledger.settle(entries.into_iter(), Outcome::Done);
         let records = ledger.changes().unwrap();
-        assert_eq!(records[0].position, 20);
+        assert_eq!(records[0].0.position, 20);
         ledger.retire(a);
         assert_eq!(ledger.changes(), Some(Vec::new()));
     }
@@ -430,60 +481,92 @@ mod tests {
         assert_eq!(ledger.position(a), 20);
     }
 
-    #[test]
-    fn a_carried_record_is_found_by_identity_and_woken_once() {
-        let ledger = Ledger::new();
-        let id = FileId { dev: 1, ino: 9 };
-        let carried = ledger.carry(Record {
-            path: "old.log".into(),
-            id: id.clone(),
-            fingerprint: Fingerprint::of(b"abc"),
-            position: 40,
-        });
-        assert_eq!(ledger.dormant(&FileId { dev: 2, ino: 9 }), None);
-        let (account, record) = ledger.dormant(&id).unwrap();
-        assert_eq!((account, record.position), (carried, 40));
-        ledger.wake(account, "old.log.1".into());
-        assert_eq!(ledger.dormant(&id), None);
-        assert_eq!(ledger.records()[0].path, "old.log.1");
-        assert!(ledger.dormant_records().is_empty());
+    fn kept(path: &str, dev: u64, ino: u64) -> Record {
+        Record {
+            path: path.into(),
+            id: FileId { dev, ino },
+            fingerprint: Fingerprint::of(path.as_bytes()),
+            position: ino,
+        }
     }
 
     #[test]
-    fn dormant_records_are_the_carried_ones_not_woken_or_retired() {
-        let (ledger, _) = ledger_with_file();
-        let carried = |name: &str, ino| Record {
-            path: name.into(),
-            id: FileId { dev: 1, ino },
-            fingerprint: Fingerprint::of(name.as_bytes()),
-            position: ino,
-        };
-        let a = ledger.carry(carried("a.log", 5));
-        let b = ledger.carry(carried("b.log", 6));
-        let c = ledger.carry(carried("c.log", 7));
+    fn closed_records_are_found_by_inode_and_reopened_under_the_file_s_identity() {
+        let ledger = Ledger::new();
+        let carried = ledger.carry(kept("old.log", 1, 9), Phase::Carried);
+        let let_go = ledger.carry(kept("old.log", 1, 10), Phase::LetGo { end: 70 });
+        ledger.open(kept("open.log", 1, 11));
+        let retired = ledger.carry(kept("gone.log", 1, 12), Phase::Carried);
+        ledger.retire(retired);
+        let found = |ino| ledger.closed_with_inode(ino);
+        assert_eq!(found(9), [(carried, kept("old.log", 1, 9), Phase::Carried)]);
         assert_eq!(
-            ledger.dormant_records(),
+            found(10),
+            [(let_go, kept("old.log", 1, 10), Phase::LetGo { end: 70 })]
+        );
+        assert_eq!(found(11), [], "an open file is no one else's");
+        assert_eq!(found(12), [], "nor is a retired record");
+        // After a reboot that changed the device number.
+        ledger.reopen(carried, FileId { dev: 2, ino: 9 });
+        assert_eq!(found(9), []);
+        assert_eq!(ledger.phase(carried), Phase::Open);
+        let records = ledger.records();
+        assert_eq!(records.len(), 3, "{records:?}");
+        assert_eq!(records[0].0.id, FileId { dev: 2, ino: 9 });
+        assert_eq!(records[0].1, Phase::Open);
+    }
+
+    #[test]
+    fn no_two_records_ever_share_an_identity() {
+        let ledger = Ledger::new();
+        let let_go = ledger.carry(kept("app.log", 1, 5), Phase::LetGo { end: 5 });
+        let other_device = ledger.carry(kept("b.log", 2, 5), Phase::Carried);
+        // A new file reuses the inode: the old one must be gone.
+        let new = ledger.open(kept("app.log", 1, 5));
+        assert_eq!(ledger.phase(let_go), Phase::Retired);
+        assert_eq!(ledger.phase(other_device), Phase::Carried);
+        // A record reopened under a device number another record has.
+        let carried = ledger.carry(kept("c.log", 3, 7), Phase::Carried);
+        let moved = ledger.carry(kept("c.log", 4, 7), Phase::Carried);
+        ledger.reopen(moved, FileId { dev: 3, ino: 7 });
+        assert_eq!(ledger.phase(carried), Phase::Retired);
+        assert_eq!(ledger.phase(moved), Phase::Open);
+        assert_eq!(ledger.phase(new), Phase::Open);
+        let ids: Vec<FileId> = ledger.records().into_iter().map(|(r, _)| r.id).collect();
+        assert_eq!(
+            ids,
             [
-                (a, carried("a.log", 5)),
-                (b, carried("b.log", 6)),
-                (c, carried("c.log", 7))
+                FileId { dev: 2, ino: 5 },
+                FileId { dev: 1, ino: 5 },
+                FileId { dev: 3, ino: 7 }
             ]
         );
-        ledger.wake(a, "a.log.1".into());
-        ledger.retire(b);
-        assert_eq!(ledger.dormant_records(), [(c, carried("c.log", 7))]);
     }
 
     #[test]
-    fn a_new_path_or_fingerprint_is_a_change_and_so_is_a_failed_write() {
+    fn a_phase_set_is_kept_and_a_new_phase_is_a_change() {
         let (ledger, a) = ledger_with_file();
         ledger.changes();
-        ledger.set_path(a, "app.log.1".into());
-        let records = ledger.changes().expect("a new path is a change");
-        assert_eq!(records[0].path, "app.log.1");
+        ledger.set_phase(a, Phase::Open);
+        assert_eq!(ledger.changes(), None, "the same phase again");
+        ledger.set_phase(a, Phase::Detached);
+        let records = ledger.changes().expect("a new phase is a change");
+        assert_eq!(records[0].1, Phase::Detached);
+        ledger.set_phase(a, Phase::LetGo { end: 99 });
+        let records = ledger.changes().unwrap();
+        assert_eq!(records[0].1, Phase::LetGo { end: 99 });
+        ledger.retire(a);
+        assert_eq!(ledger.changes(), Some(Vec::new()));
+        assert_eq!(ledger.live(), []);
+    }
+
+    #[test]
+    fn a_new_fingerprint_is_a_change_and_so_is_a_failed_write() {
+        let (ledger, a) = ledger_with_file();
+        ledger.changes();
         ledger.set_fingerprint(a, Fingerprint::of(b"first line\n"));
         let records = ledger.changes().expect("a new fingerprint is a change");
-        assert_eq!(records[0].fingerprint, Fingerprint::of(b"first line\n"));
+        assert_eq!(records[0].0.fingerprint, Fingerprint::of(b"first line\n"));
         assert_eq!(ledger.changes(), None);
         // The state's writer failed: the same records are due again.
         ledger.touch();

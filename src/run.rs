@@ -66,15 +66,20 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> Result<Outcome, Error> 
             (Some(file), Some(records))
         }
     };
-    let ledger = records.map(|records| {
-        let ledger = Ledger::new();
-        for record in records {
-            ledger.carry(record);
-        }
-        ledger
-    });
-    let ledger = ledger.as_ref();
-    let plan = input::plan::plan(&config.inputs, ledger);
+    // Every file's record, with or without a state file; positions only
+    // with one.
+    let ledger = Ledger::new();
+    let positions = records.is_some();
+    for (record, phase) in records.into_iter().flatten() {
+        ledger.carry(record, phase);
+    }
+    if let Err(err) = input::raise_open_files_limit() {
+        messages::info!(
+            "cannot raise the limit on open files: {}",
+            messages::io_reason(&err)
+        );
+    }
+    let plan = input::plan::plan(&config.inputs, &ledger);
     // Frames that depend on the connection (compressed, or a batch as one
     // message) are made by the worker that owns it; the others, by the
     // reader, straight into the chunk.
@@ -88,7 +93,7 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> Result<Outcome, Error> 
     let encoder = Encoder::new(config.format, &config.shape, framing);
     let tally = Tally {
         stats: &stats,
-        ledger,
+        ledger: positions.then_some(&ledger),
     };
     let keeper = state.as_ref().map(Keeper::new);
 
@@ -151,8 +156,8 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> Result<Outcome, Error> 
                     })
                 })?;
         }
-        if let (Some(keeper), Some(ledger)) = (&keeper, ledger) {
-            let stop = stop_rx.clone();
+        if let Some(keeper) = &keeper {
+            let (stop, ledger) = (stop_rx.clone(), &ledger);
             thread::Builder::new()
                 .name("state".into())
                 .spawn_scoped(scope, move || {
@@ -168,7 +173,7 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> Result<Outcome, Error> 
             shutdown,
             tally,
         };
-        input::run(config, plan, encoder, handoff, &stats, ledger);
+        input::run(config, plan, encoder, handoff, &stats, &ledger);
         for worker in workers {
             let _ = worker.join();
         }
@@ -176,9 +181,9 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> Result<Outcome, Error> 
     })
     .map_err(Error::Threads)?;
 
-    let state_saved = match (&keeper, ledger) {
-        (Some(keeper), Some(ledger)) => keeper.save(ledger),
-        _ => true,
+    let state_saved = match &keeper {
+        Some(keeper) => keeper.save(&ledger),
+        None => true,
     };
     Ok(Outcome {
         summary: stats.summary(),

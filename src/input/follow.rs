@@ -11,42 +11,51 @@
 //! - Growth: read on.
 //! - Truncation (shorter than what was read, or first bytes changed, which
 //!   also catches a file refilled past the old position unseen): said once,
-//!   read again from the start.
+//!   read again from the start, under a new record.
 //! - Rotation (the name now holds another file): the open handle was read
 //!   to its end first; the new file is opened and read from its start. The
-//!   old one stays open, and is read if it grows (a writer that has not
-//!   reopened yet), until it has been quiet for `RELEASE_AFTER`.
+//!   old one stays open (detached), and is read if it grows (a writer that
+//!   has not reopened yet), until it has been quiet for --rotate-wait;
+//!   then it is let go (`record::let_go`).
 //! - Deletion: the same for the handle; the name is watched until a file
 //!   appears there again. A name that is missing at start is waited for
 //!   too, reported once. A name a pattern matched is forgotten instead: the
 //!   next scan finds it again if it comes back.
 //! - Patterns are matched again every --scan-interval; a file found under a
-//!   new name that is already open (a rotated file) is not read twice.
+//!   new name that is already open (a rotated file) is not read twice, one
+//!   let go earlier is left alone unless it grew, and then goes on from
+//!   where it was let go.
+//! - A file that cannot be opened (permission, too many open files) is
+//!   said once, counted, and tried again at the next look or scan.
+//! - Every --rotate-wait (a second at least), the files let go are looked
+//!   for, and the record of one that is gone is dropped (`record::swept`).
 
+use std::collections::HashSet;
 use std::io;
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::plan::{self, Plan, Planned};
+use super::record::{self, Opened};
 use super::source::{self, Source};
-use super::{Opened, Reader, Turn, Wake};
-use crate::ledger::{Fingerprint, Record};
+use super::{Reader, Turn, Wake};
+use crate::ledger::{Fingerprint, Phase, Record};
 use crate::messages;
 
 /// The first look at a file found at its end.
-pub const IDLE_MIN: Duration = Duration::from_millis(1);
+const IDLE_MIN: Duration = Duration::from_millis(1);
 /// The longest wait between looks at a quiet file: bounds the delay of a
 /// line appended to a file that has been quiet for a while.
-pub const IDLE_MAX: Duration = Duration::from_millis(250);
-/// How long a rotated or deleted file stays open once quiet, for a writer
-/// that has not yet moved to the new file.
-const RELEASE_AFTER: Duration = Duration::from_secs(60);
+const IDLE_MAX: Duration = Duration::from_millis(250);
 /// Reads one file gets before the others have their turn (4 MiB).
 const TURN_READS: usize = 64;
+/// The shortest time between two looks for the files let go.
+const SWEEP_MIN: Duration = Duration::from_secs(1);
 
 pub struct Follower {
     /// Open files: each at its name, or detached from it.
-    sources: Vec<Source>,
+    sources: Vec<Followed>,
     /// Standard input and the FILEs that are not regular files: read when
     /// readable, to their end, and not followed past it.
     streams: Vec<Source>,
@@ -54,8 +63,30 @@ pub struct Follower {
     missing: Vec<Missing>,
     patterns: Vec<String>,
     next_scan: Instant,
+    /// When the files let go are next looked for.
+    next_sweep: Instant,
     /// What to open at start.
     start: Vec<Planned>,
+    /// Names that could not be opened, each said once.
+    unopenable: HashSet<PathBuf>,
+}
+
+/// A file being followed, and what following it has learnt.
+struct Followed {
+    source: Source,
+    /// The last read found the end: wait for the next check.
+    at_end: bool,
+    next_check: Instant,
+    /// How long the next idle wait is: short after data, longer while quiet.
+    idle_wait: Duration,
+    /// Size and modification time at the last check, to notice change.
+    seen: Option<(u64, Option<SystemTime>)>,
+    /// When the file stopped being at its name (rotated or deleted), and
+    /// when it last grew since: it is let go once quiet for long enough.
+    detached: Option<Instant>,
+    grew: Instant,
+    /// Its name came from a pattern: forgotten, not waited for, when gone.
+    matched: bool,
 }
 
 struct Missing {
@@ -64,6 +95,7 @@ struct Missing {
 }
 
 /// What a look at a quiet file found.
+#[derive(Debug, PartialEq, Eq)]
 enum Found {
     Nothing,
     Grew,
@@ -76,13 +108,16 @@ enum Found {
 
 impl Follower {
     pub fn new(plan: Plan) -> Follower {
+        let now = Instant::now();
         Follower {
             sources: Vec::new(),
             streams: Vec::new(),
             missing: Vec::new(),
             patterns: plan.patterns,
-            next_scan: Instant::now(),
+            next_scan: now,
+            next_sweep: now,
             start: plan.inputs,
+            unopenable: HashSet::new(),
         }
     }
 
@@ -90,8 +125,11 @@ impl Follower {
         self.follow(reader);
         // Lines read before the signal, waiting in an event, are sent; a
         // line without its newline stays for the next run.
-        for source in self.sources.iter_mut().chain(&mut self.streams) {
-            reader.flush_event(source);
+        for followed in &mut self.sources {
+            reader.flush_event(&mut followed.source);
+        }
+        for stream in &mut self.streams {
+            reader.flush_event(stream);
         }
     }
 
@@ -110,14 +148,14 @@ impl Follower {
             let mut busy = false;
             let mut index = 0;
             while index < self.sources.len() {
-                let source = &mut self.sources[index];
-                if !source.follow.at_end {
-                    match reader.read_turn(source, TURN_READS, false) {
+                let followed = &mut self.sources[index];
+                if !followed.at_end {
+                    match reader.read_turn(&mut followed.source, TURN_READS, false) {
                         Ok(Turn::More) => busy = true,
-                        Ok(Turn::End) => source.at_end(Instant::now()),
+                        Ok(Turn::End) => followed.found_end(Instant::now()),
                         Ok(Turn::Stop) => return,
                         Err(err) => {
-                            reader.input_error(&source.name, &err);
+                            reader.input_error(&followed.source.name, &err);
                             self.sources.remove(index);
                             continue;
                         }
@@ -156,7 +194,8 @@ impl Follower {
                     humantime::format_duration(reader.config.scan_interval)
                 ),
                 Planned::File { path, matched } => {
-                    if !self.try_open(reader, &path, Opened::AtStart, matched) && !matched {
+                    let opened = self.try_open(reader, &path, Opened::AtStart, matched);
+                    if !opened && !matched {
                         self.missing.push(Missing {
                             path,
                             next_check: now + IDLE_MAX,
@@ -165,15 +204,15 @@ impl Follower {
                 }
             }
         }
-        for source in &mut self.sources {
+        for followed in &mut self.sources {
             loop {
-                match reader.read_turn(source, usize::MAX, false) {
+                match reader.read_turn(&mut followed.source, usize::MAX, false) {
                     Ok(Turn::More) => {}
-                    Ok(Turn::End) => break source.at_end(Instant::now()),
+                    Ok(Turn::End) => break followed.found_end(Instant::now()),
                     Ok(Turn::Stop) => return Turn::Stop,
                     Err(err) => {
-                        reader.input_error(&source.name, &err);
-                        break source.at_end(Instant::now());
+                        reader.input_error(&followed.source.name, &err);
+                        break followed.found_end(Instant::now());
                     }
                 }
             }
@@ -182,8 +221,10 @@ impl Follower {
     }
 
     /// Opens `path` to follow it, unless the file is already open (under
-    /// this name or another, as after a rotation); says why not once, for a
-    /// name missing at start. True if the file is now followed.
+    /// this name or another, as after a rotation), or was let go and has
+    /// not changed since; says once why it cannot, but for a name missing
+    /// (which, named at start, is said to be waited for). True if the file
+    /// is now followed.
     fn try_open(
         &mut self,
         reader: &mut Reader<'_>,
@@ -191,63 +232,106 @@ impl Follower {
         opened: Opened,
         matched: bool,
     ) -> bool {
-        if let Ok(metadata) = std::fs::metadata(path) {
-            let id = source::file_id(&metadata);
-            if let Some(open) = self.sources.iter_mut().find(|s| s.id.as_ref() == Some(&id)) {
-                if open.follow.detached.is_some() {
-                    // A rotated file found under its new name: follow it there.
-                    open.attach(path.clone(), matched);
-                    if let (Some(ledger), Some(account)) = (reader.ledger, open.account) {
-                        ledger.set_path(account, source::absolute(path));
-                    }
+        // stat(2) first: it needs no descriptor, so that a name missing is
+        // told apart from one that cannot be opened while none is free.
+        let metadata = match std::fs::metadata(path) {
+            Ok(metadata) => metadata,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                if opened == Opened::AtStart {
+                    messages::notice!(
+                        "{}: {}; waiting for it to appear",
+                        path.display(),
+                        messages::io_reason(&err)
+                    );
                 }
-                return true;
+                return false;
             }
+            Err(err) => return self.cannot_open(reader, path, &err, matched),
+        };
+        let id = source::file_id(&metadata);
+        let open = self
+            .sources
+            .iter_mut()
+            .find(|f| f.source.id.as_ref() == Some(&id));
+        if let Some(open) = open {
+            if open.detached.is_some() {
+                // A rotated file found under its new name: still away from
+                // the name it was opened under, and let go once quiet.
+                open.source.name = path.clone();
+                open.matched = matched;
+            }
+            return true;
+        }
+        if opened == Opened::Later && reader.let_go_unchanged(path, &metadata) {
+            return true;
         }
         match reader.open(path, opened) {
-            Ok(source) if source.is_stream() => {
-                self.streams.push(source);
-                true
-            }
-            Ok(mut source) => {
-                source.follow.matched = matched;
-                self.sources.push(source);
-                true
-            }
-            Err(err) => {
-                if opened == Opened::AtStart {
-                    match err.kind() {
-                        io::ErrorKind::NotFound => messages::notice!(
-                            "{}: {}; waiting for it to appear",
-                            path.display(),
-                            messages::io_reason(&err)
-                        ),
-                        _ => reader.input_error(path, &err),
-                    }
+            Ok(source) => {
+                if self.unopenable.remove(path) {
+                    messages::notice!("{}: opened at last; following it", path.display());
                 }
-                false
+                if source.is_stream() {
+                    self.streams.push(source);
+                    return true;
+                }
+                let mut followed = Followed::new(source, matched);
+                if reader.phase(&followed.source) == Some(Phase::Detached) {
+                    followed.detached = Some(Instant::now());
+                }
+                self.sources.push(followed);
+                true
             }
+            Err(err) if err.kind() == io::ErrorKind::NotFound => false,
+            Err(err) => self.cannot_open(reader, path, &err, matched),
         }
+    }
+
+    /// A file that is there but cannot be opened (permission denied, too
+    /// many open files): said and counted once, then tried again at each
+    /// look (a name) or scan (a pattern's match). False.
+    fn cannot_open(
+        &mut self,
+        reader: &Reader<'_>,
+        path: &Path,
+        err: &io::Error,
+        matched: bool,
+    ) -> bool {
+        if self.unopenable.insert(path.to_path_buf()) {
+            let again = match matched {
+                true => "at the next scan",
+                false => "until it can be opened",
+            };
+            messages::error!(
+                "{}: {}; trying again {again}",
+                path.display(),
+                messages::io_reason(err)
+            );
+            reader.stats.input_error();
+        }
+        false
     }
 
     /// Looks at every quiet file, missing name and pattern that is due, and
     /// sends the events whose --multiline-timeout passed.
     fn look(&mut self, reader: &mut Reader<'_>, now: Instant) {
-        for source in self.sources.iter_mut().chain(&mut self.streams) {
-            reader.event_due(source, now);
+        for followed in &mut self.sources {
+            reader.event_due(&mut followed.source, now);
+        }
+        for stream in &mut self.streams {
+            reader.event_due(stream, now);
         }
         let mut index = 0;
         while index < self.sources.len() {
             let due = {
-                let follow = &self.sources[index].follow;
-                follow.at_end && follow.next_check <= now
+                let followed = &self.sources[index];
+                followed.at_end && followed.next_check <= now
             };
             if due {
                 match self.look_at(reader, index, now) {
                     Ok(true) => {}
                     Ok(false) => continue,
                     Err(err) => {
-                        reader.input_error(&self.sources[index].name, &err);
+                        reader.input_error(&self.sources[index].source.name, &err);
                         self.sources.remove(index);
                         continue;
                     }
@@ -272,37 +356,43 @@ impl Follower {
             self.scan(reader);
             self.next_scan = now + reader.config.scan_interval;
         }
+        if self.next_sweep <= now {
+            sweep(reader);
+            self.next_sweep = now + reader.config.rotate_wait.max(SWEEP_MIN);
+        }
     }
 
     /// Looks at the quiet file at `index`; false if it was let go (and
     /// removed from the list).
     fn look_at(&mut self, reader: &mut Reader<'_>, index: usize, now: Instant) -> io::Result<bool> {
-        let source = &mut self.sources[index];
-        match check(source, now)? {
-            Found::Nothing => source.idle(now),
-            Found::Grew => source.follow.at_end = false,
+        let followed = &mut self.sources[index];
+        match followed.check(now, reader.config.rotate_wait)? {
+            Found::Nothing => followed.idle(now),
+            Found::Grew => followed.at_end = false,
             Found::Truncated => {
+                let source = &mut followed.source;
                 messages::notice!(
                     "{}: truncated; reading it again from the start",
                     source.name.display()
                 );
                 source.restart(0, reader.config.max_len)?;
-                if let (Some(ledger), Some(account)) = (reader.ledger, source.account) {
+                if let Some(account) = source.account {
                     // Its old position means nothing for the new content.
-                    ledger.retire(account);
-                    source.account = Some(ledger.open(Record {
+                    reader.ledger.retire(account);
+                    source.account = Some(reader.ledger.open(Record {
                         path: source::absolute(&source.name),
                         id: source.id.clone().expect("a file"),
                         fingerprint: Fingerprint::of(&source.head),
                         position: 0,
                     }));
                 }
-                source.follow.at_end = false;
+                followed.at_end = false;
             }
             Found::Detached => {
-                let (path, matched) = (source.name.clone(), source.follow.matched);
-                source.follow.detached = Some(now);
-                source.idle(now);
+                let (path, matched) = (followed.source.name.clone(), followed.matched);
+                followed.detached = Some(now);
+                followed.idle(now);
+                reader.set_phase(&followed.source, Phase::Detached);
                 if self.try_open(reader, &path, Opened::Later, matched) {
                     messages::info!("{}: rotated; following the new file", path.display());
                 } else if !matched {
@@ -314,19 +404,17 @@ impl Follower {
                 }
             }
             Found::Released => {
-                let mut source = self.sources.remove(index);
+                let mut source = self.sources.remove(index).source;
                 // Nothing more will be written to it: a last line without
                 // a newline is a line.
                 reader.finish(&mut source);
-                let deleted = source
-                    .metadata()
-                    .map(|m| std::os::unix::fs::MetadataExt::nlink(&m) == 0);
-                if let (Some(ledger), Some(account), Ok(true)) =
-                    (reader.ledger, source.account, deleted)
-                {
-                    // A deleted file can never be met again.
-                    ledger.retire(account);
-                }
+                let deleted = source.metadata()?.nlink() == 0;
+                reader.set_phase(&source, record::let_go(deleted, source.offset));
+                messages::info!(
+                    "{}: quiet for {} away from its name; let go",
+                    source.name.display(),
+                    humantime::format_duration(reader.config.rotate_wait)
+                );
                 return Ok(false);
             }
         }
@@ -340,7 +428,7 @@ impl Follower {
                 let followed = self
                     .sources
                     .iter()
-                    .any(|s| s.follow.detached.is_none() && s.name == path)
+                    .any(|f| f.detached.is_none() && f.source.name == path)
                     || self.missing.iter().any(|m| m.path == path);
                 if !followed && self.try_open(reader, &path, Opened::Later, true) {
                     messages::info!("{}: matches {pattern}; following it", path.display());
@@ -377,71 +465,97 @@ impl Follower {
         let quiet = self
             .sources
             .iter()
-            .filter(|s| s.follow.at_end)
-            .map(|s| s.follow.next_check);
+            .filter(|f| f.at_end)
+            .map(|f| f.next_check);
         let missing = self.missing.iter().map(|m| m.next_check);
         let scan = (!self.patterns.is_empty()).then_some(self.next_scan);
         let events = self
             .sources
             .iter()
+            .map(|f| &f.source)
             .chain(&self.streams)
             .filter_map(Source::event_deadline);
         quiet
             .chain(missing)
             .chain(scan)
+            .chain([self.next_sweep])
             .chain(events)
             .chain(reader.batcher.deadline())
             .min()
     }
 }
 
-/// What has become of a quiet file since it was last looked at.
-fn check(source: &mut Source, now: Instant) -> io::Result<Found> {
-    let metadata = source.metadata()?;
-    let size = metadata.len();
-    let seen = (size, metadata.modified().ok());
-    let changed = source.follow.seen.replace(seen) != Some(seen);
-    if size < source.offset || (changed && !source.same_head()?) {
-        return Ok(Found::Truncated);
-    }
-    if size > source.offset {
-        source.follow.grew = now;
-        return Ok(Found::Grew);
-    }
-    if source.follow.detached.is_some() {
-        return Ok(
-            match now.duration_since(source.follow.grew) >= RELEASE_AFTER {
-                true => Found::Released,
-                false => Found::Nothing,
-            },
-        );
-    }
-    match std::fs::metadata(&source.name) {
-        Ok(at_name) if Some(source::file_id(&at_name)) == source.id => Ok(Found::Nothing),
-        Ok(_) => Ok(Found::Detached),
-        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(Found::Detached),
-        // Permission trouble on the directory, say: keep reading the handle.
-        Err(_) => Ok(Found::Nothing),
+/// Looks for the files let go, and drops the record of each that is gone:
+/// no record of a file that is no more is written, and its inode, once a
+/// new file takes it, is that file's alone.
+fn sweep(reader: &Reader<'_>) {
+    for (account, record, phase) in reader.ledger.live() {
+        if !matches!(phase, Phase::LetGo { .. }) {
+            continue;
+        }
+        let swept = record::swept(phase, &source::locate(&record));
+        if swept != phase {
+            messages::info!("{}: the file let go is gone; forgetting it", record.path);
+            reader.ledger.set_phase(account, swept);
+        }
     }
 }
 
-impl Source {
+impl Followed {
+    fn new(source: Source, matched: bool) -> Followed {
+        let now = Instant::now();
+        Followed {
+            source,
+            at_end: false,
+            next_check: now,
+            idle_wait: IDLE_MIN,
+            seen: None,
+            detached: None,
+            grew: now,
+            matched,
+        }
+    }
+
+    /// What has become of this quiet file since it was last looked at; one
+    /// away from its name is let go after `rotate_wait` without growth.
+    fn check(&mut self, now: Instant, rotate_wait: Duration) -> io::Result<Found> {
+        let source = &self.source;
+        let metadata = source.metadata()?;
+        let size = metadata.len();
+        let seen = (size, metadata.modified().ok());
+        let changed = self.seen.replace(seen) != Some(seen);
+        if size < source.offset || (changed && !source.same_head()?) {
+            return Ok(Found::Truncated);
+        }
+        if size > source.offset {
+            self.grew = now;
+            return Ok(Found::Grew);
+        }
+        if self.detached.is_some() {
+            return Ok(match now.duration_since(self.grew) >= rotate_wait {
+                true => Found::Released,
+                false => Found::Nothing,
+            });
+        }
+        match std::fs::metadata(&source.name) {
+            Ok(at_name) if Some(source::file_id(&at_name)) == source.id => Ok(Found::Nothing),
+            Ok(_) => Ok(Found::Detached),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(Found::Detached),
+            // Permission trouble on the directory, say: keep reading the handle.
+            Err(_) => Ok(Found::Nothing),
+        }
+    }
+
     /// Found at its end: look again soon, then less often.
-    fn at_end(&mut self, now: Instant) {
-        self.follow.at_end = true;
-        self.follow.idle_wait = IDLE_MIN;
-        self.follow.next_check = now + IDLE_MIN;
+    fn found_end(&mut self, now: Instant) {
+        self.at_end = true;
+        self.idle_wait = IDLE_MIN;
+        self.next_check = now + IDLE_MIN;
     }
 
     fn idle(&mut self, now: Instant) {
-        self.follow.idle_wait = (self.follow.idle_wait * 2).min(IDLE_MAX);
-        self.follow.next_check = now + self.follow.idle_wait;
-    }
-
-    fn attach(&mut self, name: PathBuf, matched: bool) {
-        self.name = name;
-        self.follow.matched = matched;
-        self.follow.detached = None;
+        self.idle_wait = (self.idle_wait * 2).min(IDLE_MAX);
+        self.next_check = now + self.idle_wait;
     }
 }
 
@@ -468,77 +582,99 @@ mod tests {
         }
     }
 
-    /// `path` opened as a followed source and read to its end.
-    fn at_end(path: &PathBuf) -> Source {
+    /// `path` opened as a followed file and read to its end.
+    fn at_end(path: &PathBuf) -> Followed {
         let file = std::fs::File::open(path).unwrap();
         let metadata = file.metadata().unwrap();
         let mut source = Source::file(path.clone(), file, &metadata, 0, 100).unwrap();
         let mut buf = [0; 64];
         while source.read(&mut buf).unwrap() > 0 {}
-        source
+        Followed::new(source, false)
     }
+
+    /// What the README promises: a quiet file is looked at at least every
+    /// 250 ms, and a file away from its name is let go after a minute (the
+    /// default --rotate-wait).
+    const README_LOOKS: Duration = Duration::from_millis(250);
+    const README_QUIET: Duration = Duration::from_secs(60);
 
     #[test]
     fn growth_truncation_and_a_refill_past_the_old_end_are_told_apart() {
         let scratch = Scratch::new("refill", "first line\nsecond line\n");
-        let mut source = at_end(&scratch.0);
+        let mut followed = at_end(&scratch.0);
         let now = Instant::now();
-        assert!(matches!(check(&mut source, now).unwrap(), Found::Nothing));
+        assert_eq!(followed.check(now, README_QUIET).unwrap(), Found::Nothing);
         let mut file = std::fs::OpenOptions::new()
             .append(true)
             .open(&scratch.0)
             .unwrap();
         file.write_all(b"third\n").unwrap();
-        assert!(matches!(check(&mut source, now).unwrap(), Found::Grew));
+        assert_eq!(followed.check(now, README_QUIET).unwrap(), Found::Grew);
         let mut buf = [0; 64];
-        while source.read(&mut buf).unwrap() > 0 {}
+        while followed.source.read(&mut buf).unwrap() > 0 {}
         // Emptied and written again, longer than before, between two looks:
         // only the first bytes tell.
         std::fs::write(&scratch.0, "another file altogether, and longer\n").unwrap();
-        assert!(matches!(check(&mut source, now).unwrap(), Found::Truncated));
+        assert_eq!(followed.check(now, README_QUIET).unwrap(), Found::Truncated);
         // Shorter than what was read.
-        let mut source = at_end(&scratch.0);
+        let mut followed = at_end(&scratch.0);
         std::fs::write(&scratch.0, "short\n").unwrap();
-        assert!(matches!(check(&mut source, now).unwrap(), Found::Truncated));
+        assert_eq!(followed.check(now, README_QUIET).unwrap(), Found::Truncated);
     }
 
     #[test]
-    fn a_name_that_moved_or_went_detaches_and_a_detached_file_is_let_go_when_quiet() {
+    fn a_name_that_moved_or_went_detaches_and_a_detached_file_is_let_go_after_a_quiet_minute() {
         let scratch = Scratch::new("moved", "line\n");
-        let mut source = at_end(&scratch.0);
+        let mut followed = at_end(&scratch.0);
         let now = Instant::now();
         let moved = scratch.0.with_extension("1");
         std::fs::rename(&scratch.0, &moved).unwrap();
-        assert!(matches!(check(&mut source, now).unwrap(), Found::Detached));
+        assert_eq!(followed.check(now, README_QUIET).unwrap(), Found::Detached);
         std::fs::write(&scratch.0, "new file\n").unwrap();
-        assert!(matches!(check(&mut source, now).unwrap(), Found::Detached));
-        source.follow.detached = Some(now);
-        source.follow.grew = now;
-        assert!(matches!(check(&mut source, now).unwrap(), Found::Nothing));
-        let later = now + RELEASE_AFTER;
-        assert!(matches!(
-            check(&mut source, later).unwrap(),
+        assert_eq!(followed.check(now, README_QUIET).unwrap(), Found::Detached);
+        followed.detached = Some(now);
+        followed.grew = now;
+        assert_eq!(followed.check(now, README_QUIET).unwrap(), Found::Nothing);
+        let almost = now + README_QUIET - Duration::from_millis(1);
+        assert_eq!(
+            followed.check(almost, README_QUIET).unwrap(),
+            Found::Nothing
+        );
+        let later = now + README_QUIET;
+        assert_eq!(
+            followed.check(later, README_QUIET).unwrap(),
             Found::Released
-        ));
+        );
+        // Growth starts the quiet minute again.
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&moved)
+            .unwrap();
+        file.write_all(b"late line\n").unwrap();
+        assert_eq!(followed.check(later, README_QUIET).unwrap(), Found::Grew);
+        let mut buf = [0; 64];
+        while followed.source.read(&mut buf).unwrap() > 0 {}
+        assert_eq!(followed.check(later, README_QUIET).unwrap(), Found::Nothing);
         let _ = std::fs::remove_file(moved);
     }
 
     #[test]
     fn looks_thin_out_while_quiet_and_come_soon_after_data() {
         let scratch = Scratch::new("looks", "");
-        let mut source = at_end(&scratch.0);
+        let mut followed = at_end(&scratch.0);
         let now = Instant::now();
-        source.at_end(now);
-        assert_eq!(source.follow.next_check, now + IDLE_MIN);
+        followed.found_end(now);
+        assert!(followed.next_check <= now + Duration::from_millis(1));
         let mut waits = Vec::new();
         for _ in 0..12 {
-            source.idle(now);
-            waits.push(source.follow.idle_wait);
+            followed.idle(now);
+            waits.push(followed.idle_wait);
         }
-        assert_eq!(waits[0], IDLE_MIN * 2);
         assert!(waits.windows(2).all(|w| w[0] <= w[1]));
-        assert_eq!(*waits.last().unwrap(), IDLE_MAX);
-        source.at_end(now);
-        assert_eq!(source.follow.idle_wait, IDLE_MIN);
+        assert!(waits[0] <= Duration::from_millis(5), "{waits:?}");
+        assert_eq!(*waits.last().unwrap(), README_LOOKS);
+        assert_eq!(followed.next_check, now + README_LOOKS);
+        followed.found_end(now);
+        assert!(followed.idle_wait <= Duration::from_millis(1));
     }
 }

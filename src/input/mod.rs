@@ -15,12 +15,16 @@
 //! (`split`): a line is never held beyond `max_len` (+1 for a possible `\r`)
 //! bytes, whatever its length. Without --follow the inputs are read in
 //! order, each to its end (`cat`); with it, every file is read in turns and
-//! watched (`follow`). With --state, every chunk says how far its file is
-//! accounted for, each batch how far its lines reach, and the ledger turns
-//! confirmations into positions (`state` writes them).
+//! watched (`follow`). Every file has a record in the ledger, whose life
+//! `record` decides, with or without a state file. With --state, every
+//! chunk also says how far its file is accounted for, each batch how far
+//! its lines reach, and the ledger turns confirmations into positions
+//! (`state` writes them).
 
+use std::collections::HashSet;
 use std::io;
 use std::os::fd::RawFd;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Instant, SystemTime};
 
@@ -28,7 +32,7 @@ use crate::config::{Config, StartAt};
 use crate::deliver::Handoff;
 use crate::deliver::batch::Batcher;
 use crate::encode::Encoder;
-use crate::ledger::{Fingerprint, Ledger, Record};
+use crate::ledger::{FINGERPRINT_MAX, Fingerprint, Ledger, Phase, Record};
 use crate::messages::{self, io_reason};
 use crate::shutdown::Shutdown;
 use crate::stats::Stats;
@@ -37,14 +41,18 @@ mod chunk;
 mod follow;
 mod multiline;
 pub mod plan;
+mod record;
 mod source;
 mod split;
 pub mod state;
 
 use chunk::{Pending, Recycler};
 use multiline::{Event, Multiline};
-use plan::{Plan, Planned};
+use plan::{Lost, Plan, Planned};
+use record::{Likeness, Opened, Opening, Seen, Start};
 use source::Source;
+
+pub use source::raise_open_files_limit;
 
 const READ_BUFFER: usize = 64 * 1024;
 
@@ -52,11 +60,11 @@ const READ_BUFFER: usize = 64 * 1024;
 /// begins; what was read by then goes out in a last batch.
 pub fn run(
     config: &Config,
-    plan: Plan,
+    mut plan: Plan,
     encoder: Encoder,
     handoff: Handoff<'_>,
     stats: &Stats,
-    ledger: Option<&Ledger>,
+    ledger: &Ledger,
 ) {
     let mut reader = Reader {
         config,
@@ -65,11 +73,16 @@ pub fn run(
         chunks: Recycler::default(),
         buffer: vec![0; READ_BUFFER],
         shutdown: handoff.shutdown,
+        positions: handoff.tally.ledger.is_some(),
         handoff,
         stats,
         ledger,
+        known_names: std::mem::take(&mut plan.known_names),
         warned_oversize: false,
     };
+    for lost in std::mem::take(&mut plan.lost) {
+        reader.lost(&lost);
+    }
     match config.follow {
         true => follow::Follower::new(plan).run(&mut reader),
         false => reader.read_in_order(plan.inputs),
@@ -88,16 +101,6 @@ enum Turn {
     Stop,
 }
 
-/// How a file came to be opened, which decides where reading starts when
-/// neither it nor the state says otherwise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Opened {
-    /// There when wsship started: --start-at applies.
-    AtStart,
-    /// Appeared later (created, rotated in): read from its beginning.
-    Later,
-}
-
 pub struct Reader<'a> {
     config: &'a Config,
     encoder: Encoder,
@@ -107,7 +110,13 @@ pub struct Reader<'a> {
     handoff: Handoff<'a>,
     shutdown: &'a Shutdown,
     stats: &'a Stats,
-    ledger: Option<&'a Ledger>,
+    /// Every file's record.
+    ledger: &'a Ledger,
+    /// Whether the ledger keeps positions (a state file is kept): chunks
+    /// then say how far each file's lines are accounted for.
+    positions: bool,
+    /// The names the last run's records had (see `record::open`).
+    known_names: HashSet<String>,
     warned_oversize: bool,
 }
 
@@ -141,16 +150,89 @@ impl Reader<'_> {
                 }
             };
             // With a state, a last line without its newline is taken to be
-            // still being written: the next run sends it whole. Either way,
-            // what was read before a signal is sent.
-            match self.ledger.is_none() || source.is_stream() {
-                true => self.finish(&mut source),
-                false => self.flush_event(&mut source),
+            // still being written: the next run sends it whole, unless the
+            // file is let go now. Either way, what was read before a signal
+            // is sent.
+            match self.close(&source) {
+                Some(phase) => {
+                    self.finish(&mut source);
+                    self.set_phase(&source, phase);
+                }
+                None if !self.positions || source.is_stream() => self.finish(&mut source),
+                None => self.flush_event(&mut source),
             }
             if turn == Turn::Stop {
                 return;
             }
         }
+    }
+
+    /// The phase a file read to its end without --follow goes to, if it is
+    /// let go: away from its name, and quiet for --rotate-wait by its
+    /// modification time.
+    fn close(&self, source: &Source) -> Option<Phase> {
+        let account = source.account?;
+        let metadata = source.metadata().ok()?;
+        let modified = metadata.modified().ok()?;
+        let quiet = SystemTime::now()
+            .duration_since(modified)
+            .unwrap_or_default();
+        let phase = self.ledger.phase(account);
+        let wait = self.config.rotate_wait;
+        let closed = record::closed(phase, quiet, wait, metadata.nlink() == 0, source.offset);
+        (closed != phase).then_some(closed)
+    }
+
+    /// The phase of a file's record.
+    fn phase(&self, source: &Source) -> Option<Phase> {
+        source.account.map(|account| self.ledger.phase(account))
+    }
+
+    /// Whether the file at `path` is one let go, still as long as it was
+    /// when let go: opening it would read nothing, and hold a descriptor
+    /// for --rotate-wait to no end.
+    fn let_go_unchanged(&self, path: &Path, metadata: &std::fs::Metadata) -> bool {
+        let end = metadata.len();
+        let records = self.ledger.closed_with_inode(metadata.ino());
+        records.iter().any(|(_, record, phase)| {
+            *phase == Phase::LetGo { end } && source::compare(record, path) == Some(Likeness::Same)
+        })
+    }
+
+    fn set_phase(&self, source: &Source, phase: Phase) {
+        if let Some(account) = source.account {
+            self.ledger.set_phase(account, phase);
+        }
+    }
+
+    /// Says that a recorded file could not be found, and counts it: the
+    /// run's exit status shows it, as `cat`'s does for a file it cannot
+    /// read.
+    fn lost(&self, lost: &Lost) {
+        let what = match lost.unsent {
+            Some(bytes) => format!(
+                "the {} it held after byte {} were never sent",
+                messages::count(bytes as usize, "byte"),
+                lost.position
+            ),
+            None => format!(
+                "lines written to it after byte {} could not be sent",
+                lost.position
+            ),
+        };
+        match lost.replaced {
+            true => messages::error!(
+                "{}: truncated or replaced since the last run (a new file on its inode): \
+                 {what}; reading it from the start",
+                lost.path
+            ),
+            false => messages::error!(
+                "{}: gone since the last run (deleted, or rotated and then compressed or \
+                 moved out of its directory): {what}",
+                lost.path
+            ),
+        }
+        self.stats.input_error();
     }
 
     /// Reads up to `reads` times from `source`, handing on what it finds.
@@ -179,8 +261,9 @@ impl Reader<'_> {
                 return Ok(Turn::End);
             }
             if source.head.len() != head {
-                if let (Some(ledger), Some(account)) = (self.ledger, source.account) {
-                    ledger.set_fingerprint(account, Fingerprint::of(&source.head));
+                if let Some(account) = source.account {
+                    self.ledger
+                        .set_fingerprint(account, Fingerprint::of(&source.head));
                 }
             }
             self.take(source, n);
@@ -255,11 +338,12 @@ impl Reader<'_> {
 
     fn hand_on(&mut self, pending: Pending, source: &mut Source) {
         let accounted = source.accounted();
-        if pending.is_empty() && (source.account.is_none() || accounted == source.passed) {
+        let account = source.account.filter(|_| self.positions);
+        if pending.is_empty() && (account.is_none() || accounted == source.passed) {
             return;
         }
         source.passed = accounted;
-        let chunk = pending.finish(source.account, accounted);
+        let chunk = pending.finish(account, accounted);
         if chunk.oversize > 0 && !std::mem::replace(&mut self.warned_oversize, true) {
             messages::notice!(
                 "dropping lines longer than --max-len ({} bytes); the summary counts them",
@@ -272,8 +356,8 @@ impl Reader<'_> {
         let passed = self
             .batcher
             .push(&chunk, Instant::now(), |batch| handoff.send(batch));
-        if let (Some(ledger), Some(end)) = (self.ledger, passed) {
-            ledger.pass(end);
+        if let Some(end) = passed {
+            self.ledger.pass(end);
         }
     }
 
@@ -348,9 +432,10 @@ impl Reader<'_> {
         Some(Multiline::new(settings, self.config.max_len, offset))
     }
 
-    /// Opens a file and decides where reading starts: where the state left
-    /// it if the state knows the file, else its beginning (or, for a file
-    /// there at start with --start-at end, the end of its last line).
+    /// Opens a file and starts reading it where its record says
+    /// (`record::open`): where the state or an earlier look left it if the
+    /// file has a record, else its beginning (or, for a file there at start
+    /// with --start-at end, at a name no record had, its last line).
     fn open(&mut self, path: &Path, opened: Opened) -> io::Result<Source> {
         let file = source::open(path)?;
         let metadata = file.metadata()?;
@@ -364,64 +449,77 @@ impl Reader<'_> {
             return Ok(source);
         }
         let id = source::file_id(&metadata);
-        let fresh = match (opened, self.config.start_at) {
-            (Opened::AtStart, StartAt::End) => source::last_line_start(&file, metadata.len()),
-            _ => 0,
+        let name = source::absolute(path);
+        let head = source::read_head(&file, FINGERPRINT_MAX)?;
+        let seen = Seen {
+            id: &id,
+            head: &head,
+            size: metadata.len(),
         };
-        let mut start = fresh;
-        let mut resumed = None;
-        if let Some((account, record)) = self.ledger.and_then(|ledger| ledger.dormant(&id)) {
-            let mut head = vec![0; record.fingerprint.len];
-            let same = std::os::unix::fs::FileExt::read_exact_at(&file, &mut head, 0).is_ok()
-                && Fingerprint::of(&head) == record.fingerprint;
-            let ledger = self.ledger.expect("a dormant record");
-            if !same || metadata.len() < record.position {
-                // Another file under a reused inode, or this one truncated
-                // (and perhaps written again) since: its position means
-                // nothing now.
+        let Opening {
+            start,
+            phase,
+            replaced,
+        } = record::open(
+            &self.ledger.closed_with_inode(id.ino),
+            seen,
+            &name,
+            opened,
+            self.config.start_at == StartAt::End,
+            self.known_names.contains(&name),
+        );
+        if let Some((account, phase)) = replaced {
+            self.ledger.retire(account);
+            if phase == Phase::Carried {
                 messages::notice!(
                     "{}: truncated or replaced since the last run; reading it from the start",
                     path.display()
                 );
-                ledger.retire(account);
-                start = 0;
-            } else {
-                start = record.position;
-                resumed = Some(account);
             }
         }
-        let why = match (resumed, start) {
-            (Some(_), _) => " (where the state left it)",
-            (None, 0) => "",
-            (None, _) => " (its end: --start-at end)",
+        let (offset, inside_oversize, why) = match start {
+            Start::Resume { position, .. } => (position, false, " (where its record left it)"),
+            Start::Beginning => (0, false, ""),
+            Start::End => {
+                match source::last_line_start(&file, metadata.len(), self.config.max_len)? {
+                    Some(offset) => (offset, false, " (its end: --start-at end)"),
+                    None => (
+                        metadata.len(),
+                        true,
+                        " (its end: --start-at end, within a line longer than --max-len)",
+                    ),
+                }
+            }
         };
-        messages::info!("{}: reading from byte {start}{why}", path.display());
+        messages::info!("{}: reading from byte {offset}{why}", path.display());
         let mut source = Source::file(
             path.to_path_buf(),
             file,
             &metadata,
-            start,
+            offset,
             self.config.max_len,
         )?;
-        if let Some(ledger) = self.ledger {
-            let name = source::absolute(path);
-            source.account = Some(match resumed {
-                Some(account) => {
-                    ledger.wake(account, name);
-                    // It may have grown past what the last fingerprint covered.
-                    ledger.set_fingerprint(account, Fingerprint::of(&source.head));
-                    account
-                }
-                None => ledger.open(Record {
-                    path: name,
-                    id,
-                    fingerprint: Fingerprint::of(&source.head),
-                    position: start,
-                }),
-            });
+        if inside_oversize {
+            source.splitter = split::LineSplitter::inside_oversize(self.config.max_len, offset);
         }
-        source.passed = start;
-        source.multiline = self.multiline(start);
+        let fingerprint = Fingerprint::of(&source.head);
+        source.account = Some(match start {
+            Start::Resume { account, .. } => {
+                self.ledger.reopen(account, id);
+                self.ledger.set_phase(account, phase);
+                // It may have grown past what the last fingerprint covered.
+                self.ledger.set_fingerprint(account, fingerprint);
+                account
+            }
+            Start::Beginning | Start::End => self.ledger.open(Record {
+                path: name,
+                id,
+                fingerprint,
+                position: offset,
+            }),
+        });
+        source.passed = offset;
+        source.multiline = self.multiline(offset);
         Ok(source)
     }
 

@@ -1,19 +1,24 @@
 //! What to read, in what order, decided once at start.
 //!
 //! FILE patterns are expanded (oldest file first, as rotated logs are
-//! oldest first), each file is looked at once (stat, not opened), and a
-//! file the state knows (by device and inode) goes before files it does
-//! not: a log rotated since the last run is finished before its successor
-//! starts. Records the last run left for files no longer anywhere (neither
-//! among this run's files nor at their recorded path) are retired here, so
-//! that the state does not grow with every rotation.
+//! oldest first), each file is looked at once (stat, and its first bytes
+//! only where a record has its inode), and a file given twice is read once.
+//! Then every record the last run left is asked about (`record::at_start`):
+//! a file rotated while wsship was stopped is found in its directory and
+//! goes first, to be finished before the file now at its name; one that is
+//! gone with lines unsent is listed as lost, to be said and counted; the
+//! others wait for their file to be opened. Files the state knows go before
+//! files it does not.
 
-use std::path::PathBuf;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use super::source::file_id;
+use super::record::{self, AtStart, Likeness, Whereabouts};
+use super::source::{self, file_id};
 use crate::config::Input;
-use crate::ledger::{FileId, Ledger};
+use crate::ledger::{FileId, Ledger, Record};
+use crate::messages;
 
 /// One input in reading order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +26,8 @@ pub enum Planned {
     Stdin,
     File {
         path: PathBuf,
-        /// Matched by a pattern rather than named.
+        /// Matched by a pattern rather than named, or found rotated away
+        /// from a name (while wsship was stopped): not waited for when gone.
         matched: bool,
     },
     /// A pattern that matched nothing.
@@ -32,18 +38,39 @@ pub struct Plan {
     pub inputs: Vec<Planned>,
     /// The patterns among the FILEs, to look at again while following.
     pub patterns: Vec<String>,
+    /// The names the last run's records had: --start-at end passes them
+    /// by, since a new file at such a name holds lines written since.
+    pub known_names: HashSet<String>,
+    /// Files the last run recorded that are gone with lines unsent.
+    pub lost: Vec<Lost>,
 }
 
-pub fn plan(inputs: &[Input], ledger: Option<&Ledger>) -> Plan {
+/// A recorded file that cannot be found: deleted, or rotated and
+/// compressed, or moved out of its directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lost {
+    pub path: String,
+    pub position: u64,
+    /// Bytes after the position that were read and never sent, when known.
+    pub unsent: Option<u64>,
+    /// Truncated, or a new file on its inode, rather than gone.
+    pub replaced: bool,
+}
+
+pub fn plan(inputs: &[Input], ledger: &Ledger) -> Plan {
     let mut planned = Vec::new();
     let mut patterns = Vec::new();
+    let mut named = HashSet::new();
     for input in inputs {
         match input {
             Input::Stdin => planned.push(Planned::Stdin),
-            Input::File(path) => planned.push(Planned::File {
-                path: path.clone(),
-                matched: false,
-            }),
+            Input::File(path) => {
+                named.insert(source::absolute(path));
+                planned.push(Planned::File {
+                    path: path.clone(),
+                    matched: false,
+                });
+            }
             Input::Pattern(pattern) => {
                 patterns.push(pattern.clone());
                 let matches = expand(pattern);
@@ -60,59 +87,143 @@ pub fn plan(inputs: &[Input], ledger: Option<&Ledger>) -> Plan {
     // A file named twice, or matched by a pattern as well as named, is read
     // once, as --follow reads it: its lines are not sent twice, and the
     // state keeps one position for it.
-    let mut ids: Vec<Option<FileId>> = planned.iter().map(identity).collect();
+    let mut files: Vec<Option<File>> = planned.iter().map(File::of).collect();
     let mut index = 0;
     while index < planned.len() {
-        match &ids[index] {
-            Some(id) if ids[..index].contains(&Some(id.clone())) => {
+        let id = files[index].as_ref().map(|file| &file.id);
+        match id.is_some_and(|id| files[..index].iter().flatten().any(|f| f.id == *id)) {
+            true => {
                 planned.remove(index);
-                ids.remove(index);
+                files.remove(index);
             }
-            _ => index += 1,
+            false => index += 1,
         }
     }
-    if let Some(ledger) = ledger {
-        let dormant = ledger.dormant_records();
-        let known = |id: &Option<FileId>| {
-            id.as_ref()
-                .is_some_and(|id| dormant.iter().any(|(_, record)| record.id == *id))
+
+    let records = ledger.live();
+    let known_names = records.iter().map(|(_, r, _)| r.path.clone()).collect();
+    let asked = Asked::new(named, &patterns);
+    let mut known = vec![false; planned.len()];
+    let mut rotated = Vec::new();
+    let mut lost = Vec::new();
+    for (account, record, phase) in records {
+        let among = files
+            .iter()
+            .position(|file| file.as_ref().is_some_and(|file| file.is(&record)));
+        let whereabouts = match among {
+            Some(index) => {
+                known[index] = true;
+                Whereabouts::Among
+            }
+            None => source::locate(&record),
         };
-        // Stable: among known files, and among the rest, the given order.
-        let mut order: Vec<usize> = (0..planned.len()).collect();
-        order.sort_by_key(|&i| !known(&ids[i]));
-        planned = order.iter().map(|&i| planned[i].clone()).collect();
-        for (account, record) in dormant {
-            let among_ours = ids.iter().flatten().any(|id| *id == record.id);
-            let still_there = std::fs::metadata(&record.path)
-                .is_ok_and(|metadata| file_id(&metadata) == record.id);
-            if !among_ours && !still_there {
+        let found = record::found(phase, record.position);
+        match record::at_start(&record, phase, whereabouts, asked.asks(&record.path)) {
+            AtStart::Keep => ledger.set_phase(account, found),
+            AtStart::Finish(path) => {
+                ledger.set_phase(account, found);
+                messages::info!(
+                    "{}: rotated to {} since the last run: finishing it first",
+                    record.path,
+                    path.display()
+                );
+                rotated.push(path);
+            }
+            AtStart::Drop => {
+                messages::info!("{}: gone since the last run; forgetting it", record.path);
                 ledger.retire(account);
             }
+            AtStart::Lost { unsent, replaced } => {
+                ledger.retire(account);
+                lost.push(Lost {
+                    path: record.path,
+                    position: record.position,
+                    unsent,
+                    replaced,
+                });
+            }
         }
     }
+    // Rotated files first, oldest first, then the files the state knows,
+    // then the rest; each group in the given order.
+    let mut order: Vec<usize> = (0..planned.len()).collect();
+    order.sort_by_key(|&i| !known[i]);
+    let rotated = by_age(rotated).into_iter().map(|path| Planned::File {
+        path,
+        matched: true,
+    });
+    let inputs = rotated
+        .chain(order.iter().map(|&i| planned[i].clone()))
+        .collect();
     Plan {
-        inputs: planned,
+        inputs,
         patterns,
+        known_names,
+        lost,
     }
 }
 
-fn identity(planned: &Planned) -> Option<FileId> {
-    match planned {
-        Planned::File { path, .. } => std::fs::metadata(path).ok().map(|m| file_id(&m)),
-        _ => None,
+/// A planned file as stat(2) found it.
+struct File {
+    path: PathBuf,
+    id: FileId,
+}
+
+impl File {
+    fn of(planned: &Planned) -> Option<File> {
+        let Planned::File { path, .. } = planned else {
+            return None;
+        };
+        let metadata = std::fs::metadata(path).ok()?;
+        Some(File {
+            path: path.clone(),
+            id: file_id(&metadata),
+        })
+    }
+
+    /// Whether it is `record`'s file; its first bytes are read only if it
+    /// has the record's inode.
+    fn is(&self, record: &Record) -> bool {
+        self.id.ino == record.id.ino && source::compare(record, &self.path) == Some(Likeness::Same)
     }
 }
 
-/// The regular files a pattern matches now, oldest first (by modification
-/// time, then name), so that `app.log.2 app.log.1 app.log` come in the
-/// order they were written.
+/// Which recorded names this run asks for: the FILEs named, and the names
+/// its patterns match (made absolute, as the records' paths are).
+struct Asked {
+    named: HashSet<String>,
+    patterns: Vec<glob::Pattern>,
+}
+
+impl Asked {
+    fn new(named: HashSet<String>, patterns: &[String]) -> Asked {
+        let patterns = patterns
+            .iter()
+            .filter_map(|pattern| glob::Pattern::new(&source::absolute(Path::new(pattern))).ok())
+            .collect();
+        Asked { named, patterns }
+    }
+
+    fn asks(&self, path: &str) -> bool {
+        self.named.contains(path) || self.patterns.iter().any(|p| p.matches(path))
+    }
+}
+
+/// The regular files a pattern matches now, oldest first.
 pub fn expand(pattern: &str) -> Vec<PathBuf> {
     let Ok(paths) = glob::glob(pattern) else {
         // Checked when the configuration was built.
         return Vec::new();
     };
+    by_age(paths.flatten().collect())
+}
+
+/// The regular files among `paths`, oldest first (by modification time,
+/// then name), so that `app.log.2 app.log.1 app.log` come in the order
+/// they were written.
+fn by_age(paths: Vec<PathBuf>) -> Vec<PathBuf> {
     let mut found: Vec<(SystemTime, PathBuf)> = paths
-        .flatten()
+        .into_iter()
         .filter_map(|path| {
             let metadata = std::fs::metadata(&path).ok()?;
             metadata

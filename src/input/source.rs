@@ -1,7 +1,7 @@
 //! One input as the reader holds it: standard input or an open file, with
 //! the splitter that carries its unfinished line, where the next read
 //! starts, and, for a file, what tells it apart from any other (device,
-//! inode and first bytes) and what following it has learnt.
+//! inode and first bytes).
 //!
 //! A FILE that is a pipe, a FIFO, a socket or a device (`<(cmd)`,
 //! `/dev/stdin`) is a stream, as standard input is: it cannot seek, has no
@@ -12,6 +12,10 @@
 //! Owned by the reader thread. A file is read through the handle opened
 //! first, whatever happens to its name: that is what lets a rotated or
 //! deleted file be finished.
+//!
+//! Beside it, the few looks at the file system that the reader and the
+//! follower share: opening without waiting, a file's identity and first
+//! bytes, and where a record's file is now (`locate`).
 
 use std::fs::{File, Metadata};
 use std::io::{self, Read, Seek, SeekFrom};
@@ -19,11 +23,12 @@ use std::mem::ManuallyDrop;
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use super::multiline::Multiline;
+use super::record::{self, Likeness, Seen, Whereabouts};
 use super::split::LineSplitter;
-use crate::ledger::{Account, FINGERPRINT_MAX, FileId};
+use crate::ledger::{Account, FINGERPRINT_MAX, FileId, Record};
 
 pub struct Source {
     /// As given or matched on the command line; `-` for standard input.
@@ -42,8 +47,6 @@ pub struct Source {
     pub id: Option<FileId>,
     /// The file's first bytes, up to FINGERPRINT_MAX, as read.
     pub head: Vec<u8>,
-    /// What following has learnt (unused when not following).
-    pub follow: Following,
     /// Standard input, or a file that is not a regular one.
     stream: bool,
 }
@@ -52,39 +55,6 @@ enum Handle {
     /// Descriptor 0, never closed by us.
     Stdin(ManuallyDrop<File>),
     File(File),
-}
-
-/// A followed file's bookkeeping.
-#[derive(Debug)]
-pub struct Following {
-    /// The last read found the end: wait for the next check.
-    pub at_end: bool,
-    pub next_check: Instant,
-    /// How long the next idle wait is: short after data, longer while quiet.
-    pub idle_wait: std::time::Duration,
-    /// Size and modification time at the last check, to notice change.
-    pub seen: Option<(u64, Option<SystemTime>)>,
-    /// When the file stopped being at its name (rotated or deleted), and
-    /// when it last grew since: it is released once quiet for long enough.
-    pub detached: Option<Instant>,
-    pub grew: Instant,
-    /// Its name came from a pattern: forgotten, not waited for, when gone.
-    pub matched: bool,
-}
-
-impl Following {
-    fn new() -> Following {
-        let now = Instant::now();
-        Following {
-            at_end: false,
-            next_check: now,
-            idle_wait: super::follow::IDLE_MIN,
-            seen: None,
-            detached: None,
-            grew: now,
-            matched: false,
-        }
-    }
 }
 
 impl Source {
@@ -112,7 +82,6 @@ impl Source {
             passed: 0,
             id: None,
             head: Vec::new(),
-            follow: Following::new(),
             stream: true,
         }
     }
@@ -135,7 +104,6 @@ impl Source {
             passed: offset,
             id: Some(file_id(metadata)),
             head: Vec::new(),
-            follow: Following::new(),
             stream: false,
         };
         source.head = source.read_head(FINGERPRINT_MAX)?;
@@ -192,24 +160,10 @@ impl Source {
     /// Up to `len` bytes from the start of the file, without moving the
     /// read position.
     pub fn read_head(&self, len: usize) -> io::Result<Vec<u8>> {
-        let Handle::File(file) = &self.handle else {
-            return Ok(Vec::new());
-        };
-        if self.stream {
-            return Ok(Vec::new());
+        match &self.handle {
+            Handle::File(file) if !self.stream => read_head(file, len),
+            _ => Ok(Vec::new()),
         }
-        let mut head = vec![0; len];
-        let mut have = 0;
-        while have < len {
-            match file.read_at(&mut head[have..], have as u64) {
-                Ok(0) => break,
-                Ok(n) => have += n,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => return Err(err),
-            }
-        }
-        head.truncate(have);
-        Ok(head)
     }
 
     /// Whether the file still starts with the bytes first read from it.
@@ -288,21 +242,98 @@ pub fn file_id(metadata: &Metadata) -> FileId {
     }
 }
 
-/// Where a line starts at or before `size`: just past the last newline, so
-/// that `--start-at end` never begins in the middle of a line. Looks back
-/// at most one read's worth; failing that, `size` itself.
-pub fn last_line_start(file: &File, size: u64) -> u64 {
-    const LOOK_BACK: u64 = 64 * 1024;
-    let from = size.saturating_sub(LOOK_BACK);
-    let mut tail = vec![0; (size - from) as usize];
-    match file.read_exact_at(&mut tail, from) {
-        Ok(()) => match memchr::memrchr(b'\n', &tail) {
-            Some(at) => from + at as u64 + 1,
-            None if from == 0 => 0,
-            None => size,
-        },
-        Err(_) => size,
+/// Up to `len` bytes from the start of `file`, without moving its read
+/// position; fewer only if the file is shorter.
+pub fn read_head(file: &File, len: usize) -> io::Result<Vec<u8>> {
+    let mut head = vec![0; len];
+    let mut have = 0;
+    while have < len {
+        match file.read_at(&mut head[have..], have as u64) {
+            Ok(0) => break,
+            Ok(n) => have += n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
     }
+    head.truncate(have);
+    Ok(head)
+}
+
+/// Where the last line of a file of `size` bytes starts, so that
+/// `--start-at end` never begins in the middle of a line: just past the
+/// last newline, looked for backwards a read at a time. `None` if the last
+/// line is already longer than `max_len` (+1 for a `\r`): a line that will
+/// be dropped whole, whose newline is still to come, and nothing before
+/// that newline needs reading.
+pub fn last_line_start(file: &File, size: u64, max_len: usize) -> io::Result<Option<u64>> {
+    const READ: u64 = 64 * 1024;
+    let longest = (max_len as u64).saturating_add(1);
+    let mut tail = vec![0; READ as usize];
+    let mut to = size;
+    while to > 0 {
+        if size - to > longest {
+            return Ok(None);
+        }
+        let from = to.saturating_sub(READ);
+        let part = &mut tail[..(to - from) as usize];
+        file.read_exact_at(part, from)?;
+        if let Some(at) = memchr::memrchr(b'\n', part) {
+            let start = from + at as u64 + 1;
+            return Ok((size - start <= longest).then_some(start));
+        }
+        to = from;
+    }
+    Ok((size <= longest).then_some(0))
+}
+
+/// Where a record's file is now, as far as this process can tell without
+/// a state of its own: at its path; or else under another name in the same
+/// directory (rotated), found with a `readdir` and an `lstat` of each entry,
+/// and the first bytes of an entry only if it has the record's inode; or
+/// nowhere. A directory that cannot be read hides the file: gone.
+pub fn locate(record: &Record) -> Whereabouts {
+    let path = Path::new(&record.path);
+    match compare(record, path) {
+        Some(Likeness::Same) => return Whereabouts::AtPath,
+        Some(Likeness::Replaced) => return Whereabouts::Replaced,
+        Some(Likeness::Other) | None => {}
+    }
+    let directory = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return Whereabouts::Gone;
+    };
+    for entry in entries.flatten() {
+        let candidate = entry.path();
+        let right_inode = std::fs::symlink_metadata(&candidate)
+            .is_ok_and(|m| m.is_file() && m.ino() == record.id.ino);
+        if right_inode && candidate != path && compare(record, &candidate) == Some(Likeness::Same) {
+            return Whereabouts::Moved(candidate);
+        }
+    }
+    Whereabouts::Gone
+}
+
+/// How the regular file at `path` compares with `record`, reading its first
+/// bytes only if it has the record's inode; `None` if there is none.
+pub fn compare(record: &Record, path: &Path) -> Option<Likeness> {
+    let metadata = std::fs::metadata(path).ok()?;
+    if !metadata.is_file() {
+        return None;
+    }
+    let id = file_id(&metadata);
+    if id.ino != record.id.ino {
+        return Some(Likeness::Other);
+    }
+    let head = read_head(&File::open(path).ok()?, record.fingerprint.len).ok()?;
+    let seen = Seen {
+        id: &id,
+        head: &head,
+        size: metadata.len(),
+    };
+    Some(record::likeness(record, seen))
 }
 
 /// The absolute form of a path for the state file, which may be read from
@@ -312,4 +343,32 @@ pub fn absolute(path: &Path) -> String {
         .unwrap_or_else(|_| path.to_path_buf())
         .to_string_lossy()
         .into_owned()
+}
+
+/// Raises the soft limit on open files to the hard one, as other log
+/// shippers do: each followed file holds a descriptor, and the usual soft
+/// limit of 1024 is far below what the hard limit allows. Returns the limit
+/// in force.
+pub fn raise_open_files_limit() -> io::Result<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit(2) and setrlimit(2) with a valid rlimit.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            limit = raised;
+        }
+    }
+    Ok(limit.rlim_cur)
 }

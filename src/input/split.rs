@@ -47,6 +47,16 @@ impl LineSplitter {
         }
     }
 
+    /// A splitter for a stream whose next byte at `offset` is in the middle
+    /// of a line already too long: the rest of it is skipped, and counted
+    /// as one oversize line when its newline comes.
+    pub fn inside_oversize(max_len: usize, offset: u64) -> LineSplitter {
+        LineSplitter {
+            discarding: true,
+            ..LineSplitter::new(max_len, offset)
+        }
+    }
+
     /// Splits `data`; each piece comes with the stream offset where its
     /// line ends (past the newline).
     pub fn feed(&mut self, data: &[u8], mut emit: impl FnMut(Piece<'_>, u64)) {

@@ -16,6 +16,10 @@
 //!   "position": 73411}]}
 //! ```
 //!
+//! `path` is the name the file was opened under. A file let go (closed
+//! once quiet away from its name, `input::record`) also has `"end"`: how
+//! far it was read. A version 1 reader that predates it ignores it.
+//!
 //! It is written whole to a temporary file in the same directory, synced,
 //! renamed over the old one, and the directory synced: a crash leaves the
 //! old state or the new, never half of one. A state that cannot be read
@@ -31,7 +35,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::ledger::{FileId, Fingerprint, Record};
+use crate::ledger::{FileId, Fingerprint, Phase, Record};
 use crate::messages::io_reason;
 
 /// The format this build writes, and the newest it reads.
@@ -84,7 +88,7 @@ pub struct StateFile {
 impl StateFile {
     /// Locks the state and reads what it holds (nothing, if it does not
     /// exist yet). Creates the directory it lives in if need be.
-    pub fn open(path: &Path) -> Result<(StateFile, Vec<Record>), StateError> {
+    pub fn open(path: &Path) -> Result<(StateFile, Vec<(Record, Phase)>), StateError> {
         let io_error = |source| StateError::Io {
             path: path.to_path_buf(),
             source,
@@ -116,7 +120,7 @@ impl StateFile {
 
     /// What the state holds (nothing, if it does not exist yet), without
     /// locking it or creating anything: for --dry-run, which writes nothing.
-    pub fn read(path: &Path) -> Result<Vec<Record>, StateError> {
+    pub fn read(path: &Path) -> Result<Vec<(Record, Phase)>, StateError> {
         match fs::read_to_string(path) {
             Ok(text) => parse(&text).map_err(|reason| StateError::Corrupt {
                 path: path.to_path_buf(),
@@ -139,7 +143,7 @@ impl StateFile {
     }
 
     /// Replaces the state with `files`, atomically and durably.
-    pub fn write(&self, files: &[Record]) -> io::Result<()> {
+    pub fn write(&self, files: &[(Record, Phase)]) -> io::Result<()> {
         let dir = directory_of(&self.path);
         let name = self.path.file_name().unwrap_or_default().to_string_lossy();
         let temporary = dir.join(format!(".{name}.tmp"));
@@ -167,11 +171,11 @@ fn lock_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn render(files: &[Record]) -> String {
+fn render(files: &[(Record, Phase)]) -> String {
     let files: Vec<Value> = files
         .iter()
-        .map(|record| {
-            json!({
+        .map(|(record, phase)| {
+            let mut file = json!({
                 "path": record.path,
                 "dev": record.id.dev,
                 "inode": record.id.ino,
@@ -180,7 +184,11 @@ fn render(files: &[Record]) -> String {
                     "fnv1a": format!("{:016x}", record.fingerprint.hash),
                 },
                 "position": record.position,
-            })
+            });
+            if let Phase::LetGo { end } = phase {
+                file["end"] = json!(end);
+            }
+            file
         })
         .collect();
     let state = json!({ "version": VERSION, "files": files });
@@ -189,7 +197,7 @@ fn render(files: &[Record]) -> String {
     text
 }
 
-fn parse(text: &str) -> Result<Vec<Record>, String> {
+fn parse(text: &str) -> Result<Vec<(Record, Phase)>, String> {
     let state: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
     let version = state
         .get("version")
@@ -211,7 +219,7 @@ fn parse(text: &str) -> Result<Vec<Record>, String> {
         .collect()
 }
 
-fn parse_file(file: &Value) -> Result<Record, String> {
+fn parse_file(file: &Value) -> Result<(Record, Phase), String> {
     let number = |value: Option<&Value>, key: &str| {
         value
             .and_then(Value::as_u64)
@@ -227,7 +235,13 @@ fn parse_file(file: &Value) -> Result<Record, String> {
     if len > crate::ledger::FINGERPRINT_MAX {
         return Err(format!("a fingerprint of {len} bytes"));
     }
-    Ok(Record {
+    let phase = match file.get("end") {
+        None => Phase::Carried,
+        end => Phase::LetGo {
+            end: number(end, "end")?,
+        },
+    };
+    let record = Record {
         path: file
             .get("path")
             .and_then(Value::as_str)
@@ -239,7 +253,8 @@ fn parse_file(file: &Value) -> Result<Record, String> {
         },
         fingerprint: Fingerprint { len, hash },
         position: number(file.get("position"), "position")?,
-    })
+    };
+    Ok((record, phase))
 }
 
 #[cfg(test)]
@@ -293,7 +308,7 @@ mod tests {
                 path.display()
             )
         );
-        let files = [record("/var/log/app.log", 11, 4096)];
+        let files = [(record("/var/log/app.log", 11, 4096), Phase::Carried)];
         state.write(&files).unwrap();
         drop(state);
         let (_, records) = StateFile::open(&path).unwrap();
@@ -355,10 +370,27 @@ mod tests {
     #[test]
     fn what_is_written_reads_back() {
         let files = [
-            record("/var/log/app.log", 11, 4096),
-            record("b\"q.log", 12, 0),
+            (record("/var/log/app.log", 11, 4096), Phase::Carried),
+            (record("b\"q.log", 12, 0), Phase::Carried),
+            (record("/var/log/app.log", 13, 70), Phase::LetGo { end: 90 }),
         ];
-        assert_eq!(parse(&render(&files)).unwrap(), files);
+        let text = render(&files);
+        assert_eq!(parse(&text).unwrap(), files);
+        assert_eq!(text.matches("\"end\": 90").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn an_open_or_detached_file_is_carried_by_the_next_run() {
+        let files = [
+            (record("a.log", 11, 1), Phase::Open),
+            (record("b.log", 12, 2), Phase::Detached),
+        ];
+        let read: Vec<Phase> = parse(&render(&files))
+            .unwrap()
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect();
+        assert_eq!(read, [Phase::Carried, Phase::Carried]);
     }
 
     #[test]
@@ -387,6 +419,12 @@ mod tests {
                  \"fingerprint\": {\"bytes\": 1025, \"fnv1a\": \"ff\"}, \"position\": 0}]}",
                 "a fingerprint of 1025 bytes",
             ),
+            (
+                "{\"version\": 1, \"files\": [{\"path\": \"a\", \"dev\": 1, \"inode\": 2, \
+                 \"fingerprint\": {\"bytes\": 3, \"fnv1a\": \"ff\"}, \"position\": 0, \
+                 \"end\": \"far\"}]}",
+                "file 1: no \"end\" number",
+            ),
         ];
         for (text, want) in cases {
             let err = parse(text).unwrap_err();
@@ -395,6 +433,6 @@ mod tests {
         // The largest fingerprint there is.
         let text = "{\"version\": 1, \"files\": [{\"path\": \"a\", \"dev\": 1, \"inode\": 2, \
                     \"fingerprint\": {\"bytes\": 1024, \"fnv1a\": \"ff\"}, \"position\": 0}]}";
-        assert_eq!(parse(text).unwrap()[0].fingerprint.len, 1024);
+        assert_eq!(parse(text).unwrap()[0].0.fingerprint.len, 1024);
     }
 }

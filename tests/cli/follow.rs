@@ -250,6 +250,54 @@ fn start_at_end_follows_only_what_is_written_from_now_on() {
 }
 
 #[test]
+fn start_at_end_never_starts_in_the_middle_of_a_long_last_line() {
+    // The last line is still being written, and longer than a read (64
+    // KiB): it is sent whole once its newline comes.
+    let server = Server::start(Behaviour::default());
+    let dir = TempDir::new("follow-end-long");
+    let log = dir.file("app.log");
+    let long = "x".repeat(100 * 1024);
+    append(&log, &format!("{}{long}", numbered(20)));
+    let running = follow(&server, &["--start-at", "end", "-v"], &[&log]);
+    running.wait_for_stderr(&format!("app.log: reading from byte {}", 20 * LINE), LONG);
+    append(&log, " end of the long line\n");
+    append(&log, &numbered_range(20, 22));
+    server.wait_for_messages(3, LONG);
+    let done = stop(running);
+    let got = messages_of(&server.messages());
+    assert_eq!(got[0], format!("{long} end of the long line"));
+    assert_eq!(
+        got[1..],
+        [
+            "line 0000020 of the test input",
+            "line 0000021 of the test input"
+        ]
+    );
+    assert_eq!(done.summary()["dropped"], 0);
+
+    // Longer than --max-len already: it would be dropped whole, so the
+    // rest of it is skipped, counted as one dropped line; not sent as a
+    // fragment.
+    std::fs::write(&log, format!("{}{long}", numbered(3))).unwrap();
+    let server = Server::start(Behaviour::default());
+    let running = follow(
+        &server,
+        &["--start-at", "end", "--max-len", "1000", "-v"],
+        &[&log],
+    );
+    running.wait_for_stderr("within a line longer than --max-len", LONG);
+    append(&log, "tail of it\n");
+    append(&log, &numbered_range(3, 4));
+    server.wait_for_messages(1, LONG);
+    let done = stop(running);
+    assert_eq!(
+        messages_of(&server.messages()),
+        ["line 0000003 of the test input"]
+    );
+    assert_eq!((done.summary()["read"], done.summary()["dropped"]), (2, 1));
+}
+
+#[test]
 fn sigterm_drains_and_leaves_the_state_at_the_end() {
     let server = Server::start(Behaviour::default());
     let dir = TempDir::new("follow-sigterm");

@@ -15,6 +15,7 @@ mod faults;
 mod follow;
 mod input;
 mod proxy;
+mod rotation;
 mod signals;
 mod state;
 mod tls;

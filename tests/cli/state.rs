@@ -223,16 +223,35 @@ fn a_file_truncated_or_replaced_since_the_last_run_is_read_from_its_start() {
     let run = || wsship(&["--url", &server.url(), "--state", &state, &log]).run(Vec::new());
     append(&log, &numbered(100));
     run().expect_code(0);
-    // Shorter than the position: truncated.
+    // Shorter than the position: truncated. What was written after the
+    // position before that (if anything) is gone, and said to be: exit 1.
     std::fs::write(&log, numbered_range(500, 510)).unwrap();
+    let said = |position: usize| {
+        format!(
+            "wsship: {log}: truncated or replaced since the last run (a new file on its inode): \
+             lines written to it after byte {position} could not be sent; reading it from the \
+             start\n"
+        )
+    };
     let done = run();
-    done.expect_code(0);
-    done.expect_stderr("app.log: truncated or replaced since the last run");
+    done.expect_code(1);
+    assert_eq!(
+        done.stderr.matches(&said(100 * 31)).count(),
+        1,
+        "{}",
+        done.stderr
+    );
     // Longer, but other first bytes: the same inode, another file.
     std::fs::write(&log, numbered_range(1000, 1200)).unwrap();
-    run()
-        .expect_code(0)
-        .expect_stderr("app.log: truncated or replaced since the last run");
+    let done = run();
+    done.expect_code(1);
+    assert_eq!(
+        done.stderr.matches(&said(10 * 31)).count(),
+        1,
+        "{}",
+        done.stderr
+    );
+    run().expect_code(0);
     let mut want = lines(0, 100);
     want.extend(500..510);
     want.extend(1000..1200);

@@ -218,6 +218,7 @@ fn help_documents_every_environment_variable_and_exit_status() {
         "WSSHIP_STATE",
         "WSSHIP_START_AT",
         "WSSHIP_SCAN_INTERVAL",
+        "WSSHIP_ROTATE_WAIT",
         "WSSHIP_INPUT_FORMAT",
         "WSSHIP_JSON_TARGET",
         "WSSHIP_MESSAGE_KEY",

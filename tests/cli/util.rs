@@ -41,6 +41,33 @@ impl Wsship {
         self
     }
 
+    /// Starts wsship with at most `limit` open files (soft and hard), as
+    /// a service manager's LimitNOFILE would set it; `soft` alone lowers
+    /// only the soft limit, which wsship raises.
+    pub fn open_files_limit(mut self, soft: u64, hard: Option<u64>) -> Wsship {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: setrlimit(2) only, between fork and exec.
+        unsafe {
+            self.command.pre_exec(move || {
+                let mut limit = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                limit.rlim_max = hard.unwrap_or(limit.rlim_max);
+                limit.rlim_cur = soft.min(limit.rlim_max);
+                match libc::setrlimit(libc::RLIMIT_NOFILE, &limit) {
+                    0 => Ok(()),
+                    _ => Err(std::io::Error::last_os_error()),
+                }
+            });
+        }
+        self.args.insert(0, format!("(open files {soft}/{hard:?})"));
+        self
+    }
+
     /// Runs to completion with `input` on stdin.
     pub fn run(self, input: impl Into<Vec<u8>>) -> Finished {
         let mut running = self.spawn();
