@@ -259,7 +259,9 @@ fn sections() -> Roff {
         "Rotation by rename",
         "(logrotate's create): the old file is read to its end through the handle already \
          open, then the new one from its start: nothing lost, nothing read twice. The old \
-         handle stays open, and is read if it grows, until it has been quiet for a minute.",
+         handle stays open, and is read if it grows, until it has been quiet for \
+         --rotate-wait (a minute); then it is let go. A pattern that finds it later does \
+         not read it again, only what was added to it.",
     );
     item(
         &mut roff,
@@ -286,6 +288,14 @@ fn sections() -> Roff {
     );
     item(
         &mut roff,
+        "Open files",
+        "The soft limit on open files is raised to the hard one at start; as many files can \
+         be followed as it allows, less a few for wsship and one per worker. A file that \
+         cannot be opened (permission denied, too many open files) is said once, counted in \
+         the exit status, and tried again until it opens.",
+    );
+    item(
+        &mut roff,
         "Pipes",
         "Standard input, and a FILE that is a pipe, a FIFO or a device (<(cmd), /dev/stdin), \
          are read as lines come, to their end, and not followed past it. They have no \
@@ -294,17 +304,28 @@ fn sections() -> Roff {
     paragraph(
         &mut roff,
         [roman(
-            "With --state FILE, each input file is known by device, inode and a fingerprint of \
+            "With --state FILE, each input file is known by its inode and a fingerprint of \
              its first bytes (up to 1 KiB), which survive a rename and tell a reused inode or a \
-             rewritten file apart. Its position moves only past lines confirmed sent or dropped \
-             by policy, over the longest run of them from the start (batches confirm out of \
-             order with several workers); a failed line is never passed over, so the next run \
-             sends it again. Without --follow, each FILE is read from its position to its end, \
-             files the state knows first, so that a log rotated since the last run (matched, \
-             for example, by 'app.log*') is finished before its successor. A file the state \
-             does not know starts at its beginning, or with --start-at end at the end of its \
-             last line if it is there when wsship starts. With --state or --follow, a last \
-             line without its newline waits for it.",
+             rewritten file apart; the device number, which a reboot may change, need not \
+             match. Its position moves only past lines confirmed sent or dropped by policy, \
+             over the longest run of them from the start (batches confirm out of order with \
+             several workers); a failed line is never passed over, so the next run sends it \
+             again. With --state or --follow, a last line without its newline waits for it.",
+        )],
+    );
+    paragraph(
+        &mut roff,
+        [roman(
+            "At start, each file the state recorded under a name this run asks for is looked \
+             for. At its name, it is read from its position. Under another name in its \
+             directory (rotated while wsship was stopped), it is finished from its position \
+             before the file now at the name, which is read from its beginning. Nowhere \
+             (deleted, or rotated and compressed), or at its name with other content \
+             (truncated, or a new file on its inode), wsship says so once, naming the file and \
+             what could not be sent, and the exit status is 1; unless it had been let go with \
+             every line sent. --start-at end starts a file at the end of its last line only if \
+             it is there at start under a name no record had: a new file at a known name is \
+             read from its beginning.",
         )],
     );
     paragraph(

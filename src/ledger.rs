@@ -79,7 +79,7 @@ pub enum Phase {
     /// Its file is open and read, at a name given or matched.
     Open,
     /// Its file is still open and read, but no longer at its name
-    /// (rotated or deleted), until it has been quiet for a minute.
+    /// (rotated or deleted), until it has been quiet for --rotate-wait.
     Detached,
     /// Its file was closed after that quiet minute, read to `end`. The
     /// record stays while the file is there, so that finding it again
