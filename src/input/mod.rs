@@ -209,29 +209,7 @@ impl Reader<'_> {
     /// run's exit status shows it, as `cat`'s does for a file it cannot
     /// read.
     fn lost(&self, lost: &Lost) {
-        let what = match lost.unsent {
-            Some(bytes) => format!(
-                "the {} it held after byte {} were never sent",
-                messages::count(bytes as usize, "byte"),
-                lost.position
-            ),
-            None => format!(
-                "lines written to it after byte {} could not be sent",
-                lost.position
-            ),
-        };
-        match lost.replaced {
-            true => messages::error!(
-                "{}: truncated or replaced since the last run (a new file on its inode): \
-                 {what}; reading it from the start",
-                lost.path
-            ),
-            false => messages::error!(
-                "{}: gone since the last run (deleted, or rotated and then compressed or \
-                 moved out of its directory): {what}",
-                lost.path
-            ),
-        }
+        messages::error!("{}", said_lost(lost));
         self.stats.input_error();
     }
 
@@ -529,6 +507,35 @@ impl Reader<'_> {
     }
 }
 
+/// What is said of a recorded file that is lost: which, how, and what of
+/// it could not be sent.
+fn said_lost(lost: &Lost) -> String {
+    let what = match lost.unsent {
+        Some(bytes) => format!(
+            "the {} it held after byte {} {} never sent",
+            messages::count(bytes as usize, "byte"),
+            lost.position,
+            if bytes == 1 { "was" } else { "were" }
+        ),
+        None => format!(
+            "lines written to it after byte {} could not be sent",
+            lost.position
+        ),
+    };
+    match lost.replaced {
+        true => format!(
+            "{}: truncated or replaced since the last run (a new file on its inode): {what}; \
+             reading it from the start",
+            lost.path
+        ),
+        false => format!(
+            "{}: gone since the last run (deleted, or rotated and then compressed or moved out \
+             of its directory): {what}",
+            lost.path
+        ),
+    }
+}
+
 /// The earlier of two deadlines, if any.
 fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {
@@ -544,4 +551,48 @@ enum Wake {
     Input(Vec<usize>),
     Deadline,
     Shutdown,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_earlier_deadline_or_the_only_one() {
+        let now = Instant::now();
+        let later = now + Duration::from_millis(5);
+        assert_eq!(earliest(Some(now), Some(later)), Some(now));
+        assert_eq!(earliest(Some(later), Some(now)), Some(now));
+        assert_eq!(earliest(None, Some(later)), Some(later));
+        assert_eq!(earliest(Some(later), None), Some(later));
+        assert_eq!(earliest(None, None), None);
+    }
+
+    #[test]
+    fn a_lost_file_is_named_with_what_could_not_be_sent() {
+        let lost = |unsent, replaced| Lost {
+            path: "/var/log/app.log".into(),
+            position: 3091,
+            unsent,
+            replaced,
+        };
+        assert_eq!(
+            said_lost(&lost(None, false)),
+            "/var/log/app.log: gone since the last run (deleted, or rotated and then compressed \
+             or moved out of its directory): lines written to it after byte 3091 could not be \
+             sent"
+        );
+        assert_eq!(
+            said_lost(&lost(Some(1), false)),
+            "/var/log/app.log: gone since the last run (deleted, or rotated and then compressed \
+             or moved out of its directory): the 1 byte it held after byte 3091 was never sent"
+        );
+        assert_eq!(
+            said_lost(&lost(Some(120), true)),
+            "/var/log/app.log: truncated or replaced since the last run (a new file on its \
+             inode): the 120 bytes it held after byte 3091 were never sent; reading it from the \
+             start"
+        );
+    }
 }

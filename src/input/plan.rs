@@ -234,3 +234,192 @@ fn by_age(paths: Vec<PathBuf>) -> Vec<PathBuf> {
     found.sort();
     found.into_iter().map(|(_, path)| path).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::{Fingerprint, Phase};
+    use std::time::Duration;
+
+    /// A directory of its own in the temporary directory, removed when
+    /// dropped.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            let path =
+                std::env::temp_dir().join(format!("wsship-unit-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&path);
+            std::fs::create_dir_all(&path).unwrap();
+            Scratch(path)
+        }
+
+        /// A file written `age` ago.
+        fn write(&self, name: &str, content: &str, age: u64) -> PathBuf {
+            let path = self.0.join(name);
+            std::fs::write(&path, content).unwrap();
+            let when = SystemTime::now() - Duration::from_secs(age);
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(when)
+                .unwrap();
+            path
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn record_of(path: &Path, position: u64) -> Record {
+        let metadata = std::fs::metadata(path).unwrap();
+        Record {
+            path: source::absolute(path),
+            id: file_id(&metadata),
+            fingerprint: Fingerprint::of(&std::fs::read(path).unwrap()),
+            position,
+        }
+    }
+
+    fn files(plan: &Plan) -> Vec<String> {
+        let names = plan.inputs.iter().map(|planned| match planned {
+            Planned::Stdin => "-".to_string(),
+            Planned::File { path, matched } => {
+                let name = path.file_name().unwrap().to_string_lossy();
+                format!("{name}{}", if *matched { " (matched)" } else { "" })
+            }
+            Planned::Unmatched(pattern) => format!("unmatched {pattern}"),
+        });
+        names.collect()
+    }
+
+    #[test]
+    fn a_pattern_gives_the_oldest_file_first_and_only_regular_files() {
+        let scratch = Scratch::new("plan-age");
+        scratch.write("b.log", "b\n", 300);
+        scratch.write("a.log", "a\n", 100);
+        scratch.write("c.log", "c\n", 200);
+        std::fs::create_dir(scratch.0.join("d.log")).unwrap();
+        let pattern = scratch.0.join("*.log").to_string_lossy().into_owned();
+        let names: Vec<String> = expand(&pattern)
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["b.log", "c.log", "a.log"]);
+        // The same age: by name.
+        let same = SystemTime::now();
+        for name in ["b.log", "a.log"] {
+            let file = std::fs::File::options()
+                .write(true)
+                .open(scratch.0.join(name));
+            file.unwrap().set_modified(same).unwrap();
+        }
+        let names: Vec<String> = expand(&pattern)
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["c.log", "a.log", "b.log"]);
+    }
+
+    #[test]
+    fn a_file_given_twice_is_planned_once_and_a_pattern_that_matches_nothing_is_said() {
+        let scratch = Scratch::new("plan-twice");
+        let a = scratch.write("a.log", "a\n", 0);
+        let pattern = scratch.0.join("*.log").to_string_lossy().into_owned();
+        let none = scratch.0.join("*.txt").to_string_lossy().into_owned();
+        let inputs = [
+            Input::File(a.clone()),
+            Input::Stdin,
+            Input::File(a),
+            Input::Pattern(pattern.clone()),
+            Input::Pattern(none.clone()),
+        ];
+        let plan = plan(&inputs, &Ledger::new());
+        assert_eq!(
+            files(&plan),
+            ["a.log", "-", format!("unmatched {none}").as_str()]
+        );
+        assert_eq!(plan.patterns, [pattern, none]);
+        assert!(plan.lost.is_empty() && plan.known_names.is_empty());
+    }
+
+    #[test]
+    fn a_file_rotated_while_stopped_goes_first_and_one_gone_is_lost() {
+        let scratch = Scratch::new("plan-rotated");
+        let log = scratch.write("app.log", "a-1\n", 0);
+        let gone = scratch.write("gone.log", "g-1\n", 0);
+        let unknown = scratch.write("new.log", "n-1\n", 0);
+        let ledger = Ledger::new();
+        let rotated = ledger.carry(record_of(&log, 4), Phase::Carried);
+        let lost = ledger.carry(record_of(&gone, 4), Phase::Carried);
+        std::fs::rename(&log, scratch.0.join("app.log.1")).unwrap();
+        scratch.write("app.log", "c-1\n", 0);
+        std::fs::remove_file(&gone).unwrap();
+        let inputs = [
+            Input::File(unknown),
+            Input::File(log.clone()),
+            Input::File(gone.clone()),
+        ];
+        let plan = plan(&inputs, &ledger);
+        // The rotated file first; the named ones in the order given (none
+        // of them is a file the state knows now).
+        assert_eq!(
+            files(&plan),
+            ["app.log.1 (matched)", "new.log", "app.log", "gone.log"]
+        );
+        assert_eq!(
+            plan.lost,
+            [Lost {
+                path: source::absolute(&gone),
+                position: 4,
+                unsent: None,
+                replaced: false,
+            }]
+        );
+        assert_eq!(ledger.phase(lost), Phase::Retired);
+        assert_eq!(ledger.phase(rotated), Phase::Carried);
+        let known: HashSet<String> = [source::absolute(&log), source::absolute(&gone)].into();
+        assert_eq!(plan.known_names, known);
+    }
+
+    #[test]
+    fn files_the_state_knows_go_first_and_records_not_asked_for_are_kept_while_there() {
+        let scratch = Scratch::new("plan-known");
+        let new = scratch.write("new.log", "n\n", 0);
+        let known = scratch.write("known.log", "k\n", 0);
+        let elsewhere = scratch.write("other.log", "o\n", 0);
+        let gone = scratch.write("gone.log", "g\n", 0);
+        let ledger = Ledger::new();
+        ledger.carry(record_of(&known, 2), Phase::Carried);
+        let kept = ledger.carry(record_of(&elsewhere, 2), Phase::Carried);
+        let dropped = ledger.carry(record_of(&gone, 2), Phase::Carried);
+        let let_go = ledger.carry(record_of(&gone, 2), Phase::LetGo { end: 2 });
+        std::fs::remove_file(&gone).unwrap();
+        let plan = plan(&[Input::File(new), Input::File(known)], &ledger);
+        assert_eq!(files(&plan), ["known.log", "new.log"]);
+        assert!(plan.lost.is_empty(), "{:?}", plan.lost);
+        assert_eq!(ledger.phase(kept), Phase::Carried);
+        assert_eq!(ledger.phase(dropped), Phase::Retired);
+        assert_eq!(ledger.phase(let_go), Phase::Retired);
+    }
+
+    #[test]
+    fn a_name_is_asked_for_when_named_or_matched_by_a_pattern() {
+        let asked = Asked::new(
+            ["/var/log/app.log".to_string()].into(),
+            &["/var/log/nginx/*.log".to_string()],
+        );
+        assert!(asked.asks("/var/log/app.log"));
+        assert!(asked.asks("/var/log/nginx/access.log"));
+        assert!(!asked.asks("/var/log/app.log.1"));
+        assert!(!asked.asks("/var/log/nginx/access.log.1"));
+        // A relative pattern is made absolute, as records' paths are.
+        let here = Asked::new(HashSet::new(), &["*.log".to_string()]);
+        let cwd = std::env::current_dir().unwrap();
+        assert!(here.asks(&cwd.join("x.log").to_string_lossy()));
+    }
+}

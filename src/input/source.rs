@@ -372,3 +372,137 @@ pub fn raise_open_files_limit() -> io::Result<u64> {
     }
     Ok(limit.rlim_cur)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::Fingerprint;
+
+    /// A directory of its own in the temporary directory, removed when
+    /// dropped.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            let path =
+                std::env::temp_dir().join(format!("wsship-unit-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&path);
+            std::fs::create_dir_all(&path).unwrap();
+            Scratch(path)
+        }
+
+        fn write(&self, name: &str, content: &[u8]) -> PathBuf {
+            let path = self.0.join(name);
+            std::fs::write(&path, content).unwrap();
+            path
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn last_line(scratch: &Scratch, content: &[u8], max_len: usize) -> Option<u64> {
+        let path = scratch.write("last", content);
+        let file = File::open(path).unwrap();
+        last_line_start(&file, content.len() as u64, max_len).unwrap()
+    }
+
+    #[test]
+    fn the_last_line_starts_after_the_last_newline_however_far_back() {
+        let scratch = Scratch::new("last-line");
+        assert_eq!(last_line(&scratch, b"", 100), Some(0));
+        assert_eq!(last_line(&scratch, b"one\ntwo\n", 100), Some(8));
+        assert_eq!(last_line(&scratch, b"one\ntwo", 100), Some(4));
+        assert_eq!(last_line(&scratch, b"no newline at all", 100), Some(0));
+        // Longer than a read back (64 KiB), within --max-len.
+        let long = [b"first\n".as_slice(), &[b'x'; 200_000]].concat();
+        assert_eq!(last_line(&scratch, &long, 1 << 20), Some(6));
+        let one_line = vec![b'x'; 200_000];
+        assert_eq!(last_line(&scratch, &one_line, 1 << 20), Some(0));
+        // Already longer than --max-len (+1 for a \r): dropped whole anyway.
+        assert_eq!(last_line(&scratch, &long, 1000), None);
+        assert_eq!(last_line(&scratch, &one_line, 1000), None);
+        let exactly = [b"a\n".as_slice(), &[b'x'; 1001]].concat();
+        assert_eq!(last_line(&scratch, &exactly, 1000), Some(2));
+        let over = [b"a\n".as_slice(), &[b'x'; 1002]].concat();
+        assert_eq!(last_line(&scratch, &over, 1000), None);
+    }
+
+    #[test]
+    fn a_head_is_the_first_bytes_or_the_whole_of_a_shorter_file() {
+        let scratch = Scratch::new("head");
+        let path = scratch.write("f", b"0123456789");
+        let file = File::open(path).unwrap();
+        assert_eq!(read_head(&file, 4).unwrap(), b"0123");
+        assert_eq!(read_head(&file, 64).unwrap(), b"0123456789");
+    }
+
+    fn record_of(path: &Path, position: u64) -> Record {
+        let metadata = std::fs::metadata(path).unwrap();
+        let head = std::fs::read(path).unwrap();
+        Record {
+            path: path.to_string_lossy().into_owned(),
+            id: file_id(&metadata),
+            fingerprint: Fingerprint::of(&head[..head.len().min(FINGERPRINT_MAX)]),
+            position,
+        }
+    }
+
+    #[test]
+    fn a_record_s_file_is_found_at_its_path_in_its_directory_or_not_at_all() {
+        let scratch = Scratch::new("locate");
+        let log = scratch.write("app.log", b"first line\n");
+        let record = record_of(&log, 11);
+        assert_eq!(locate(&record), Whereabouts::AtPath);
+        // Rotated: under any other name in the same directory.
+        let rotated = scratch.0.join("app.log.1");
+        std::fs::rename(&log, &rotated).unwrap();
+        scratch.write("app.log", b"a new file\n");
+        assert_eq!(locate(&record), Whereabouts::Moved(rotated.clone()));
+        // Another device number (a reboot): the inode and first bytes
+        // decide.
+        let rebooted = Record {
+            id: FileId {
+                dev: record.id.dev + 1,
+                ..record.id.clone()
+            },
+            ..record.clone()
+        };
+        assert_eq!(locate(&rebooted), Whereabouts::Moved(rotated.clone()));
+        // Written over at the same inode: not the file the record knew.
+        std::fs::write(&rotated, b"other content\n").unwrap();
+        assert_eq!(locate(&record), Whereabouts::Gone);
+        // Compressed away.
+        std::fs::remove_file(&rotated).unwrap();
+        assert_eq!(locate(&record), Whereabouts::Gone);
+        // In place, with other content: replaced.
+        let log = scratch.write("b.log", b"first line\n");
+        let record = record_of(&log, 11);
+        std::fs::write(&log, b"second file\n").unwrap();
+        assert_eq!(locate(&record), Whereabouts::Replaced);
+        // A directory that cannot be read hides it.
+        let lost = Record {
+            path: "/nonexistent/dir/app.log".into(),
+            ..record
+        };
+        assert_eq!(locate(&lost), Whereabouts::Gone);
+    }
+
+    #[test]
+    fn the_soft_limit_on_open_files_is_at_least_what_it_was() {
+        let mut before = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit(2) with a valid rlimit.
+        assert_eq!(
+            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut before) },
+            0
+        );
+        let limit = raise_open_files_limit().unwrap();
+        assert_eq!(limit, before.rlim_max);
+    }
+}

@@ -291,6 +291,28 @@ mod tests {
     }
 
     #[test]
+    fn a_stream_started_inside_an_oversize_line_skips_to_its_end() {
+        let mut splitter = LineSplitter::inside_oversize(8, 500);
+        let mut out = Vec::new();
+        let mut record = |piece: Piece<'_>, end| {
+            out.push(match piece {
+                Piece::Line { line, .. } => (String::from_utf8_lossy(line).into_owned(), end),
+                Piece::Oversize => ("<oversize>".into(), end),
+            })
+        };
+        splitter.feed(b"rest of it", &mut record);
+        assert_eq!(splitter.consumed(), 500);
+        splitter.feed(b" and more\nnext\n", &mut record);
+        splitter.finish(&mut record);
+        assert_eq!(out, [("<oversize>".into(), 520), ("next".into(), 525)]);
+        // At its end, unfinished: one oversize line too.
+        let mut splitter = LineSplitter::inside_oversize(8, 0);
+        let mut count = 0;
+        splitter.finish(|piece, _| count += usize::from(piece == Piece::Oversize));
+        assert_eq!(count, 1);
+    }
+
+    #[test]
     fn consumed_stops_at_a_partial_line() {
         let mut splitter = LineSplitter::new(100, 10);
         splitter.feed(b"one\ntw", |_, _| {});

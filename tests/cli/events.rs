@@ -231,7 +231,10 @@ fn a_pending_event_goes_out_after_the_timeout_while_input_stays_open() {
     ])
     .spawn();
     running.write(b"S first\n  more\n");
-    server.wait_for_messages(1, Duration::from_secs(10));
+    // Within the 200 ms of --multiline-timeout and 10 ms of
+    // --flush-interval, with room for a loaded machine: without the
+    // timeout it would wait for the next line, written only after this.
+    server.wait_for_messages(1, Duration::from_secs(1));
     assert_eq!(
         without_timestamps(values(&server)),
         [json!({"message": "S first\n  more"})]
@@ -352,5 +355,35 @@ fn max_lines_splits_a_long_event_and_loses_nothing() {
     assert_eq!(
         (summary["read"], summary["sent"], summary["events"]),
         (9, 9, 4)
+    );
+}
+
+#[test]
+fn an_event_of_several_lines_under_ndjson_is_sent_as_text() {
+    // Several lines are not one JSON object, even if each is one: the
+    // event goes as text, and a one-line event as the object it is.
+    let server = Server::start(Behaviour::default());
+    let input = "{\"a\":1}\n  {\"b\":2}\n{\"c\":3}\n";
+    let done = wsship(&[
+        "--url",
+        &server.url(),
+        "--input-format",
+        "ndjson",
+        "--multiline-continue",
+        "^\\s",
+    ])
+    .run(input);
+    done.expect_code(0);
+    assert_eq!(
+        without_timestamps(values(&server)),
+        [
+            json!({"message": "{\"a\":1}\n  {\"b\":2}"}),
+            json!({"c": 3})
+        ]
+    );
+    let summary = done.summary();
+    assert_eq!(
+        (summary["read"], summary["events"], summary["invalid_json"]),
+        (3, 2, 0)
     );
 }

@@ -257,3 +257,28 @@ fn a_file_given_twice_is_read_once() {
         serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
     assert_eq!(saved["files"].as_array().unwrap().len(), 2, "{saved}");
 }
+
+#[test]
+fn a_pattern_reads_the_oldest_file_first_whatever_the_names() {
+    let server = Server::start(Behaviour::default());
+    let dir = TempDir::new("oldest-first");
+    // Written in the order c, a, b: the names sort otherwise.
+    let ages = [("c.log", 300), ("a.log", 200), ("b.log", 100)];
+    for (name, seconds_ago) in ages {
+        let path = temp_file(&dir, name, format!("from {name}\n").as_bytes());
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(
+                std::time::SystemTime::now() - std::time::Duration::from_secs(seconds_ago),
+            )
+            .unwrap();
+    }
+    let done = wsship(&["--url", &server.url(), &dir.file("*.log")]).run(Vec::new());
+    done.expect_code(0);
+    assert_eq!(
+        messages_of(&server.messages()),
+        ["from c.log", "from a.log", "from b.log"]
+    );
+}

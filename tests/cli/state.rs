@@ -123,14 +123,22 @@ fn failed_lines_are_sent_again_by_the_next_run() {
     let dir = TempDir::new("failed");
     let (log, state) = (dir.file("app.log"), dir.file("app.state"));
     append(&log, &numbered(3000));
-    // The first server dies after 1000 messages; the rest fail.
-    let dying = Server::start(Behaviour {
-        die_after: Some(1000),
+    // The first server confirms the first 1000 lines (the Ping after them
+    // is answered), hangs up, and refuses every later handshake with 503:
+    // the rest fail.
+    static REFUSED: [bool; 100] = {
+        let mut refused = [true; 100];
+        refused[0] = false;
+        refused
+    };
+    let failing = Server::start(Behaviour {
+        hang_up_after: Some(1000),
+        unavailable: &REFUSED,
         ..Behaviour::default()
     });
     let first = wsship(&[
         "--url",
-        &dying.url(),
+        &failing.url(),
         "--state",
         &state,
         "--batch-size",
@@ -143,20 +151,21 @@ fn failed_lines_are_sent_again_by_the_next_run() {
     ])
     .run(Vec::new());
     first.expect_code(1);
-    assert!(first.summary()["failed"] > 0);
-    let reached = indexes(&dying);
-    let confirmed = position(&state) / numbered(1).len() as u64;
-    assert!(
-        (confirmed as usize) <= reached.len(),
-        "the state passed lines the server never got: {confirmed} > {}",
-        reached.len()
+    let summary = first.summary();
+    assert_eq!(
+        (summary["sent"], summary["failed"]),
+        (1000, 2000),
+        "{summary:?}"
     );
+    assert!(indexes(&failing).len() >= 1000);
+    // The position stops exactly before the first line that failed.
+    assert_eq!(position(&state), 1000 * numbered(1).len() as u64);
 
     let server = Server::start(Behaviour::default());
     let second = wsship(&["--url", &server.url(), "--state", &state, &log]).run(Vec::new());
     second.expect_code(0);
     // The next run starts exactly where the state stopped, and covers the rest.
-    assert_eq!(indexes(&server), lines(confirmed as usize, 3000));
+    assert_eq!(indexes(&server), lines(1000, 3000));
 }
 
 #[test]
@@ -291,7 +300,10 @@ fn a_second_wsship_on_the_same_state_is_refused_at_once() {
     append(&log, "first\n");
     let running = wsship(&["--url", &server.url(), "--state", &state, "-F", &log]).spawn();
     server.wait_for_messages(1, crate::util::LONG);
-    let second = wsship(&["--url", &server.url(), "--state", &state, &log]).run(Vec::new());
+    // At once: not after the first one ends (which is only after this).
+    let second = wsship(&["--url", &server.url(), "--state", &state, &log])
+        .spawn()
+        .wait(std::time::Duration::from_secs(5));
     second.expect_code(1);
     second.expect_stderr("another wsship is using this state file");
     running.signal(libc::SIGTERM);
