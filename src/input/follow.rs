@@ -255,17 +255,20 @@ impl Follower {
             .find(|f| f.source.id.as_ref() == Some(&id));
         if let Some(open) = open {
             if open.detached.is_some() {
-                // A rotated file found under its new name: still away from
-                // the name it was opened under, and let go once quiet.
+                // A rotated file found under a new name. A pattern's match:
+                // still away from the name it was opened under, and let go
+                // once quiet (the pattern finds it again if it grows). A
+                // FILE given: followed at that name from now on.
                 open.source.name = path.clone();
                 open.matched = matched;
+                if !matched {
+                    open.detached = None;
+                    reader.set_phase(&open.source, Phase::Open);
+                }
             }
             return true;
         }
-        if opened == Opened::Later && reader.let_go_unchanged(path, &metadata) {
-            return true;
-        }
-        match reader.open(path, opened) {
+        match reader.open(path, opened, !matched) {
             Ok(source) => {
                 if self.unopenable.remove(path) {
                     messages::notice!("{}: opened at last; following it", path.display());
@@ -357,7 +360,7 @@ impl Follower {
             self.next_scan = now + reader.config.scan_interval;
         }
         if self.next_sweep <= now {
-            sweep(reader);
+            sweep(reader, &self.patterns);
             self.next_sweep = now + reader.config.rotate_wait.max(SWEEP_MIN);
         }
     }
@@ -430,7 +433,10 @@ impl Follower {
                     .iter()
                     .any(|f| f.detached.is_none() && f.source.name == path)
                     || self.missing.iter().any(|m| m.path == path);
-                if !followed && self.try_open(reader, &path, Opened::Later, true) {
+                if followed || reader.let_go_unchanged(&path) {
+                    continue;
+                }
+                if self.try_open(reader, &path, Opened::Later, true) {
                     messages::info!("{}: matches {pattern}; following it", path.display());
                 }
             }
@@ -485,15 +491,19 @@ impl Follower {
     }
 }
 
-/// Looks for the files let go, and drops the record of each that is gone:
-/// no record of a file that is no more is written, and its inode, once a
-/// new file takes it, is that file's alone.
-fn sweep(reader: &Reader<'_>) {
-    for (account, record, phase) in reader.ledger.live() {
-        if !matches!(phase, Phase::LetGo { .. }) {
-            continue;
-        }
-        let swept = record::swept(phase, &source::locate(&record));
+/// Looks for the files let go (in their directory, and among what the
+/// `patterns` match), and drops the record of each that is gone: no record
+/// of a file that is no more is written, and its inode, once a new file
+/// takes it, is that file's alone.
+fn sweep(reader: &Reader<'_>, patterns: &[String]) {
+    let mut let_go = reader.ledger.live();
+    let_go.retain(|(_, _, phase)| matches!(phase, Phase::LetGo { .. }));
+    if let_go.is_empty() {
+        return;
+    }
+    let matched: Vec<PathBuf> = patterns.iter().flat_map(|p| plan::expand(p)).collect();
+    for (account, record, phase) in let_go {
+        let swept = record::swept(phase, &source::locate(&record, &matched));
         if swept != phase {
             messages::info!("{}: the file let go is gone; forgetting it", record.path);
             reader.ledger.set_phase(account, swept);

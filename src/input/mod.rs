@@ -49,7 +49,7 @@ pub mod state;
 use chunk::{Pending, Recycler};
 use multiline::{Event, Multiline};
 use plan::{Lost, Plan, Planned};
-use record::{Likeness, Opened, Opening, Seen, Start};
+use record::{Likeness, Opened, Opening, Place, Seen, Start};
 use source::Source;
 
 pub use source::raise_open_files_limit;
@@ -126,13 +126,15 @@ impl Reader<'_> {
         for input in inputs {
             let mut source = match input {
                 Planned::Stdin => self.stdin(),
-                Planned::File { path, .. } => match self.open(&path, Opened::AtStart) {
-                    Ok(source) => source,
-                    Err(err) => {
-                        self.input_error(&path, &err);
-                        continue;
+                Planned::File { path, matched } => {
+                    match self.open(&path, Opened::AtStart, !matched) {
+                        Ok(source) => source,
+                        Err(err) => {
+                            self.input_error(&path, &err);
+                            continue;
+                        }
                     }
-                },
+                }
                 Planned::Unmatched(pattern) => {
                     messages::error!("{pattern}: no file matches this pattern");
                     self.stats.input_error();
@@ -191,7 +193,10 @@ impl Reader<'_> {
     /// Whether the file at `path` is one let go, still as long as it was
     /// when let go: opening it would read nothing, and hold a descriptor
     /// for --rotate-wait to no end.
-    fn let_go_unchanged(&self, path: &Path, metadata: &std::fs::Metadata) -> bool {
+    fn let_go_unchanged(&self, path: &Path) -> bool {
+        let Ok(metadata) = std::fs::metadata(path) else {
+            return false;
+        };
         let end = metadata.len();
         let records = self.ledger.closed_with_inode(metadata.ino());
         records.iter().any(|(_, record, phase)| {
@@ -414,7 +419,8 @@ impl Reader<'_> {
     /// (`record::open`): where the state or an earlier look left it if the
     /// file has a record, else its beginning (or, for a file there at start
     /// with --start-at end, at a name no record had, its last line).
-    fn open(&mut self, path: &Path, opened: Opened) -> io::Result<Source> {
+    /// `named`: a FILE given on the command line (see `record::Place`).
+    fn open(&mut self, path: &Path, opened: Opened, named: bool) -> io::Result<Source> {
         let file = source::open(path)?;
         let metadata = file.metadata()?;
         if source::is_stream(&metadata) {
@@ -441,10 +447,13 @@ impl Reader<'_> {
         } = record::open(
             &self.ledger.closed_with_inode(id.ino),
             seen,
-            &name,
-            opened,
+            Place {
+                name: &name,
+                named,
+                opened,
+                known: self.known_names.contains(&name),
+            },
             self.config.start_at == StartAt::End,
-            self.known_names.contains(&name),
         );
         if let Some((account, phase)) = replaced {
             self.ledger.retire(account);

@@ -115,7 +115,7 @@ pub fn plan(inputs: &[Input], ledger: &Ledger) -> Plan {
                 known[index] = true;
                 Whereabouts::Among
             }
-            None => source::locate(&record),
+            None => source::locate(&record, &[]),
         };
         let found = record::found(phase, record.position);
         match record::at_start(&record, phase, whereabouts, asked.asks(&record.path)) {

@@ -117,16 +117,27 @@ pub struct Opening {
     pub replaced: Option<(Account, Phase)>,
 }
 
-/// Decides where a file just opened under `name` starts, among the
-/// records that no open file claims (carried or let go) with its inode.
-/// `name_known`: a record of the last run had that name.
+/// Where and how a file was opened.
+#[derive(Debug, Clone, Copy)]
+pub struct Place<'a> {
+    /// The name it was opened under, absolute.
+    pub name: &'a str,
+    /// A FILE given on the command line, rather than a name a pattern or
+    /// the search for a rotated file found: the file is followed there,
+    /// at its name, whatever name its record has.
+    pub named: bool,
+    pub opened: Opened,
+    /// A record of the last run had this name.
+    pub known: bool,
+}
+
+/// Decides where a file just opened starts, among the records that no
+/// open file claims (carried or let go) with its inode.
 pub fn open(
     records: &[(Account, Record, Phase)],
     file: Seen<'_>,
-    name: &str,
-    opened: Opened,
+    place: Place<'_>,
     start_at_end: bool,
-    name_known: bool,
 ) -> Opening {
     let mut replaced = None;
     for &(account, ref record, phase) in records {
@@ -139,7 +150,7 @@ pub fn open(
                     Phase::LetGo { end } => end,
                     _ => record.position,
                 };
-                let phase = match record.path == name {
+                let phase = match place.named || record.path == place.name {
                     true => Phase::Open,
                     false => Phase::Detached,
                 };
@@ -157,7 +168,7 @@ pub fn open(
     // --start-at end is for history nobody asked to send: a file at a name
     // the state knows (rotated in, deleted and created again) holds lines
     // written since, and is read whole.
-    let fresh = opened == Opened::AtStart && !name_known && replaced.is_none();
+    let fresh = place.opened == Opened::AtStart && !place.known && replaced.is_none();
     let start = match start_at_end && fresh {
         true => Start::End,
         false => Start::Beginning,
@@ -294,6 +305,16 @@ mod tests {
         Seen { id, head, size }
     }
 
+    /// Opened under `name`, matched rather than named.
+    fn at(name: &str, opened: Opened, known: bool) -> Place<'_> {
+        Place {
+            name,
+            named: false,
+            opened,
+            known,
+        }
+    }
+
     #[test]
     fn the_inode_and_the_first_bytes_decide_and_the_device_may_change() {
         let kept = record(2049, 11, 40);
@@ -333,10 +354,8 @@ mod tests {
             let opening = open(
                 &records,
                 seen(&id, HEAD, 50),
-                APP,
-                Opened::Later,
+                at(APP, Opened::Later, false),
                 true,
-                false,
             );
             assert_eq!(
                 opening,
@@ -350,17 +369,18 @@ mod tests {
                 },
                 "{phase:?}"
             );
-            // Found under another name: rotated, so let go once quiet.
-            let rotated = open(
-                &records,
-                seen(&id, HEAD, 50),
-                "/var/log/app.log.1",
-                Opened::AtStart,
-                true,
-                false,
-            );
-            assert_eq!(rotated.phase, Phase::Detached);
-            assert_eq!(rotated.start, opening.start);
+            // Found under another name: rotated, so let go once quiet;
+            // unless that name is one given on the command line.
+            let rotated = at("/var/log/app.log.1", Opened::AtStart, false);
+            let opening_rotated = open(&records, seen(&id, HEAD, 50), rotated, true);
+            assert_eq!(opening_rotated.phase, Phase::Detached);
+            assert_eq!(opening_rotated.start, opening.start);
+            let named = Place {
+                named: true,
+                ..rotated
+            };
+            let opening_named = open(&records, seen(&id, HEAD, 50), named, true);
+            assert_eq!(opening_named.phase, Phase::Open);
         }
         // An open or retired record is no one's to resume.
         for phase in [Phase::Open, Phase::Detached, Phase::Retired] {
@@ -368,9 +388,7 @@ mod tests {
             let opening = open(
                 &records,
                 seen(&id, HEAD, 50),
-                APP,
-                Opened::Later,
-                false,
+                at(APP, Opened::Later, false),
                 false,
             );
             assert_eq!(opening.start, Start::Beginning, "{phase:?}");
@@ -391,7 +409,7 @@ mod tests {
             (Opened::Later, true, false, Start::Beginning),
         ];
         for (opened, end, known, want) in cases {
-            let opening = open(&[], file, APP, opened, end, known);
+            let opening = open(&[], file, at(APP, opened, known), end);
             assert_eq!(opening.start, want, "{opened:?} {end} {known}");
         }
     }
@@ -407,10 +425,8 @@ mod tests {
             let opening = open(
                 &records,
                 seen(&id, other, 900),
-                APP,
-                Opened::AtStart,
+                at(APP, Opened::AtStart, false),
                 true,
-                false,
             );
             assert_eq!(
                 opening,
@@ -426,10 +442,8 @@ mod tests {
         let opening = open(
             &records,
             seen(&id, other, 900),
-            APP,
-            Opened::AtStart,
+            at(APP, Opened::AtStart, false),
             true,
-            false,
         );
         assert_eq!(
             opening,
@@ -452,9 +466,7 @@ mod tests {
         let opening = open(
             &records,
             seen(&id, other, 900),
-            APP,
-            Opened::Later,
-            false,
+            at(APP, Opened::Later, false),
             false,
         );
         assert_eq!(
@@ -551,10 +563,8 @@ mod tests {
         let opening = open(
             &records,
             seen(&id, HEAD, 100),
-            APP,
-            Opened::AtStart,
+            at(APP, Opened::AtStart, true),
             false,
-            true,
         );
         let start = Start::Resume {
             account: Account(0),

@@ -286,12 +286,13 @@ pub fn last_line_start(file: &File, size: u64, max_len: usize) -> io::Result<Opt
     Ok((size <= longest).then_some(0))
 }
 
-/// Where a record's file is now, as far as this process can tell without
-/// a state of its own: at its path; or else under another name in the same
-/// directory (rotated), found with a `readdir` and an `lstat` of each entry,
-/// and the first bytes of an entry only if it has the record's inode; or
-/// nowhere. A directory that cannot be read hides the file: gone.
-pub fn locate(record: &Record) -> Whereabouts {
+/// Where a record's file is now: at its path; or else under another name in
+/// the same directory (rotated), found with a `readdir` and an `lstat` of
+/// each entry, and the first bytes of an entry only if it has the record's
+/// inode; or else at one of `also` (the files this run's patterns match,
+/// which may be in another directory, as logrotate's `olddir` makes them);
+/// or nowhere. A directory that cannot be read hides the file: gone.
+pub fn locate(record: &Record, also: &[PathBuf]) -> Whereabouts {
     let path = Path::new(&record.path);
     match compare(record, path) {
         Some(Likeness::Same) => return Whereabouts::AtPath,
@@ -302,11 +303,11 @@ pub fn locate(record: &Record) -> Whereabouts {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    let Ok(entries) = std::fs::read_dir(directory) else {
-        return Whereabouts::Gone;
-    };
-    for entry in entries.flatten() {
-        let candidate = entry.path();
+    let entries = std::fs::read_dir(directory).into_iter().flatten().flatten();
+    let candidates = entries
+        .map(|entry| entry.path())
+        .chain(also.iter().cloned());
+    for candidate in candidates {
         let right_inode = std::fs::symlink_metadata(&candidate)
             .is_ok_and(|m| m.is_file() && m.ino() == record.id.ino);
         if right_inode && candidate != path && compare(record, &candidate) == Some(Likeness::Same) {
@@ -456,12 +457,12 @@ mod tests {
         let scratch = Scratch::new("locate");
         let log = scratch.write("app.log", b"first line\n");
         let record = record_of(&log, 11);
-        assert_eq!(locate(&record), Whereabouts::AtPath);
+        assert_eq!(locate(&record, &[]), Whereabouts::AtPath);
         // Rotated: under any other name in the same directory.
         let rotated = scratch.0.join("app.log.1");
         std::fs::rename(&log, &rotated).unwrap();
         scratch.write("app.log", b"a new file\n");
-        assert_eq!(locate(&record), Whereabouts::Moved(rotated.clone()));
+        assert_eq!(locate(&record, &[]), Whereabouts::Moved(rotated.clone()));
         // Another device number (a reboot): the inode and first bytes
         // decide.
         let rebooted = Record {
@@ -471,24 +472,32 @@ mod tests {
             },
             ..record.clone()
         };
-        assert_eq!(locate(&rebooted), Whereabouts::Moved(rotated.clone()));
+        assert_eq!(locate(&rebooted, &[]), Whereabouts::Moved(rotated.clone()));
+        // Moved to another directory: found only among the files given.
+        let elsewhere = Scratch::new("locate-elsewhere");
+        let moved = elsewhere.0.join("app.log.1");
+        std::fs::rename(&rotated, &moved).unwrap();
+        assert_eq!(locate(&record, &[]), Whereabouts::Gone);
+        let also = [elsewhere.0.join("other"), moved.clone()];
+        assert_eq!(locate(&record, &also), Whereabouts::Moved(moved.clone()));
+        std::fs::rename(&moved, &rotated).unwrap();
         // Written over at the same inode: not the file the record knew.
         std::fs::write(&rotated, b"other content\n").unwrap();
-        assert_eq!(locate(&record), Whereabouts::Gone);
+        assert_eq!(locate(&record, &[]), Whereabouts::Gone);
         // Compressed away.
         std::fs::remove_file(&rotated).unwrap();
-        assert_eq!(locate(&record), Whereabouts::Gone);
+        assert_eq!(locate(&record, &[]), Whereabouts::Gone);
         // In place, with other content: replaced.
         let log = scratch.write("b.log", b"first line\n");
         let record = record_of(&log, 11);
         std::fs::write(&log, b"second file\n").unwrap();
-        assert_eq!(locate(&record), Whereabouts::Replaced);
+        assert_eq!(locate(&record, &[]), Whereabouts::Replaced);
         // A directory that cannot be read hides it.
         let lost = Record {
             path: "/nonexistent/dir/app.log".into(),
             ..record
         };
-        assert_eq!(locate(&lost), Whereabouts::Gone);
+        assert_eq!(locate(&lost, &[]), Whereabouts::Gone);
     }
 
     #[test]

@@ -278,15 +278,16 @@ fn a_rotated_file_let_go_is_forgotten_when_gone_and_not_read_again_when_found() 
             .iter()
             .any(|r| r.1 == first && r.3 == Some(r.2) && r.2 > 0)
     });
-    // Found again by a pattern, under another name: read on from where it
+    // Moved where a pattern finds it (as logrotate's olddir does): passed
+    // over while it has not grown, and once it has, read on from where it
     // was let go, not from its start.
     let archived = dir.file("archive/app.log.1.log");
     std::fs::rename(dir.file("app.log.1"), &archived).unwrap();
+    append(&archived, &lines("later", 1, 2));
     running.wait_for_stderr(
         &format!("{archived}: matches {archive}; following it"),
         LONG,
     );
-    append(&archived, &lines("later", 1, 2));
     server.wait_for_messages(45, LONG);
     // Deleted: its record goes.
     std::fs::remove_file(&archived).unwrap();
