@@ -221,10 +221,9 @@ impl Follower {
     }
 
     /// Opens `path` to follow it, unless the file is already open (under
-    /// this name or another, as after a rotation), or was let go and has
-    /// not changed since; says once why it cannot, but for a name missing
-    /// (which, named at start, is said to be waited for). True if the file
-    /// is now followed.
+    /// this name or another, as after a rotation); says once why it cannot,
+    /// but for a name missing (which, named at start, is said to be waited
+    /// for). True if the file is now followed.
     fn try_open(
         &mut self,
         reader: &mut Reader<'_>,
