@@ -90,6 +90,16 @@ pub enum Phase {
     Retired,
 }
 
+/// What a state file holds: each file's record and phase, and the names
+/// given as FILEs that records had and that have none now (a file deleted,
+/// its name not yet given a new one), so that --start-at end never takes
+/// a name it has seen for a new one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Saved {
+    pub files: Vec<(Record, Phase)>,
+    pub names: Vec<String>,
+}
+
 /// An account's number, handed out in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Account(pub u32);
@@ -125,6 +135,8 @@ pub struct Ledger {
 #[derive(Default)]
 struct Book {
     accounts: Vec<Ledgered>,
+    /// Names to keep known though no live record has them (`Saved`).
+    names: Vec<String>,
     /// Set when a position or record moved since the last `changes`.
     changed: bool,
 }
@@ -300,14 +312,32 @@ impl Ledger {
         self.lock().accounts[account.0 as usize].record.position
     }
 
-    /// Every live account's record and phase, if anything moved since the
-    /// last call.
-    pub fn changes(&self) -> Option<Vec<(Record, Phase)>> {
+    /// The names kept known (see `Saved`).
+    pub fn kept_names(&self) -> Vec<String> {
+        self.lock().names.clone()
+    }
+
+    /// Names to keep known, with or without a record (see `Saved`).
+    pub fn keep_names(&self, names: Vec<String>) {
+        let mut book = self.lock();
+        book.names = names;
+        book.changed = true;
+    }
+
+    /// What the state file is to hold, if anything moved since the last
+    /// call.
+    pub fn changes(&self) -> Option<Saved> {
         let mut book = self.lock();
         if !std::mem::take(&mut book.changed) {
             return None;
         }
-        Some(book.records())
+        let files = book.records();
+        let names = book
+            .names
+            .iter()
+            .filter(|name| !files.iter().any(|(r, _)| r.path == **name));
+        let names = names.cloned().collect();
+        Some(Saved { files, names })
     }
 
     /// Marks everything as moved, for a write that failed.
@@ -457,15 +487,15 @@ mod tests {
     #[test]
     fn changes_report_once_and_leave_retired_accounts_out() {
         let (ledger, a) = ledger_with_file();
-        assert_eq!(ledger.changes().map(|r| r.len()), Some(1));
+        assert_eq!(ledger.changes().map(|r| r.files.len()), Some(1));
         assert_eq!(ledger.changes(), None);
         let entries = enter(&ledger, &[(a, 20)]);
         assert_eq!(ledger.changes(), None, "entered is not yet moved");
         ledger.settle(entries.into_iter(), Outcome::Done);
-        let records = ledger.changes().unwrap();
+        let records = ledger.changes().unwrap().files;
         assert_eq!(records[0].0.position, 20);
         ledger.retire(a);
-        assert_eq!(ledger.changes(), Some(Vec::new()));
+        assert_eq!(ledger.changes(), Some(Saved::default()));
     }
 
     #[test]
@@ -550,13 +580,13 @@ mod tests {
         ledger.set_phase(a, Phase::Open);
         assert_eq!(ledger.changes(), None, "the same phase again");
         ledger.set_phase(a, Phase::Detached);
-        let records = ledger.changes().expect("a new phase is a change");
+        let records = ledger.changes().expect("a new phase is a change").files;
         assert_eq!(records[0].1, Phase::Detached);
         ledger.set_phase(a, Phase::LetGo { end: 99 });
-        let records = ledger.changes().unwrap();
+        let records = ledger.changes().unwrap().files;
         assert_eq!(records[0].1, Phase::LetGo { end: 99 });
         ledger.retire(a);
-        assert_eq!(ledger.changes(), Some(Vec::new()));
+        assert_eq!(ledger.changes(), Some(Saved::default()));
         assert_eq!(ledger.live(), []);
     }
 
@@ -565,12 +595,33 @@ mod tests {
         let (ledger, a) = ledger_with_file();
         ledger.changes();
         ledger.set_fingerprint(a, Fingerprint::of(b"first line\n"));
-        let records = ledger.changes().expect("a new fingerprint is a change");
-        assert_eq!(records[0].0.fingerprint, Fingerprint::of(b"first line\n"));
+        let saved = ledger.changes().expect("a new fingerprint is a change");
+        assert_eq!(
+            saved.files[0].0.fingerprint,
+            Fingerprint::of(b"first line\n")
+        );
         assert_eq!(ledger.changes(), None);
         // The state's writer failed: the same records are due again.
         ledger.touch();
-        assert_eq!(ledger.changes(), Some(records));
+        assert_eq!(ledger.changes(), Some(saved));
+    }
+
+    #[test]
+    fn names_kept_are_written_while_no_live_record_has_them() {
+        let (ledger, a) = ledger_with_file();
+        ledger.changes();
+        ledger.keep_names(vec!["app.log".into(), "gone.log".into()]);
+        let saved = ledger.changes().expect("names kept are a change");
+        assert_eq!(saved.names, ["gone.log"], "app.log has its record");
+        ledger.retire(a);
+        assert_eq!(ledger.changes().unwrap().names, ["app.log", "gone.log"]);
+        ledger.open(Record {
+            path: "gone.log".into(),
+            id: FileId { dev: 1, ino: 40 },
+            fingerprint: Fingerprint::of(b""),
+            position: 0,
+        });
+        assert_eq!(ledger.changes().unwrap().names, ["app.log"]);
     }
 
     #[test]

@@ -70,9 +70,11 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> Result<Outcome, Error> 
     // with one.
     let ledger = Ledger::new();
     let positions = records.is_some();
-    for (record, phase) in records.into_iter().flatten() {
+    let saved = records.unwrap_or_default();
+    for (record, phase) in saved.files {
         ledger.carry(record, phase);
     }
+    ledger.keep_names(saved.names);
     if let Err(err) = input::raise_open_files_limit() {
         messages::info!(
             "cannot raise the limit on open files: {}",
@@ -213,10 +215,10 @@ impl<'a> Keeper<'a> {
 
     /// Writes what moved since the last write; false if that failed.
     fn save(&self, ledger: &Ledger) -> bool {
-        let Some(records) = ledger.changes() else {
+        let Some(saved) = ledger.changes() else {
             return !*self.failing.lock().unwrap_or_else(|p| p.into_inner());
         };
-        let result = self.file.write(&records);
+        let result = self.file.write(&saved);
         let mut failing = self.failing.lock().unwrap_or_else(|p| p.into_inner());
         match (&result, *failing) {
             (Err(err), false) => messages::error!(

@@ -38,8 +38,9 @@ pub struct Plan {
     pub inputs: Vec<Planned>,
     /// The patterns among the FILEs, to look at again while following.
     pub patterns: Vec<String>,
-    /// The names the last run's records had: --start-at end passes them
-    /// by, since a new file at such a name holds lines written since.
+    /// The names the last run's records had, and the FILEs given it kept
+    /// known: --start-at end passes them by, since a new file at such a
+    /// name holds lines written since.
     pub known_names: HashSet<String>,
     /// Files the last run recorded that are gone with lines unsent.
     pub lost: Vec<Lost>,
@@ -101,7 +102,16 @@ pub fn plan(inputs: &[Input], ledger: &Ledger) -> Plan {
     }
 
     let records = ledger.live();
-    let known_names = records.iter().map(|(_, r, _)| r.path.clone()).collect();
+    let mut known_names: HashSet<String> = records.iter().map(|(_, r, _)| r.path.clone()).collect();
+    known_names.extend(ledger.kept_names());
+    // A FILE given keeps its name known for the next run too, record or
+    // not: deleted now, a file created there later is new since.
+    let kept = known_names
+        .iter()
+        .filter(|name| named.contains(*name))
+        .cloned()
+        .collect();
+    ledger.keep_names(kept);
     let asked = Asked::new(named, &patterns);
     let mut known = vec![false; planned.len()];
     let mut rotated = Vec::new();

@@ -18,7 +18,9 @@
 //!
 //! `path` is the name the file was opened under. A file let go (closed
 //! once quiet away from its name, `input::record`) also has `"end"`: how
-//! far it was read. A version 1 reader that predates it ignores it.
+//! far it was read. `"names"`, when there, lists FILEs given that records
+//! had and that have none now. A version 1 reader that predates these
+//! ignores them.
 //!
 //! It is written whole to a temporary file in the same directory, synced,
 //! renamed over the old one, and the directory synced: a crash leaves the
@@ -35,7 +37,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::ledger::{FileId, Fingerprint, Phase, Record};
+use crate::ledger::{FileId, Fingerprint, Phase, Record, Saved};
 use crate::messages::io_reason;
 
 /// The format this build writes, and the newest it reads.
@@ -88,7 +90,7 @@ pub struct StateFile {
 impl StateFile {
     /// Locks the state and reads what it holds (nothing, if it does not
     /// exist yet). Creates the directory it lives in if need be.
-    pub fn open(path: &Path) -> Result<(StateFile, Vec<(Record, Phase)>), StateError> {
+    pub fn open(path: &Path) -> Result<(StateFile, Saved), StateError> {
         let io_error = |source| StateError::Io {
             path: path.to_path_buf(),
             source,
@@ -120,13 +122,13 @@ impl StateFile {
 
     /// What the state holds (nothing, if it does not exist yet), without
     /// locking it or creating anything: for --dry-run, which writes nothing.
-    pub fn read(path: &Path) -> Result<Vec<(Record, Phase)>, StateError> {
+    pub fn read(path: &Path) -> Result<Saved, StateError> {
         match fs::read_to_string(path) {
             Ok(text) => parse(&text).map_err(|reason| StateError::Corrupt {
                 path: path.to_path_buf(),
                 reason,
             }),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(Saved::default()),
             Err(err) if err.kind() == io::ErrorKind::InvalidData => Err(StateError::Corrupt {
                 path: path.to_path_buf(),
                 reason: "it is not UTF-8".into(),
@@ -142,13 +144,13 @@ impl StateFile {
         &self.path
     }
 
-    /// Replaces the state with `files`, atomically and durably.
-    pub fn write(&self, files: &[(Record, Phase)]) -> io::Result<()> {
+    /// Replaces the state with `saved`, atomically and durably.
+    pub fn write(&self, saved: &Saved) -> io::Result<()> {
         let dir = directory_of(&self.path);
         let name = self.path.file_name().unwrap_or_default().to_string_lossy();
         let temporary = dir.join(format!(".{name}.tmp"));
         let mut out = File::create(&temporary)?;
-        out.write_all(render(files).as_bytes())?;
+        out.write_all(render(saved).as_bytes())?;
         out.sync_all()?;
         drop(out);
         fs::rename(&temporary, &self.path)?;
@@ -171,8 +173,9 @@ fn lock_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn render(files: &[(Record, Phase)]) -> String {
-    let files: Vec<Value> = files
+fn render(saved: &Saved) -> String {
+    let files: Vec<Value> = saved
+        .files
         .iter()
         .map(|(record, phase)| {
             let mut file = json!({
@@ -191,13 +194,16 @@ fn render(files: &[(Record, Phase)]) -> String {
             file
         })
         .collect();
-    let state = json!({ "version": VERSION, "files": files });
+    let mut state = json!({ "version": VERSION, "files": files });
+    if !saved.names.is_empty() {
+        state["names"] = json!(saved.names);
+    }
     let mut text = serde_json::to_string_pretty(&state).expect("JSON values render");
     text.push('\n');
     text
 }
 
-fn parse(text: &str) -> Result<Vec<(Record, Phase)>, String> {
+fn parse(text: &str) -> Result<Saved, String> {
     let state: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
     let version = state
         .get("version")
@@ -212,11 +218,19 @@ fn parse(text: &str) -> Result<Vec<(Record, Phase)>, String> {
         .get("files")
         .and_then(Value::as_array)
         .ok_or("no \"files\" list")?;
-    files
+    let files = files
         .iter()
         .enumerate()
         .map(|(i, file)| parse_file(file).map_err(|e| format!("file {}: {e}", i + 1)))
-        .collect()
+        .collect::<Result<_, _>>()?;
+    let names = match state.get("names") {
+        None => Vec::new(),
+        Some(names) => names
+            .as_array()
+            .and_then(|names| names.iter().map(|n| n.as_str().map(String::from)).collect())
+            .ok_or("\"names\" is not a list of strings")?,
+    };
+    Ok(Saved { files, names })
 }
 
 fn parse_file(file: &Value) -> Result<(Record, Phase), String> {
@@ -294,8 +308,8 @@ mod tests {
     fn a_state_is_locked_for_its_run_and_read_back_by_the_next() {
         let scratch = Scratch::new("state");
         let path = scratch.0.join("made").join("app.state");
-        let (state, records) = StateFile::open(&path).unwrap();
-        assert_eq!(records, []);
+        let (state, saved) = StateFile::open(&path).unwrap();
+        assert_eq!(saved, Saved::default());
         let second = StateFile::open(&path)
             .err()
             .expect("the first holds the lock");
@@ -308,11 +322,14 @@ mod tests {
                 path.display()
             )
         );
-        let files = [(record("/var/log/app.log", 11, 4096), Phase::Carried)];
-        state.write(&files).unwrap();
+        let saved = Saved {
+            files: vec![(record("/var/log/app.log", 11, 4096), Phase::Carried)],
+            names: vec!["/var/log/gone.log".into()],
+        };
+        state.write(&saved).unwrap();
         drop(state);
-        let (_, records) = StateFile::open(&path).unwrap();
-        assert_eq!(records, files);
+        let (_, read) = StateFile::open(&path).unwrap();
+        assert_eq!(read, saved);
         let mut beside: Vec<String> = fs::read_dir(scratch.0.join("made"))
             .unwrap()
             .map(|entry| entry.unwrap().file_name().into_string().unwrap())
@@ -369,24 +386,32 @@ mod tests {
 
     #[test]
     fn what_is_written_reads_back() {
-        let files = [
-            (record("/var/log/app.log", 11, 4096), Phase::Carried),
-            (record("b\"q.log", 12, 0), Phase::Carried),
-            (record("/var/log/app.log", 13, 70), Phase::LetGo { end: 90 }),
-        ];
-        let text = render(&files);
-        assert_eq!(parse(&text).unwrap(), files);
+        let saved = Saved {
+            files: vec![
+                (record("/var/log/app.log", 11, 4096), Phase::Carried),
+                (record("b\"q.log", 12, 0), Phase::Carried),
+                (record("/var/log/app.log", 13, 70), Phase::LetGo { end: 90 }),
+            ],
+            names: Vec::new(),
+        };
+        let text = render(&saved);
+        assert_eq!(parse(&text).unwrap(), saved);
         assert_eq!(text.matches("\"end\": 90").count(), 1, "{text}");
+        assert!(!text.contains("names"), "{text}");
     }
 
     #[test]
     fn an_open_or_detached_file_is_carried_by_the_next_run() {
-        let files = [
-            (record("a.log", 11, 1), Phase::Open),
-            (record("b.log", 12, 2), Phase::Detached),
-        ];
-        let read: Vec<Phase> = parse(&render(&files))
+        let saved = Saved {
+            files: vec![
+                (record("a.log", 11, 1), Phase::Open),
+                (record("b.log", 12, 2), Phase::Detached),
+            ],
+            names: Vec::new(),
+        };
+        let read: Vec<Phase> = parse(&render(&saved))
             .unwrap()
+            .files
             .into_iter()
             .map(|(_, p)| p)
             .collect();
@@ -425,6 +450,10 @@ mod tests {
                  \"end\": \"far\"}]}",
                 "file 1: no \"end\" number",
             ),
+            (
+                "{\"version\": 1, \"files\": [], \"names\": [\"a\", 7]}",
+                "\"names\" is not a list of strings",
+            ),
         ];
         for (text, want) in cases {
             let err = parse(text).unwrap_err();
@@ -433,6 +462,6 @@ mod tests {
         // The largest fingerprint there is.
         let text = "{\"version\": 1, \"files\": [{\"path\": \"a\", \"dev\": 1, \"inode\": 2, \
                     \"fingerprint\": {\"bytes\": 1024, \"fnv1a\": \"ff\"}, \"position\": 0}]}";
-        assert_eq!(parse(text).unwrap()[0].0.fingerprint.len, 1024);
+        assert_eq!(parse(text).unwrap().files[0].0.fingerprint.len, 1024);
     }
 }

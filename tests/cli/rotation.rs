@@ -187,6 +187,35 @@ fn a_new_file_at_a_name_the_state_knows_is_read_from_its_beginning() {
 }
 
 #[test]
+fn a_name_stays_known_through_a_run_that_found_no_file_there() {
+    // Deleted before one run, created again only before the next: that
+    // run still knows the name, and reads the new file whole.
+    let server = Server::start(Behaviour::default());
+    let dir = TempDir::new("known-name");
+    let (log, state) = (dir.file("app.log"), dir.file("st"));
+    let run = || {
+        let url = server.url();
+        let args = ["--url", &url, "--state", &state, "--start-at", "end", &log];
+        wsship(&args).run(Vec::new())
+    };
+    append(&log, &lines("old", 1, 10));
+    run().expect_code(0);
+    std::fs::remove_file(&log).unwrap();
+    let missing = run();
+    missing.expect_code(1);
+    missing.expect_stderr(&format!("{log}: gone since the last run"));
+    missing.expect_stderr(&format!("{log}: No such file or directory"));
+    let text = std::fs::read_to_string(&state).unwrap();
+    assert!(text.contains("\"names\""), "{text}");
+    append(&log, &lines("new", 1, 5));
+    run().expect_code(0);
+    assert_eq!(messages_of(&server.messages()), list(&lines("new", 1, 5)));
+    // Once it has a record again, the name needs no keeping apart.
+    let text = std::fs::read_to_string(&state).unwrap();
+    assert!(!text.contains("\"names\""), "{text}");
+}
+
+#[test]
 fn a_changed_device_number_neither_replays_nor_skips() {
     // A reboot that renumbered the filesystem's device: the state's dev no
     // longer matches, its inode and first bytes do.

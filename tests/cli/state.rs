@@ -152,20 +152,23 @@ fn failed_lines_are_sent_again_by_the_next_run() {
     .run(Vec::new());
     first.expect_code(1);
     let summary = first.summary();
-    assert_eq!(
-        (summary["sent"], summary["failed"]),
-        (1000, 2000),
+    // At least the 1000 confirmed (more if a write ended past them, as a
+    // batch cut short by --flush-interval on a loaded machine makes it).
+    let sent = summary["sent"] as usize;
+    assert!(
+        (1000..3000).contains(&sent) && sent <= indexes(&failing).len(),
         "{summary:?}"
     );
-    assert!(indexes(&failing).len() >= 1000);
-    // The position stops exactly before the first line that failed.
-    assert_eq!(position(&state), 1000 * numbered(1).len() as u64);
+    assert_eq!(summary["failed"] as usize, 3000 - sent, "{summary:?}");
+    // One worker: the lines sent are the first ones, and the position stops
+    // exactly before the first that failed.
+    assert_eq!(position(&state), (sent * numbered(1).len()) as u64);
 
     let server = Server::start(Behaviour::default());
     let second = wsship(&["--url", &server.url(), "--state", &state, &log]).run(Vec::new());
     second.expect_code(0);
     // The next run starts exactly where the state stopped, and covers the rest.
-    assert_eq!(indexes(&server), lines(1000, 3000));
+    assert_eq!(indexes(&server), lines(sent, 3000));
 }
 
 #[test]
