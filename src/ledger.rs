@@ -611,6 +611,7 @@ mod tests {
         let (ledger, a) = ledger_with_file();
         ledger.changes();
         ledger.keep_names(vec!["app.log".into(), "gone.log".into()]);
+        assert_eq!(ledger.kept_names(), ["app.log", "gone.log"]);
         let saved = ledger.changes().expect("names kept are a change");
         assert_eq!(saved.names, ["gone.log"], "app.log has its record");
         ledger.retire(a);
