@@ -571,25 +571,8 @@ impl Followed {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::scratch::Scratch;
     use std::io::Write;
-
-    /// A file of its own in the temporary directory, removed when dropped.
-    struct Scratch(PathBuf);
-
-    impl Scratch {
-        fn new(name: &str, content: &str) -> Scratch {
-            let path =
-                std::env::temp_dir().join(format!("wsship-unit-{}-{name}", std::process::id()));
-            std::fs::write(&path, content).unwrap();
-            Scratch(path)
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
-        }
-    }
 
     /// `path` opened as a followed file and read to its end.
     fn at_end(path: &PathBuf) -> Followed {
@@ -609,37 +592,36 @@ mod tests {
 
     #[test]
     fn growth_truncation_and_a_refill_past_the_old_end_are_told_apart() {
-        let scratch = Scratch::new("refill", "first line\nsecond line\n");
-        let mut followed = at_end(&scratch.0);
+        let scratch = Scratch::new("refill");
+        let log = scratch.write("app.log", "first line\nsecond line\n");
+        let mut followed = at_end(&log);
         let now = Instant::now();
         assert_eq!(followed.check(now, README_QUIET).unwrap(), Found::Nothing);
-        let mut file = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&scratch.0)
-            .unwrap();
+        let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
         file.write_all(b"third\n").unwrap();
         assert_eq!(followed.check(now, README_QUIET).unwrap(), Found::Grew);
         let mut buf = [0; 64];
         while followed.source.read(&mut buf).unwrap() > 0 {}
         // Emptied and written again, longer than before, between two looks:
         // only the first bytes tell.
-        std::fs::write(&scratch.0, "another file altogether, and longer\n").unwrap();
+        std::fs::write(&log, "another file altogether, and longer\n").unwrap();
         assert_eq!(followed.check(now, README_QUIET).unwrap(), Found::Truncated);
         // Shorter than what was read.
-        let mut followed = at_end(&scratch.0);
-        std::fs::write(&scratch.0, "short\n").unwrap();
+        let mut followed = at_end(&log);
+        std::fs::write(&log, "short\n").unwrap();
         assert_eq!(followed.check(now, README_QUIET).unwrap(), Found::Truncated);
     }
 
     #[test]
     fn a_name_that_moved_or_went_detaches_and_a_detached_file_is_let_go_after_a_quiet_minute() {
-        let scratch = Scratch::new("moved", "line\n");
-        let mut followed = at_end(&scratch.0);
+        let scratch = Scratch::new("moved");
+        let log = scratch.write("app.log", "line\n");
+        let mut followed = at_end(&log);
         let now = Instant::now();
-        let moved = scratch.0.with_extension("1");
-        std::fs::rename(&scratch.0, &moved).unwrap();
+        let moved = log.with_extension("1");
+        std::fs::rename(&log, &moved).unwrap();
         assert_eq!(followed.check(now, README_QUIET).unwrap(), Found::Detached);
-        std::fs::write(&scratch.0, "new file\n").unwrap();
+        std::fs::write(&log, "new file\n").unwrap();
         assert_eq!(followed.check(now, README_QUIET).unwrap(), Found::Detached);
         followed.detached = Some(now);
         followed.grew = now;
@@ -664,13 +646,13 @@ mod tests {
         let mut buf = [0; 64];
         while followed.source.read(&mut buf).unwrap() > 0 {}
         assert_eq!(followed.check(later, README_QUIET).unwrap(), Found::Nothing);
-        let _ = std::fs::remove_file(moved);
     }
 
     #[test]
     fn looks_thin_out_while_quiet_and_come_soon_after_data() {
-        let scratch = Scratch::new("looks", "");
-        let mut followed = at_end(&scratch.0);
+        let scratch = Scratch::new("looks");
+        let log = scratch.write("app.log", "");
+        let mut followed = at_end(&log);
         let now = Instant::now();
         followed.found_end(now);
         assert!(followed.next_check <= now + Duration::from_millis(1));

@@ -42,6 +42,8 @@ mod follow;
 mod multiline;
 pub mod plan;
 mod record;
+#[cfg(test)]
+mod scratch;
 mod source;
 mod split;
 pub mod state;

@@ -248,41 +248,17 @@ fn by_age(paths: Vec<PathBuf>) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::scratch::Scratch;
     use crate::ledger::{Fingerprint, Phase};
     use std::time::Duration;
 
-    /// A directory of its own in the temporary directory, removed when
-    /// dropped.
-    struct Scratch(PathBuf);
-
-    impl Scratch {
-        fn new(name: &str) -> Scratch {
-            let path =
-                std::env::temp_dir().join(format!("wsship-unit-{}-{name}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&path);
-            std::fs::create_dir_all(&path).unwrap();
-            Scratch(path)
-        }
-
-        /// A file written `age` ago.
-        fn write(&self, name: &str, content: &str, age: u64) -> PathBuf {
-            let path = self.0.join(name);
-            std::fs::write(&path, content).unwrap();
-            let when = SystemTime::now() - Duration::from_secs(age);
-            std::fs::File::options()
-                .write(true)
-                .open(&path)
-                .unwrap()
-                .set_modified(when)
-                .unwrap();
-            path
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
+    /// A file in `scratch` written `age` ago.
+    fn aged(scratch: &Scratch, name: &str, content: &str, age: u64) -> PathBuf {
+        let path = scratch.write(name, content);
+        let when = SystemTime::now() - Duration::from_secs(age);
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(when).unwrap();
+        path
     }
 
     fn record_of(path: &Path, position: u64) -> Record {
@@ -310,11 +286,11 @@ mod tests {
     #[test]
     fn a_pattern_gives_the_oldest_file_first_and_only_regular_files() {
         let scratch = Scratch::new("plan-age");
-        scratch.write("b.log", "b\n", 300);
-        scratch.write("a.log", "a\n", 100);
-        scratch.write("c.log", "c\n", 200);
-        std::fs::create_dir(scratch.0.join("d.log")).unwrap();
-        let pattern = scratch.0.join("*.log").to_string_lossy().into_owned();
+        aged(&scratch, "b.log", "b\n", 300);
+        aged(&scratch, "a.log", "a\n", 100);
+        aged(&scratch, "c.log", "c\n", 200);
+        std::fs::create_dir(scratch.path().join("d.log")).unwrap();
+        let pattern = scratch.path().join("*.log").to_string_lossy().into_owned();
         let names: Vec<String> = expand(&pattern)
             .iter()
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
@@ -325,7 +301,7 @@ mod tests {
         for name in ["b.log", "a.log"] {
             let file = std::fs::File::options()
                 .write(true)
-                .open(scratch.0.join(name));
+                .open(scratch.path().join(name));
             file.unwrap().set_modified(same).unwrap();
         }
         let names: Vec<String> = expand(&pattern)
@@ -338,9 +314,9 @@ mod tests {
     #[test]
     fn a_file_given_twice_is_planned_once_and_a_pattern_that_matches_nothing_is_said() {
         let scratch = Scratch::new("plan-twice");
-        let a = scratch.write("a.log", "a\n", 0);
-        let pattern = scratch.0.join("*.log").to_string_lossy().into_owned();
-        let none = scratch.0.join("*.txt").to_string_lossy().into_owned();
+        let a = aged(&scratch, "a.log", "a\n", 0);
+        let pattern = scratch.path().join("*.log").to_string_lossy().into_owned();
+        let none = scratch.path().join("*.txt").to_string_lossy().into_owned();
         let inputs = [
             Input::File(a.clone()),
             Input::Stdin,
@@ -360,14 +336,14 @@ mod tests {
     #[test]
     fn a_file_rotated_while_stopped_goes_first_and_one_gone_is_lost() {
         let scratch = Scratch::new("plan-rotated");
-        let log = scratch.write("app.log", "a-1\n", 0);
-        let gone = scratch.write("gone.log", "g-1\n", 0);
-        let unknown = scratch.write("new.log", "n-1\n", 0);
+        let log = aged(&scratch, "app.log", "a-1\n", 0);
+        let gone = aged(&scratch, "gone.log", "g-1\n", 0);
+        let unknown = aged(&scratch, "new.log", "n-1\n", 0);
         let ledger = Ledger::new();
         let rotated = ledger.carry(record_of(&log, 4), Phase::Carried);
         let lost = ledger.carry(record_of(&gone, 4), Phase::Carried);
-        std::fs::rename(&log, scratch.0.join("app.log.1")).unwrap();
-        scratch.write("app.log", "c-1\n", 0);
+        std::fs::rename(&log, scratch.path().join("app.log.1")).unwrap();
+        aged(&scratch, "app.log", "c-1\n", 0);
         std::fs::remove_file(&gone).unwrap();
         let inputs = [
             Input::File(unknown),
@@ -399,10 +375,10 @@ mod tests {
     #[test]
     fn files_the_state_knows_go_first_and_records_not_asked_for_are_kept_while_there() {
         let scratch = Scratch::new("plan-known");
-        let new = scratch.write("new.log", "n\n", 0);
-        let known = scratch.write("known.log", "k\n", 0);
-        let elsewhere = scratch.write("other.log", "o\n", 0);
-        let gone = scratch.write("gone.log", "g\n", 0);
+        let new = aged(&scratch, "new.log", "n\n", 0);
+        let known = aged(&scratch, "known.log", "k\n", 0);
+        let elsewhere = aged(&scratch, "other.log", "o\n", 0);
+        let gone = aged(&scratch, "gone.log", "g\n", 0);
         let ledger = Ledger::new();
         ledger.carry(record_of(&known, 2), Phase::Carried);
         let kept = ledger.carry(record_of(&elsewhere, 2), Phase::Carried);

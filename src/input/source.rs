@@ -377,33 +377,8 @@ pub fn raise_open_files_limit() -> io::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::scratch::Scratch;
     use crate::ledger::Fingerprint;
-
-    /// A directory of its own in the temporary directory, removed when
-    /// dropped.
-    struct Scratch(PathBuf);
-
-    impl Scratch {
-        fn new(name: &str) -> Scratch {
-            let path =
-                std::env::temp_dir().join(format!("wsship-unit-{}-{name}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&path);
-            std::fs::create_dir_all(&path).unwrap();
-            Scratch(path)
-        }
-
-        fn write(&self, name: &str, content: &[u8]) -> PathBuf {
-            let path = self.0.join(name);
-            std::fs::write(&path, content).unwrap();
-            path
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 
     fn last_line(scratch: &Scratch, content: &[u8], max_len: usize) -> Option<u64> {
         let path = scratch.write("last", content);
@@ -459,7 +434,7 @@ mod tests {
         let record = record_of(&log, 11);
         assert_eq!(locate(&record, &[]), Whereabouts::AtPath);
         // Rotated: under any other name in the same directory.
-        let rotated = scratch.0.join("app.log.1");
+        let rotated = scratch.path().join("app.log.1");
         std::fs::rename(&log, &rotated).unwrap();
         scratch.write("app.log", b"a new file\n");
         assert_eq!(locate(&record, &[]), Whereabouts::Moved(rotated.clone()));
@@ -475,10 +450,10 @@ mod tests {
         assert_eq!(locate(&rebooted, &[]), Whereabouts::Moved(rotated.clone()));
         // Moved to another directory: found only among the files given.
         let elsewhere = Scratch::new("locate-elsewhere");
-        let moved = elsewhere.0.join("app.log.1");
+        let moved = elsewhere.path().join("app.log.1");
         std::fs::rename(&rotated, &moved).unwrap();
         assert_eq!(locate(&record, &[]), Whereabouts::Gone);
-        let also = [elsewhere.0.join("other"), moved.clone()];
+        let also = [elsewhere.path().join("other"), moved.clone()];
         assert_eq!(locate(&record, &also), Whereabouts::Moved(moved.clone()));
         std::fs::rename(&moved, &rotated).unwrap();
         // Written over at the same inode: not the file the record knew.

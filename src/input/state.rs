@@ -274,6 +274,7 @@ fn parse_file(file: &Value) -> Result<(Record, Phase), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::scratch::Scratch;
 
     fn record(path: &str, ino: u64, position: u64) -> Record {
         Record {
@@ -284,30 +285,10 @@ mod tests {
         }
     }
 
-    /// A directory of its own in the temporary directory, removed when
-    /// dropped.
-    struct Scratch(PathBuf);
-
-    impl Scratch {
-        fn new(name: &str) -> Scratch {
-            let path =
-                std::env::temp_dir().join(format!("wsship-unit-{}-{name}", std::process::id()));
-            let _ = fs::remove_dir_all(&path);
-            fs::create_dir_all(&path).unwrap();
-            Scratch(path)
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-
     #[test]
     fn a_state_is_locked_for_its_run_and_read_back_by_the_next() {
         let scratch = Scratch::new("state");
-        let path = scratch.0.join("made").join("app.state");
+        let path = scratch.path().join("made").join("app.state");
         let (state, saved) = StateFile::open(&path).unwrap();
         assert_eq!(saved, Saved::default());
         let second = StateFile::open(&path)
@@ -330,7 +311,7 @@ mod tests {
         drop(state);
         let (_, read) = StateFile::open(&path).unwrap();
         assert_eq!(read, saved);
-        let mut beside: Vec<String> = fs::read_dir(scratch.0.join("made"))
+        let mut beside: Vec<String> = fs::read_dir(scratch.path().join("made"))
             .unwrap()
             .map(|entry| entry.unwrap().file_name().into_string().unwrap())
             .collect();
@@ -341,7 +322,7 @@ mod tests {
     #[test]
     fn a_state_that_cannot_be_read_stops_the_run_and_says_what_to_do() {
         let scratch = Scratch::new("bad-state");
-        let corrupt = scratch.0.join("corrupt.state");
+        let corrupt = scratch.path().join("corrupt.state");
         fs::write(&corrupt, "{\"version\": 1").unwrap();
         let err = StateFile::open(&corrupt).err().unwrap();
         let text = err.to_string();
@@ -357,13 +338,13 @@ mod tests {
             ),
             "{text}"
         );
-        let binary = scratch.0.join("binary.state");
+        let binary = scratch.path().join("binary.state");
         fs::write(&binary, b"{\xff}").unwrap();
         let err = StateFile::open(&binary).err().unwrap();
         assert!(matches!(err, StateError::Corrupt { .. }), "{err}");
         assert!(err.to_string().contains("(it is not UTF-8)"), "{err}");
         // A directory in its place is an error, never a fresh start.
-        let directory = scratch.0.join("directory.state");
+        let directory = scratch.path().join("directory.state");
         fs::create_dir(&directory).unwrap();
         let err = StateFile::open(&directory).err().unwrap();
         assert!(matches!(err, StateError::Io { .. }), "{err}");
