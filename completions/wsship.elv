@@ -19,7 +19,7 @@ set edit:completion:arg-completer[wsship] = {|@words|
     var completions = [
         &'wsship'= {
             cand --state 'Keep in FILE how far each input file has been delivered, and start there next time. A position moves only past lines confirmed sent or dropped by policy'
-            cand --start-at 'Where to start in a file that is there when wsship starts and that the state does not know: its beginning, or its end (only lines written from now on). Files that appear later are read from their beginning'
+            cand --start-at 'Where to start in a file that is there when wsship starts, at a name the state has never seen: its beginning, or its end (only lines written from now on). Files that appear later, and new files at a name the state knows (rotated in, created again), are read from their beginning'
             cand --scan-interval 'With --follow, look for new files matching a FILE pattern this often'
             cand --rotate-wait 'How long a file no longer at its name (rotated or deleted) is still read once nothing more is written to it, for a writer that has not moved to the new file yet; then it is closed and let go. Without --follow, such a file changed longer ago than this is let go once read'
             cand --url 'Server URL, ws[s]://[USER:PASSWORD@]HOST[:PORT]/PATH; takes the place of --schema, --addr and --path. Repeat for several servers: workers are spread over them and a worker whose server fails moves to the next'

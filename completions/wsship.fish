@@ -1,5 +1,5 @@
 complete -c wsship -l state -d 'Keep in FILE how far each input file has been delivered, and start there next time. A position moves only past lines confirmed sent or dropped by policy' -r -F
-complete -c wsship -l start-at -d 'Where to start in a file that is there when wsship starts and that the state does not know: its beginning, or its end (only lines written from now on). Files that appear later are read from their beginning' -r -f -a "beginning\t'Send the whole file'
+complete -c wsship -l start-at -d 'Where to start in a file that is there when wsship starts, at a name the state has never seen: its beginning, or its end (only lines written from now on). Files that appear later, and new files at a name the state knows (rotated in, created again), are read from their beginning' -r -f -a "beginning\t'Send the whole file'
 end\t'Send only what is written from now on'"
 complete -c wsship -l scan-interval -d 'With --follow, look for new files matching a FILE pattern this often' -r
 complete -c wsship -l rotate-wait -d 'How long a file no longer at its name (rotated or deleted) is still read once nothing more is written to it, for a writer that has not moved to the new file yet; then it is closed and let go. Without --follow, such a file changed longer ago than this is let go once read' -r

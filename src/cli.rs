@@ -69,9 +69,10 @@ pub struct Args {
           help_heading = "Input")]
     pub state: Option<PathBuf>,
 
-    /// Where to start in a file that is there when wsship starts and that the state does not
-    /// know: its beginning, or its end (only lines written from now on). Files that appear
-    /// later are read from their beginning.
+    /// Where to start in a file that is there when wsship starts, at a name the state has never
+    /// seen: its beginning, or its end (only lines written from now on). Files that appear
+    /// later, and new files at a name the state knows (rotated in, created again), are read
+    /// from their beginning.
     #[arg(long, env = "WSSHIP_START_AT", value_enum, default_value_t = StartAt::Beginning,
           help_heading = "Input")]
     pub start_at: StartAt,
