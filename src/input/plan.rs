@@ -155,7 +155,10 @@ pub fn plan(inputs: &[Input], ledger: &Ledger) -> Plan {
         }
     }
     // Rotated files first, oldest first, then the files the state knows,
-    // then the rest; each group in the given order.
+    // then the rest; each group in the given order. Two records of one
+    // file (a state written by hand, say) find it twice: it is read once.
+    rotated.sort();
+    rotated.dedup();
     let mut order: Vec<usize> = (0..planned.len()).collect();
     order.sort_by_key(|&i| !known[i]);
     let rotated = by_age(rotated).into_iter().map(|path| Planned::File {
@@ -370,6 +373,18 @@ mod tests {
         assert_eq!(ledger.phase(rotated), Phase::Carried);
         let known: HashSet<String> = [source::absolute(&log), source::absolute(&gone)].into();
         assert_eq!(plan.known_names, known);
+    }
+
+    #[test]
+    fn a_rotated_file_two_records_know_is_planned_once() {
+        let scratch = Scratch::new("plan-twice-rotated");
+        let log = scratch.write("app.log", "a-1\n");
+        let ledger = Ledger::new();
+        ledger.carry(record_of(&log, 4), Phase::Carried);
+        ledger.carry(record_of(&log, 2), Phase::Carried);
+        std::fs::rename(&log, scratch.path().join("app.log.1")).unwrap();
+        let plan = plan(&[Input::File(log)], &ledger);
+        assert_eq!(files(&plan), ["app.log.1 (matched)", "app.log"]);
     }
 
     #[test]
