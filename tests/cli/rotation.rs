@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::server::{Behaviour, Server};
-use crate::util::{LONG, TempDir, append, messages_of, wait_until, wsship};
+use crate::util::{Finished, LONG, TempDir, append, messages_of, wait_until, wsship};
 
 /// Lines `prefix-from` to `prefix-to`, as the issue's `seq | sed` made them.
 fn lines(prefix: &str, from: usize, to: usize) -> String {
@@ -38,6 +38,14 @@ fn records(state: &str) -> Vec<(String, u64, u64, Option<u64>)> {
         .collect()
 }
 
+/// One run over `files` into `server`, with `state` and --start-at.
+fn with_state(server: &Server, state: &str, start_at: &str, files: &[&str]) -> Finished {
+    let url = server.url();
+    let mut args = vec!["--url", &url, "--state", state, "--start-at", start_at];
+    args.extend_from_slice(files);
+    wsship(&args).run(Vec::new())
+}
+
 fn inode(path: &str) -> u64 {
     std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(path).unwrap())
 }
@@ -50,19 +58,7 @@ fn a_file_rotated_while_wsship_was_stopped_is_finished_before_its_successor() {
         let server = Server::start(Behaviour::default());
         let dir = TempDir::new("rotated-while-stopped");
         let (log, state) = (dir.file("app.log"), dir.file("st"));
-        let run = || {
-            let url = server.url();
-            let args = [
-                "--url",
-                &url,
-                "--state",
-                &state,
-                "--start-at",
-                start_at,
-                &log,
-            ];
-            wsship(&args).run(Vec::new())
-        };
+        let run = || with_state(&server, &state, start_at, &[&log]);
         append(&log, &lines("a", 1, 100));
         let first = run();
         first.expect_code(0);
@@ -101,19 +97,7 @@ fn a_recorded_file_that_cannot_be_found_is_said_once_and_counted() {
         let server = Server::start(Behaviour::default());
         let dir = TempDir::new("rotated-and-compressed");
         let (log, state) = (dir.file("app.log"), dir.file("st"));
-        let run = || {
-            let url = server.url();
-            let args = [
-                "--url",
-                &url,
-                "--state",
-                &state,
-                "--start-at",
-                start_at,
-                &log,
-            ];
-            wsship(&args).run(Vec::new())
-        };
+        let run = || with_state(&server, &state, start_at, &[&log]);
         append(&log, &lines("a", 1, 100));
         run().expect_code(0);
         let position = records(&state)[0].2;
@@ -155,12 +139,7 @@ fn a_new_file_at_a_name_the_state_knows_is_read_from_its_beginning() {
     let server = Server::start(Behaviour::default());
     let dir = TempDir::new("recreated");
     let (log, other, state) = (dir.file("app.log"), dir.file("other.log"), dir.file("st"));
-    let run = |files: &[&str]| {
-        let url = server.url();
-        let mut args = vec!["--url", &url, "--state", &state, "--start-at", "end"];
-        args.extend_from_slice(files);
-        wsship(&args).run(Vec::new())
-    };
+    let run = |files: &[&str]| with_state(&server, &state, "end", files);
     append(&log, &lines("old", 1, 10));
     run(&[&log]).expect_code(0);
     std::fs::remove_file(&log).unwrap();
@@ -193,11 +172,7 @@ fn a_name_stays_known_through_a_run_that_found_no_file_there() {
     let server = Server::start(Behaviour::default());
     let dir = TempDir::new("known-name");
     let (log, state) = (dir.file("app.log"), dir.file("st"));
-    let run = || {
-        let url = server.url();
-        let args = ["--url", &url, "--state", &state, "--start-at", "end", &log];
-        wsship(&args).run(Vec::new())
-    };
+    let run = || with_state(&server, &state, "end", &[&log]);
     append(&log, &lines("old", 1, 10));
     run().expect_code(0);
     std::fs::remove_file(&log).unwrap();
@@ -223,19 +198,7 @@ fn a_changed_device_number_neither_replays_nor_skips() {
         let server = Server::start(Behaviour::default());
         let dir = TempDir::new("device");
         let (log, state) = (dir.file("app.log"), dir.file("st"));
-        let run = || {
-            let url = server.url();
-            let args = [
-                "--url",
-                &url,
-                "--state",
-                &state,
-                "--start-at",
-                start_at,
-                &log,
-            ];
-            wsship(&args).run(Vec::new())
-        };
+        let run = || with_state(&server, &state, start_at, &[&log]);
         append(&log, &lines("before", 1, 20));
         run().expect_code(0);
         let text = std::fs::read_to_string(&state).unwrap();
