@@ -572,13 +572,15 @@ impl Followed {
 mod tests {
     use super::*;
     use crate::input::scratch::Scratch;
+    use crate::ledger::FINGERPRINT_MAX;
     use std::io::Write;
 
     /// `path` opened as a followed file and read to its end.
     fn at_end(path: &PathBuf) -> Followed {
         let file = std::fs::File::open(path).unwrap();
         let metadata = file.metadata().unwrap();
-        let mut source = Source::file(path.clone(), file, &metadata, 0, 100).unwrap();
+        let head = source::read_head(&file, FINGERPRINT_MAX).unwrap();
+        let mut source = Source::file(path.clone(), file, &metadata, head, 0, 100).unwrap();
         let mut buf = [0; 64];
         while source.read(&mut buf).unwrap() > 0 {}
         Followed::new(source, false)

@@ -485,6 +485,7 @@ impl Reader<'_> {
             path.to_path_buf(),
             file,
             &metadata,
+            head,
             offset,
             self.config.max_len,
         )?;

@@ -86,11 +86,13 @@ impl Source {
         }
     }
 
-    /// A file already open, to be read from `offset` on.
+    /// A file already open, to be read from `offset` on, whose first bytes
+    /// (up to FINGERPRINT_MAX, `read_head`) are `head`.
     pub fn file(
         name: PathBuf,
         file: File,
         metadata: &Metadata,
+        head: Vec<u8>,
         offset: u64,
         max_len: usize,
     ) -> io::Result<Source> {
@@ -103,10 +105,9 @@ impl Source {
             account: None,
             passed: offset,
             id: Some(file_id(metadata)),
-            head: Vec::new(),
+            head,
             stream: false,
         };
-        source.head = source.read_head(FINGERPRINT_MAX)?;
         source.seek(offset)?;
         Ok(source)
     }
