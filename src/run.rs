@@ -21,7 +21,7 @@ use crate::encode::frame::Masks;
 use crate::encode::{Encoder, Framing};
 use crate::input;
 use crate::input::state::{StateError, StateFile};
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, Saved};
 use crate::messages;
 use crate::ping;
 use crate::shutdown::{Cause, Shutdown};
@@ -56,21 +56,20 @@ impl Outcome {
 
 pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> Result<Outcome, Error> {
     let stats = Stats::new(config.endpoints.len());
-    let (state, records) = match (&config.state, config.dry_run) {
-        (None, _) => (None, None),
+    let (state, saved) = match (&config.state, config.dry_run) {
+        (None, _) => (None, Saved::default()),
         // --dry-run shows what the next run would send: it reads the state,
         // and writes nothing, neither the state nor its lock.
-        (Some(path), true) => (None, Some(StateFile::read(path).map_err(Error::State)?)),
+        (Some(path), true) => (None, StateFile::read(path).map_err(Error::State)?),
         (Some(path), false) => {
-            let (file, records) = StateFile::open(path).map_err(Error::State)?;
-            (Some(file), Some(records))
+            let (file, saved) = StateFile::open(path).map_err(Error::State)?;
+            (Some(file), saved)
         }
     };
     // Every file's record, with or without a state file; positions only
     // with one.
     let ledger = Ledger::new();
-    let positions = records.is_some();
-    let saved = records.unwrap_or_default();
+    let positions = config.state.is_some();
     for (record, phase) in saved.files {
         ledger.carry(record, phase);
     }
