@@ -54,6 +54,13 @@ complete -c wsship -l multiline-start -d 'A line that matches this regular expre
 complete -c wsship -l multiline-continue -d 'A line that matches this regular expression joins the event before it; any other line starts a new one. Typical for Java: \'^\\s+at |^\\s+\\.\\.\\. \\d+ more|^Caused by:\'' -r
 complete -c wsship -l multiline-max-lines -d 'An event that reaches this many lines is sent, and the next line starts a new one' -r
 complete -c wsship -l multiline-timeout -d 'A pending event is sent when no line has come for this long' -r
+complete -c wsship -l include -d 'Send only events that match this regular expression (repeatable: any of them). Matched against an event\'s text, after multiline joins its lines, so a stack trace is kept or dropped whole. Lines left out are counted as filtered' -r
+complete -c wsship -l exclude -d 'Leave out events that match this regular expression (repeatable), even those an --include matches' -r
+complete -c wsship -l path-key -d 'Add the path of the file each line came from under this key: absolute, and the name the file had when wsship opened it, even once it is rotated. Standard input and pipes get none' -r
+complete -c wsship -l offset-key -d 'Add the byte offset of each line\'s first byte in its input under this key, as a number; for a multiline event, its first line\'s' -r
+complete -c wsship -l host-key -d 'Add the host name under this key, read once at start' -r
+complete -c wsship -l host-name -d 'The host name --host-key writes. [default: the system\'s, as hostname(1) prints it]' -r
+complete -c wsship -l id-key -d 'Add an id under this key: 32 hex digits, the same in every send of the same line of the same file (a resend, another server, a later run with --state, after a rotation) and different for any other line, so a server can drop the duplicates that at-least-once delivery sends. For standard input and pipes, the same within a run only' -r
 complete -c wsship -l retry-limit -d 'Retries of one batch before it is dropped as failed: a number, or `forever` (or -1). [default: 8; forever with --follow, where the file holds what waits]' -r
 complete -c wsship -l backoff-init -d 'First delay before a retry; each further retry doubles it, with jitter' -r
 complete -c wsship -l backoff-max -d 'Longest delay between retries' -r

@@ -393,6 +393,69 @@ pub struct Args {
           default_value = "1s", value_parser = parse_duration, help_heading = "Multiline")]
     pub multiline_timeout: Duration,
 
+    /// Send only events that match this regular expression (repeatable: any of them). Matched
+    /// against an event's text, after multiline joins its lines, so a stack trace is kept or
+    /// dropped whole. Lines left out are counted as filtered.
+    #[arg(long, env = "WSSHIP_INCLUDE", value_name = "REGEX", action = ArgAction::Append,
+          help_heading = "Filters")]
+    pub include: Vec<String>,
+
+    /// Leave out events that match this regular expression (repeatable), even those an
+    /// --include matches.
+    #[arg(long, env = "WSSHIP_EXCLUDE", value_name = "REGEX", action = ArgAction::Append,
+          help_heading = "Filters")]
+    pub exclude: Vec<String>,
+
+    /// Add the path of the file each line came from under this key: absolute, and the name the
+    /// file had when wsship opened it, even once it is rotated. Standard input and pipes get none.
+    #[arg(
+        long,
+        env = "WSSHIP_PATH_KEY",
+        value_name = "KEY",
+        help_heading = "Provenance"
+    )]
+    pub path_key: Option<String>,
+
+    /// Add the byte offset of each line's first byte in its input under this key, as a number;
+    /// for a multiline event, its first line's.
+    #[arg(
+        long,
+        env = "WSSHIP_OFFSET_KEY",
+        value_name = "KEY",
+        help_heading = "Provenance"
+    )]
+    pub offset_key: Option<String>,
+
+    /// Add the host name under this key, read once at start.
+    #[arg(
+        long,
+        env = "WSSHIP_HOST_KEY",
+        value_name = "KEY",
+        help_heading = "Provenance"
+    )]
+    pub host_key: Option<String>,
+
+    /// The host name --host-key writes. [default: the system's, as hostname(1) prints it]
+    #[arg(
+        long,
+        env = "WSSHIP_HOST_NAME",
+        value_name = "NAME",
+        help_heading = "Provenance"
+    )]
+    pub host_name: Option<String>,
+
+    /// Add an id under this key: 32 hex digits, the same in every send of the same line of the
+    /// same file (a resend, another server, a later run with --state, after a rotation) and
+    /// different for any other line, so a server can drop the duplicates that at-least-once
+    /// delivery sends. For standard input and pipes, the same within a run only.
+    #[arg(
+        long,
+        env = "WSSHIP_ID_KEY",
+        value_name = "KEY",
+        help_heading = "Provenance"
+    )]
+    pub id_key: Option<String>,
+
     /// Retries of one batch before it is dropped as failed: a number, or `forever` (or -1).
     /// [default: 8; forever with --follow, where the file holds what waits]
     #[arg(long, env = "WSSHIP_RETRY_LIMIT", value_name = "N|forever",

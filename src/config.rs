@@ -40,6 +40,8 @@ pub struct Config {
     pub shape: Shape,
     /// --multiline-start or --multiline-continue, if given.
     pub multiline: Option<Multiline>,
+    /// --include and --exclude.
+    pub filter: Filter,
     pub workers: NonZeroUsize,
     pub batch_size: NonZeroUsize,
     pub flush_interval: Duration,
@@ -80,6 +82,12 @@ pub struct Shape {
     /// With ndjson: the key an object goes under, instead of merging.
     pub json_target: Option<String>,
     pub fields: Vec<(String, String)>,
+    /// Where each line came from, under these keys, if given.
+    pub path_key: Option<String>,
+    pub offset_key: Option<String>,
+    pub id_key: Option<String>,
+    /// --host-key, and the name it writes.
+    pub host: Option<(String, String)>,
 }
 
 impl Default for Shape {
@@ -91,6 +99,10 @@ impl Default for Shape {
             input_format: InputFormat::Text,
             json_target: None,
             fields: Vec::new(),
+            path_key: None,
+            offset_key: None,
+            id_key: None,
+            host: None,
         }
     }
 }
@@ -110,6 +122,38 @@ pub enum TimestampFormat {
     UnixUs,
     UnixNs,
     None,
+}
+
+/// Which events are sent: --include and --exclude, each set joined into
+/// one alternation, so that an event costs one search per set however many
+/// patterns it has.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    include: Option<regex::bytes::Regex>,
+    exclude: Option<regex::bytes::Regex>,
+}
+
+impl Filter {
+    /// Events that match `include` (if given) and not `exclude`.
+    pub fn new(
+        include: Option<regex::bytes::Regex>,
+        exclude: Option<regex::bytes::Regex>,
+    ) -> Filter {
+        Filter { include, exclude }
+    }
+
+    /// Whether an event with this text is sent.
+    #[inline]
+    pub fn keeps(&self, text: &[u8]) -> bool {
+        self.include.as_ref().is_none_or(|re| re.is_match(text))
+            && !self.exclude.as_ref().is_some_and(|re| re.is_match(text))
+    }
+
+    /// Whether every event is sent.
+    #[inline]
+    pub fn keeps_all(&self) -> bool {
+        self.include.is_none() && self.exclude.is_none()
+    }
 }
 
 /// How lines join into events.
@@ -416,6 +460,7 @@ impl Config {
             return Err(usage("--compress-level needs --compress".into()));
         }
         let multiline = multiline(&args).map_err(usage)?;
+        let filter = filter(&args).map_err(usage)?;
 
         let inputs = match args.files.is_empty() {
             true => vec![Input::Stdin],
@@ -464,6 +509,7 @@ impl Config {
             format: args.format.into(),
             shape,
             multiline,
+            filter,
             workers: args.workers,
             batch_size: args.batch_size,
             flush_interval: args.flush_interval,
@@ -505,6 +551,10 @@ fn shape(args: &Args) -> Result<Shape, String> {
             ("--message-key", args.message_key.is_some()),
             ("--timestamp-key", args.timestamp_key.is_some()),
             ("--timestamp-format", args.timestamp_format.is_some()),
+            ("--path-key", args.path_key.is_some()),
+            ("--offset-key", args.offset_key.is_some()),
+            ("--id-key", args.id_key.is_some()),
+            ("--host-key", args.host_key.is_some()),
         ];
         if let Some((option, _)) = json_only.iter().find(|(_, given)| *given) {
             return Err(format!("{option} needs --format json"));
@@ -520,6 +570,15 @@ fn shape(args: &Args) -> Result<Shape, String> {
         input_format: args.input_format.into(),
         json_target: args.json_target.clone(),
         fields: args.fields.clone(),
+        path_key: args.path_key.clone(),
+        offset_key: args.offset_key.clone(),
+        id_key: args.id_key.clone(),
+        host: match (&args.host_key, &args.host_name) {
+            (Some(key), Some(name)) => Some((key.clone(), name.clone())),
+            (Some(key), None) => Some((key.clone(), host_name()?)),
+            (None, Some(_)) => return Err("--host-name needs --host-key".into()),
+            (None, None) => None,
+        },
     };
     let ndjson = shape.input_format == InputFormat::Ndjson;
     if shape.json_target.is_some() && !ndjson {
@@ -540,6 +599,20 @@ fn shape(args: &Args) -> Result<Shape, String> {
     if let Some(target) = &shape.json_target {
         keys.push(("--json-target", target.clone()));
     }
+    let origin = [
+        ("--path-key", &shape.path_key),
+        ("--offset-key", &shape.offset_key),
+        ("--id-key", &shape.id_key),
+        (
+            "--host-key",
+            &shape.host.as_ref().map(|(key, _)| key.clone()),
+        ),
+    ];
+    for (option, key) in origin {
+        if let Some(key) = key {
+            keys.push((option, key.clone()));
+        }
+    }
     for (key, _) in &shape.fields {
         keys.push(("--field", key.clone()));
     }
@@ -556,17 +629,52 @@ fn shape(args: &Args) -> Result<Shape, String> {
     Ok(shape)
 }
 
-fn multiline(args: &Args) -> Result<Option<Multiline>, String> {
-    let compile = |option: &str, pattern: &str| {
-        regex::bytes::Regex::new(pattern).map_err(|err| {
-            // The regex crate explains over several lines, with a caret;
-            // its last line says what is wrong.
-            let text = err.to_string();
-            let why = text.lines().last().unwrap_or("invalid").trim();
-            let why = why.strip_prefix("error: ").unwrap_or(why);
-            format!("{option} '{pattern}': {why}")
+/// The system's host name, as hostname(1) prints it.
+fn host_name() -> Result<String, String> {
+    let mut name = [0u8; 256];
+    // SAFETY: gethostname(2) writes at most name.len() bytes into it.
+    let result = unsafe { libc::gethostname(name.as_mut_ptr().cast(), name.len()) };
+    let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+    match (result, std::str::from_utf8(&name[..len])) {
+        (0, Ok(host)) if !host.is_empty() => Ok(host.to_string()),
+        _ => Err("--host-key: cannot read the host name; give it with --host-name".into()),
+    }
+}
+
+/// A regular expression given with `option`, or why it is not one.
+fn compile(option: &str, pattern: &str) -> Result<regex::bytes::Regex, String> {
+    regex::bytes::Regex::new(pattern).map_err(|err| {
+        // The regex crate explains over several lines, with a caret; its
+        // last line says what is wrong.
+        let text = err.to_string();
+        let why = text.lines().last().unwrap_or("invalid").trim();
+        let why = why.strip_prefix("error: ").unwrap_or(why);
+        format!("{option} '{pattern}': {why}")
+    })
+}
+
+fn filter(args: &Args) -> Result<Filter, String> {
+    let set = |option: &str, patterns: &[String]| -> Result<_, String> {
+        // Each alone first, so that an error names the one at fault.
+        for pattern in patterns {
+            compile(option, pattern)?;
+        }
+        Ok(match patterns {
+            [] => None,
+            [one] => Some(compile(option, one)?),
+            many => {
+                let joined: Vec<String> = many.iter().map(|p| format!("(?:{p})")).collect();
+                Some(compile(option, &joined.join("|"))?)
+            }
         })
     };
+    Ok(Filter::new(
+        set("--include", &args.include)?,
+        set("--exclude", &args.exclude)?,
+    ))
+}
+
+fn multiline(args: &Args) -> Result<Option<Multiline>, String> {
     let rule = match (&args.multiline_start, &args.multiline_continue) {
         (Some(pattern), _) => MultilineRule::Start(compile("--multiline-start", pattern)?),
         (None, Some(pattern)) => MultilineRule::Continue(compile("--multiline-continue", pattern)?),
@@ -776,5 +884,97 @@ mod tests {
             config(&["--ping-interval", "0"]).unwrap().ping_interval,
             None
         );
+    }
+
+    /// The usage error of `args`, as the user sees it.
+    fn refused(args: &[&str]) -> String {
+        match config(args) {
+            Ok(_) => panic!("{args:?} accepted"),
+            Err(err) => err.to_string(),
+        }
+    }
+
+    #[test]
+    fn provenance_keys_are_checked_like_every_other_key() {
+        let c = config(&[
+            "--path-key",
+            "log.file.path",
+            "--offset-key",
+            "log.offset",
+            "--id-key",
+            "id",
+            "--host-key",
+            "host.name",
+            "--host-name",
+            "web-1",
+        ])
+        .unwrap();
+        assert_eq!(c.shape.path_key.as_deref(), Some("log.file.path"));
+        assert_eq!(c.shape.offset_key.as_deref(), Some("log.offset"));
+        assert_eq!(c.shape.id_key.as_deref(), Some("id"));
+        assert_eq!(c.shape.host, Some(("host.name".into(), "web-1".into())));
+        // The system's name when none is given.
+        let (_, name) = config(&["--host-key", "h"]).unwrap().shape.host.unwrap();
+        assert!(!name.is_empty());
+        assert!(
+            refused(&["--id-key", "message"]).contains("--id-key 'message' is also --message-key")
+        );
+        assert!(
+            refused(&["--path-key", "timestamp"])
+                .contains("--path-key 'timestamp' is also --timestamp-key")
+        );
+        assert!(
+            refused(&["--field", "id=x", "--id-key", "id"])
+                .contains("--field 'id' is also --id-key")
+        );
+        assert!(
+            refused(&["--path-key", "k", "--offset-key", "k"])
+                .contains("--offset-key 'k' is also --path-key")
+        );
+        assert!(
+            refused(&["--host-key", "k", "--id-key", "k"])
+                .contains("--host-key 'k' is also --id-key")
+        );
+        assert!(refused(&["--offset-key", ""]).contains("--offset-key must not be empty"));
+        for option in ["--path-key", "--offset-key", "--id-key", "--host-key"] {
+            let err = refused(&["--format", "raw", option, "k"]);
+            assert!(
+                err.contains(&format!("{option} needs --format json")),
+                "{err}"
+            );
+        }
+        assert!(refused(&["--host-name", "x"]).contains("--host-name needs --host-key"));
+    }
+
+    #[test]
+    fn filters_keep_what_any_include_and_no_exclude_match() {
+        let keeps = |args: &[&str], text: &str| config(args).unwrap().filter.keeps(text.as_bytes());
+        assert!(config(&[]).unwrap().filter.keeps_all());
+        assert!(!config(&["--exclude", "x"]).unwrap().filter.keeps_all());
+        let both = [
+            "--include",
+            "ERROR",
+            "--include",
+            "(?i)warn",
+            "--exclude",
+            "health",
+        ];
+        assert!(keeps(&both, "ERROR disk"));
+        assert!(keeps(&both, "a WARNING"));
+        assert!(!keeps(&both, "INFO ok"));
+        assert!(!keeps(&both, "ERROR health check"));
+        // A flag inside one pattern stays inside it.
+        assert!(!keeps(&both, "error disk"));
+        assert!(keeps(&["--exclude", "^DEBUG"], "INFO DEBUG"));
+        assert!(!keeps(
+            &["--exclude", "^DEBUG", "--exclude", "^TRACE"],
+            "TRACE x"
+        ));
+        let err = refused(&["--include", "ok", "--include", "(unclosed"]);
+        assert!(
+            err.contains("--include '(unclosed': unclosed group"),
+            "{err}"
+        );
+        assert!(refused(&["--exclude", "a{2,1}"]).contains("--exclude 'a{2,1}'"));
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! Lines are counted as read a chunk at a time, as the chunk goes to the
 //! batcher, so that every line counted as read is also on its way to being
-//! counted as sent, dropped or failed: `read = sent + dropped + failed`
-//! holds at exit.
+//! counted as sent, dropped, filtered or failed:
+//! `read = sent + dropped + filtered + failed` holds at exit.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -20,6 +20,7 @@ pub struct Stats {
     sent: AtomicU64,
     dropped: AtomicU64,
     dropped_full: AtomicU64,
+    filtered: AtomicU64,
     failed: AtomicU64,
     invalid_utf8: AtomicU64,
     invalid_json: AtomicU64,
@@ -39,6 +40,8 @@ pub struct Summary {
     /// --when-full drop.
     pub dropped: u64,
     pub dropped_full: u64,
+    /// Lines left out by --include and --exclude.
+    pub filtered: u64,
     pub failed: u64,
     pub invalid_utf8: u64,
     /// --input-format ndjson lines that were not a JSON object (sent as
@@ -67,10 +70,14 @@ impl Stats {
 
     pub fn chunk(&self, chunk: &Chunk) {
         let lines = chunk.marks.last().map_or(0, |mark| mark.lines_end) as u64;
-        self.read.fetch_add(lines + chunk.oversize, Relaxed);
-        self.events
-            .fetch_add(chunk.marks.len() as u64 + chunk.oversize_events, Relaxed);
+        self.read
+            .fetch_add(lines + chunk.oversize + chunk.filtered, Relaxed);
+        self.events.fetch_add(
+            chunk.marks.len() as u64 + chunk.oversize_events + chunk.filtered_events,
+            Relaxed,
+        );
         self.dropped.fetch_add(chunk.oversize, Relaxed);
+        self.filtered.fetch_add(chunk.filtered, Relaxed);
         self.invalid_utf8.fetch_add(chunk.invalid_utf8, Relaxed);
         self.invalid_json.fetch_add(chunk.invalid_json, Relaxed);
     }
@@ -121,6 +128,7 @@ impl Stats {
             sent: self.sent.load(Relaxed),
             dropped: self.dropped.load(Relaxed),
             dropped_full: self.dropped_full.load(Relaxed),
+            filtered: self.filtered.load(Relaxed),
             failed: self.failed.load(Relaxed),
             invalid_utf8: self.invalid_utf8.load(Relaxed),
             invalid_json: self.invalid_json.load(Relaxed),
@@ -163,6 +171,7 @@ impl Summary {
             "dropped": self.dropped,
             "dropped_oversize": self.dropped - self.dropped_full,
             "dropped_full": self.dropped_full,
+            "filtered": self.filtered,
             "failed": self.failed,
             "invalid_utf8": self.invalid_utf8,
             "invalid_json": self.invalid_json,
@@ -182,12 +191,13 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "read={} sent={} dropped={} dropped_oversize={} dropped_full={} failed={} invalid_utf8={} invalid_json={} reconnects={} retries={} resent={} bytes_sent={}",
+            "read={} sent={} dropped={} dropped_oversize={} dropped_full={} filtered={} failed={} invalid_utf8={} invalid_json={} reconnects={} retries={} resent={} bytes_sent={}",
             self.read,
             self.sent,
             self.dropped,
             self.dropped - self.dropped_full,
             self.dropped_full,
+            self.filtered,
             self.failed,
             self.invalid_utf8,
             self.invalid_json,
@@ -217,6 +227,7 @@ mod tests {
             sent: 5,
             dropped: 3,
             dropped_full: 1,
+            filtered: 10,
             failed: 1,
             invalid_utf8: 2,
             invalid_json: 3,
@@ -231,14 +242,14 @@ mod tests {
         assert_eq!(
             value,
             serde_json::json!({"type": "summary", "read": 9, "sent": 5, "dropped": 3,
-                "dropped_oversize": 2, "dropped_full": 1, "failed": 1,
+                "dropped_oversize": 2, "dropped_full": 1, "filtered": 10, "failed": 1,
                 "invalid_utf8": 2, "invalid_json": 3, "events": 7, "reconnects": 4, "retries": 6, "resent": 8, "bytes_sent": 700,
                 "input_errors": 0})
         );
         assert_eq!(
             summary.to_string(),
-            "read=9 sent=5 dropped=3 dropped_oversize=2 dropped_full=1 failed=1 invalid_utf8=2 \
-             invalid_json=3 reconnects=4 retries=6 resent=8 bytes_sent=700 events=7"
+            "read=9 sent=5 dropped=3 dropped_oversize=2 dropped_full=1 filtered=10 failed=1 \
+             invalid_utf8=2 invalid_json=3 reconnects=4 retries=6 resent=8 bytes_sent=700 events=7"
         );
     }
 }

@@ -21,6 +21,9 @@ pub struct Chunk {
     /// Multiline events dropped for --max-len (their lines are in
     /// `oversize`).
     pub oversize_events: u64,
+    /// Lines left out by --include and --exclude, and the events they made.
+    pub filtered: u64,
+    pub filtered_events: u64,
     /// Messages sent with U+FFFD in place of bytes that were not UTF-8.
     pub invalid_utf8: u64,
     /// --input-format ndjson lines that were not a JSON object.

@@ -20,8 +20,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use crate::config::{Format, InputFormat, Shape, TimestampFormat};
 pub mod frame;
 pub mod ndjson;
+pub mod origin;
 
 use frame::Masks;
+use origin::{Ids, Origin};
 
 /// How each message is laid out in the output.
 pub enum Framing {
@@ -69,19 +71,48 @@ pub struct Encoder {
     /// `{`, the stamp and a comma, `"<message key>":"`: a message starts
     /// with one copy.
     head: Vec<u8>,
-    /// `"`, then `,"key":"value"` for every --field, then `}`.
+    /// `"`, then `,"key":value` for every member, then `}`: rebuilt when
+    /// a member's value changes (`rebuild_tail`).
     tail: Vec<u8>,
     /// The time `stamp` was built for, in units of its format.
     unit: i128,
-    /// Each --field: its key as written in JSON, and `"key":"value"`.
-    fields: Vec<(Key, Vec<u8>)>,
+    /// What follows the text, in order: where it came from, then the host
+    /// and every --field.
+    members: Vec<Member>,
+    /// Some member changes with every line: --offset-key, --id-key.
+    per_line: bool,
+    /// Some member changes with the input: --path-key.
+    per_input: bool,
+    /// The current input's path as a JSON string, quotes and all; None for
+    /// a stream, which has none.
+    path: Option<Vec<u8>>,
+    /// Where the current line starts in its input, and its id.
+    offset: u64,
+    id: u128,
+    ids: Ids,
     /// `"<--json-target>":`, if given.
     target: Option<Vec<u8>>,
     /// Scratch for a spliced object's message: what goes before its
-    /// members, and after; and which --fields the object has already.
+    /// members, and after; and which members the object has already.
     prefix: Vec<u8>,
     suffix: Vec<u8>,
-    has_field: Vec<bool>,
+    has_member: Vec<bool>,
+}
+
+/// A member of every message after its text.
+struct Member {
+    key: Key,
+    /// `"key":`.
+    name: Vec<u8>,
+    value: Value,
+}
+
+enum Value {
+    /// A constant, as JSON: --field, --host-key.
+    Fixed(Vec<u8>),
+    Path,
+    Offset,
+    Id,
 }
 
 impl Encoder {
@@ -92,22 +123,32 @@ impl Encoder {
             out.push(b'"');
             out
         };
-        let fields: Vec<(Key, Vec<u8>)> = shape
-            .fields
-            .iter()
-            .map(|(key, value)| {
-                let mut member = quoted(key);
-                member.push(b':');
-                member.extend(quoted(value));
-                (Key::new(key), member)
-            })
-            .collect();
-        let mut tail = b"\"".to_vec();
-        for (_, member) in &fields {
-            tail.push(b',');
-            tail.extend_from_slice(member);
+        let member = |key: &str, value: Value| {
+            let mut name = quoted(key);
+            name.push(b':');
+            Member {
+                key: Key::new(key),
+                name,
+                value,
+            }
+        };
+        let mut members = Vec::new();
+        let origin = [
+            (&shape.path_key, Value::Path),
+            (&shape.offset_key, Value::Offset),
+            (&shape.id_key, Value::Id),
+        ];
+        for (key, value) in origin {
+            if let Some(key) = key {
+                members.push(member(key, value));
+            }
         }
-        tail.push(b'}');
+        if let Some((key, name)) = &shape.host {
+            members.push(member(key, Value::Fixed(quoted(name))));
+        }
+        for (key, value) in &shape.fields {
+            members.push(member(key, Value::Fixed(quoted(value))));
+        }
         let mut message_key = quoted(&shape.message_key);
         message_key.extend_from_slice(b":\"");
         let mut encoder = Encoder {
@@ -119,9 +160,16 @@ impl Encoder {
             stamp: Vec::new(),
             message_key,
             head: Vec::new(),
-            tail,
+            tail: Vec::new(),
             unit: i128::MIN,
-            fields,
+            per_line: shape.offset_key.is_some() || shape.id_key.is_some(),
+            per_input: shape.path_key.is_some(),
+            has_member: vec![false; members.len()],
+            members,
+            path: None,
+            offset: 0,
+            id: 0,
+            ids: Ids::default(),
             target: shape.json_target.as_deref().map(|target| {
                 let mut key = quoted(target);
                 key.push(b':');
@@ -129,10 +177,75 @@ impl Encoder {
             }),
             prefix: Vec::new(),
             suffix: Vec::new(),
-            has_field: vec![false; shape.fields.len()],
         };
+        encoder.rebuild_tail();
         encoder.set_time(SystemTime::now());
         encoder
+    }
+
+    /// Sets the input whose lines are encoded from now on.
+    pub fn set_origin(&mut self, origin: Origin<'_>) {
+        if !(self.per_input || self.per_line) {
+            return;
+        }
+        if self.per_input {
+            self.path = match origin {
+                Origin::Stream { .. } => None,
+                Origin::File { path, .. } => {
+                    let mut quoted = b"\"".to_vec();
+                    escape_into(path, &mut quoted);
+                    quoted.push(b'"');
+                    Some(quoted)
+                }
+            };
+        }
+        self.ids.set(origin);
+        self.rebuild_tail();
+    }
+
+    /// Sets where the line (or event) encoded next lies in its input: from
+    /// `start` (its first line's first byte) to `end`.
+    #[inline(always)]
+    pub fn set_place(&mut self, start: u64, end: u64) {
+        if self.per_line {
+            self.offset = start;
+            self.id = self.ids.id(start, end);
+            self.rebuild_tail();
+        }
+    }
+
+    fn rebuild_tail(&mut self) {
+        let mut tail = std::mem::take(&mut self.tail);
+        tail.clear();
+        tail.push(b'"');
+        for member in &self.members {
+            tail.push(b',');
+            if !self.push_member(member, &mut tail) {
+                tail.pop();
+            }
+        }
+        tail.push(b'}');
+        self.tail = tail;
+    }
+
+    /// Appends `"key":value`; false, having appended nothing, for a path
+    /// the input does not have.
+    fn push_member(&self, member: &Member, out: &mut Vec<u8>) -> bool {
+        if matches!(member.value, Value::Path) && self.path.is_none() {
+            return false;
+        }
+        out.extend_from_slice(&member.name);
+        match &member.value {
+            Value::Fixed(value) => out.extend_from_slice(value),
+            Value::Path => out.extend_from_slice(self.path.as_deref().unwrap_or_default()),
+            Value::Offset => origin::push_decimal(self.offset, out),
+            Value::Id => {
+                out.push(b'"');
+                origin::push_hex(self.id, out);
+                out.push(b'"');
+            }
+        }
+        true
     }
 
     /// Sets the read time stamped on the lines encoded from now on.
@@ -198,14 +311,15 @@ impl Encoder {
     /// A JSON line: spliced if it is an object, else sent as text with an
     /// "error" member that says why not.
     fn encode_json_line(&mut self, line: &[u8], out: &mut Vec<u8>) -> Encoded {
-        let (stamp_key, fields, has_field) = (&self.stamp_key, &self.fields, &mut self.has_field);
-        has_field.fill(false);
+        let (stamp_key, members, has_member) =
+            (&self.stamp_key, &self.members, &mut self.has_member);
+        has_member.fill(false);
         let mut has_stamp = false;
         let nested_in = usize::from(self.target.is_some());
         let object = ndjson::object(line, nested_in, |key, escaped| {
             has_stamp |= stamp_key.is(key, escaped);
-            for ((field, _), has) in fields.iter().zip(has_field.iter_mut()) {
-                *has |= field.is(key, escaped);
+            for (member, has) in members.iter().zip(has_member.iter_mut()) {
+                *has |= member.key.is(key, escaped);
             }
         });
         let object = match object {
@@ -217,7 +331,8 @@ impl Encoder {
                 return encoded;
             }
         };
-        let (prefix, suffix) = (&mut self.prefix, &mut self.suffix);
+        let mut prefix = std::mem::take(&mut self.prefix);
+        let mut suffix = std::mem::take(&mut self.suffix);
         prefix.clear();
         suffix.clear();
         prefix.push(b'{');
@@ -247,15 +362,18 @@ impl Encoder {
                 &line[object.whole]
             }
         };
-        for (i, (_, member)) in self.fields.iter().enumerate() {
-            if self.target.is_none() && self.has_field[i] {
+        for (member, &has) in self.members.iter().zip(&self.has_member) {
+            if self.target.is_none() && has {
                 continue;
             }
             if members > 0 {
                 suffix.push(b',');
             }
-            suffix.extend_from_slice(member);
-            members += 1;
+            match self.push_member(member, &mut suffix) {
+                true => members += 1,
+                false if members > 0 => _ = suffix.pop(),
+                false => {}
+            }
         }
         suffix.push(b'}');
         let parts = [&prefix[..], middle, &suffix[..]];
@@ -269,6 +387,7 @@ impl Encoder {
                 end_unframed(&self.framing, out, start)
             }
         };
+        (self.prefix, self.suffix) = (prefix, suffix);
         Encoded {
             len,
             lossy: false,
@@ -1290,5 +1409,113 @@ mod tests {
         assert_eq!(back.len(), 1);
         assert_eq!(back[0].len(), encoded.len);
         assert!(back[0].ends_with(br#""a":1}"#));
+    }
+
+    /// A shape with every provenance key, no timestamp, and one --field.
+    fn provenance(input_format: InputFormat) -> Shape {
+        Shape {
+            timestamp_format: TimestampFormat::None,
+            input_format,
+            path_key: Some("log.file.path".into()),
+            offset_key: Some("log.offset".into()),
+            id_key: Some("id".into()),
+            host: Some(("host.name".into(), "web-1".into())),
+            fields: vec![("env".into(), "prod".into())],
+            ..Shape::default()
+        }
+    }
+
+    /// The messages of `lines`, each placed after the one before.
+    fn placed(enc: &mut Encoder, framing_check: bool, lines: &[&str]) -> Vec<serde_json::Value> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        for line in lines {
+            let end = at + line.len() as u64 + 1;
+            enc.set_place(at, end);
+            enc.encode(line.as_bytes(), framing_check, &mut out);
+            at = end;
+        }
+        let text = String::from_utf8(out).unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn every_message_says_where_it_came_from_after_its_text_and_before_the_fields() {
+        let shape = provenance(InputFormat::Text);
+        let mut enc = Encoder::new(Format::Json, &shape, Framing::Lines);
+        let head = b"one\ntwo \"quoted\"\n";
+        enc.set_origin(Origin::File {
+            path: "/var/log/a \"b\".log",
+            ino: 9,
+            head,
+        });
+        let got = placed(&mut enc, false, &["one", "two \"quoted\""]);
+        let mut ids = Ids::default();
+        ids.set(Origin::File {
+            path: "",
+            ino: 9,
+            head,
+        });
+        let hex = |id: u128| format!("{id:032x}");
+        assert_eq!(
+            got,
+            [
+                serde_json::json!({"message": "one", "log.file.path": "/var/log/a \"b\".log",
+                    "log.offset": 0, "id": hex(ids.id(0, 4)), "host.name": "web-1", "env": "prod"}),
+                serde_json::json!({"message": "two \"quoted\"", "log.file.path": "/var/log/a \"b\".log",
+                    "log.offset": 4, "id": hex(ids.id(4, 17)), "host.name": "web-1", "env": "prod"}),
+            ]
+        );
+        // In that order, each once.
+        let mut out = Vec::new();
+        enc.set_place(0, 4);
+        enc.encode(b"one", true, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        let keys = [
+            "\"message\"",
+            "\"log.file.path\"",
+            "\"log.offset\"",
+            "\"id\"",
+            "\"host.name\"",
+            "\"env\"",
+        ];
+        let places: Vec<usize> = keys.iter().map(|k| text.find(k).unwrap()).collect();
+        assert!(places.is_sorted(), "{text}");
+        // A stream has no path; its ids come from its key.
+        enc.set_origin(Origin::Stream { key: 5 });
+        let got = placed(&mut enc, true, &["one"]);
+        ids.set(Origin::Stream { key: 5 });
+        assert_eq!(
+            got,
+            [
+                serde_json::json!({"message": "one", "log.offset": 0, "id": hex(ids.id(0, 4)),
+                "host.name": "web-1", "env": "prod"})
+            ]
+        );
+    }
+
+    #[test]
+    fn a_json_object_keeps_its_own_provenance_members() {
+        let shape = provenance(InputFormat::Ndjson);
+        let mut enc = Encoder::new(Format::Json, &shape, Framing::Lines);
+        enc.set_origin(Origin::Stream { key: 5 });
+        let own = r#"{"id":"mine","log.offset":-1,"host.name":"h","log.file.path":"p"}"#;
+        let got = placed(&mut enc, false, &[own, "{}", "[1]"]);
+        assert_eq!(got[0]["id"], "mine");
+        assert_eq!(got[0]["log.offset"], -1);
+        assert_eq!(got[0]["host.name"], "h");
+        assert_eq!(got[0]["log.file.path"], "p");
+        assert_eq!(got[0].as_object().unwrap().len(), 5, "{:?}", got[0]);
+        // Without members of its own, and without a path (a stream).
+        assert_eq!(got[1]["log.offset"], own.len() + 1);
+        assert_eq!(got[1]["id"].as_str().unwrap().len(), 32);
+        assert_eq!(got[1].as_object().unwrap().len(), 4, "{:?}", got[1]);
+        assert!(got[1].get("log.file.path").is_none());
+        // A line that is no object is sent as text, with every member.
+        assert_eq!(got[2]["log.offset"], own.len() + 4);
+        assert_eq!(got[2]["message"], "[1]");
+        assert!(got[2]["error"].is_string());
     }
 }

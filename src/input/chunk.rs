@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use super::multiline::Event;
 use super::split::Piece;
+use crate::config::Filter;
 use crate::encode::{Encoded, Encoder};
 use crate::ledger::Account;
 use crate::units::{Chunk, Mark};
@@ -40,10 +41,14 @@ impl Pending {
 
     /// Adds one piece, whose line ends at `end` in its input.
     #[inline]
-    pub fn add(&mut self, piece: Piece<'_>, end: u64, encoder: &mut Encoder) {
+    pub fn add(&mut self, piece: Piece<'_>, end: u64, encoder: &mut Encoder, filter: &Filter) {
         match piece {
             Piece::Oversize => self.dropped(1),
-            Piece::Line { line, plain } => {
+            Piece::Line { line, .. } if !filter.keeps_all() && !filter.keeps(line) => {
+                self.filtered(1)
+            }
+            Piece::Line { line, plain, start } => {
+                encoder.set_place(start, end);
                 let encoded = encoder.encode(line, plain, &mut self.frames);
                 self.mark(encoded, 1, end);
             }
@@ -51,16 +56,19 @@ impl Pending {
     }
 
     /// Adds one multiline event.
-    pub fn add_event(&mut self, event: Event<'_>, encoder: &mut Encoder) {
+    pub fn add_event(&mut self, event: Event<'_>, encoder: &mut Encoder, filter: &Filter) {
         match event {
             Event::Dropped { lines, .. } => self.dropped(lines),
+            Event::Message { text, lines, .. } if !filter.keeps(text) => self.filtered(lines),
             Event::Message {
                 text,
                 plain,
                 lines,
                 read,
+                start,
                 end,
             } => {
+                encoder.set_place(start, end);
                 encoder.set_time(read);
                 // An event of several lines is not a JSON object, whatever
                 // --input-format says: it is text.
@@ -78,6 +86,11 @@ impl Pending {
         self.chunk.oversize_events += 1;
     }
 
+    fn filtered(&mut self, lines: usize) {
+        self.chunk.filtered += lines as u64;
+        self.chunk.filtered_events += 1;
+    }
+
     #[inline(always)]
     fn mark(&mut self, encoded: Encoded, lines: usize, end: u64) {
         self.chunk.invalid_utf8 += u64::from(encoded.lossy);
@@ -92,9 +105,9 @@ impl Pending {
         });
     }
 
-    /// Whether it holds no message and no dropped line.
+    /// Whether it holds no message, and no line dropped or filtered.
     pub fn is_empty(&self) -> bool {
-        self.chunk.marks.is_empty() && self.chunk.oversize == 0
+        self.chunk.marks.is_empty() && self.chunk.oversize == 0 && self.chunk.filtered == 0
     }
 
     /// The chunk of a file's `account`, accounted for up to `accounted`.
@@ -177,11 +190,16 @@ mod tests {
         let shape = crate::config::Shape::default();
         let mut encoder = Encoder::new(crate::config::Format::Raw, &shape, Framing::Lines);
         let mut pending = Pending::default();
-        let line = |line| Piece::Line { line, plain: false };
-        pending.add(line(b"one"), 4, &mut encoder);
+        let line = |line, start| Piece::Line {
+            line,
+            plain: false,
+            start,
+        };
+        let all = Filter::default();
+        pending.add(line(b"one", 0), 4, &mut encoder, &all);
         assert!(!pending.is_empty());
-        pending.add(Piece::Oversize, 20, &mut encoder);
-        pending.add(line(b"t\xffo"), 24, &mut encoder);
+        pending.add(Piece::Oversize, 20, &mut encoder, &all);
+        pending.add(line(b"t\xffo", 20), 24, &mut encoder, &all);
         let chunk = pending.finish(Some(Account(3)), 30);
         assert_eq!(&chunk.frames[..], "one\nt\u{fffd}o\n".as_bytes());
         let marks: Vec<(usize, usize, u64, usize)> = chunk
@@ -204,29 +222,77 @@ mod tests {
         let mut encoder = Encoder::new(crate::config::Format::Raw, &shape, Framing::Lines);
         let mut pending = Pending::default();
         let read = std::time::SystemTime::UNIX_EPOCH;
+        let all = Filter::default();
         pending.add_event(
             Event::Message {
                 text: b"a\nb\nc",
                 plain: false,
                 lines: 3,
                 read,
+                start: 0,
                 end: 6,
             },
             &mut encoder,
+            &all,
         );
-        pending.add_event(Event::Dropped { lines: 4, end: 40 }, &mut encoder);
+        pending.add_event(Event::Dropped { lines: 4, end: 40 }, &mut encoder, &all);
         pending.add(
             Piece::Line {
                 line: b"d",
                 plain: true,
+                start: 40,
             },
             42,
             &mut encoder,
+            &all,
         );
         let chunk = pending.finish(None, 42);
         assert_eq!(&chunk.frames[..], b"a\nb\nc\nd\n");
         let lines: Vec<usize> = chunk.marks.iter().map(|m| m.lines_end).collect();
         assert_eq!(lines, [3, 4]);
         assert_eq!((chunk.oversize, chunk.oversize_events), (4, 1));
+    }
+
+    #[test]
+    fn lines_filtered_out_are_counted_and_those_kept_say_where_they_start() {
+        let shape = crate::config::Shape {
+            offset_key: Some("offset".into()),
+            timestamp_format: crate::config::TimestampFormat::None,
+            ..Default::default()
+        };
+        let mut encoder = Encoder::new(crate::config::Format::Json, &shape, Framing::Lines);
+        encoder.set_origin(crate::encode::origin::Origin::Stream { key: 1 });
+        let debug = regex::bytes::Regex::new("DEBUG").unwrap();
+        let filter = Filter::new(None, Some(debug));
+        let line = |line, start| Piece::Line {
+            line,
+            plain: true,
+            start,
+        };
+        let mut pending = Pending::default();
+        pending.add(line(b"DEBUG a", 0), 8, &mut encoder, &filter);
+        assert!(!pending.is_empty(), "a line filtered out is still counted");
+        pending.add(line(b"INFO b", 8), 15, &mut encoder, &filter);
+        let event = |text: &'static [u8], start, end| Event::Message {
+            text,
+            plain: false,
+            lines: 2,
+            read: std::time::SystemTime::UNIX_EPOCH,
+            start,
+            end,
+        };
+        // A stack trace is kept or left out whole, by any of its lines.
+        pending.add_event(event(b"ERROR c\n DEBUG", 15, 31), &mut encoder, &filter);
+        pending.add_event(event(b"ERROR d\n at", 31, 43), &mut encoder, &filter);
+        let chunk = pending.finish(None, 43);
+        assert_eq!(
+            std::str::from_utf8(&chunk.frames).unwrap(),
+            "{\"message\":\"INFO b\",\"offset\":8}\n\
+             {\"message\":\"ERROR d\\n at\",\"offset\":31}\n"
+        );
+        assert_eq!((chunk.filtered, chunk.filtered_events), (3, 2));
+        let lines: Vec<usize> = chunk.marks.iter().map(|m| m.lines_end).collect();
+        assert_eq!(lines, [1, 3]);
+        assert_eq!((chunk.oversize, chunk.oversize_events), (0, 0));
     }
 }

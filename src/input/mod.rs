@@ -260,16 +260,17 @@ impl Reader<'_> {
     fn take(&mut self, source: &mut Source, n: usize) {
         let read = SystemTime::now();
         self.encoder.set_time(read);
+        self.encoder.set_origin(source.origin());
         let mut pending = Pending::with_capacity(n, &mut self.chunks);
-        let encoder = &mut self.encoder;
+        let (encoder, filter) = (&mut self.encoder, &self.config.filter);
         let data = &self.buffer[..n];
         match &mut source.multiline {
             None => source
                 .splitter
-                .feed(data, |piece, end| pending.add(piece, end, encoder)),
+                .feed(data, |piece, end| pending.add(piece, end, encoder, filter)),
             Some(multiline) => {
                 let now = Instant::now();
-                let mut emit = |event: Event<'_>| pending.add_event(event, encoder);
+                let mut emit = |event: Event<'_>| pending.add_event(event, encoder, filter);
                 source.splitter.feed(data, |piece, end| {
                     multiline.push(piece, end, read, now, &mut emit)
                 });
@@ -282,14 +283,15 @@ impl Reader<'_> {
     /// and a pending event is sent.
     fn finish(&mut self, source: &mut Source) {
         let mut pending = Pending::default();
-        let encoder = &mut self.encoder;
+        self.encoder.set_origin(source.origin());
+        let (encoder, filter) = (&mut self.encoder, &self.config.filter);
         match &mut source.multiline {
             None => source
                 .splitter
-                .finish(|piece, end| pending.add(piece, end, encoder)),
+                .finish(|piece, end| pending.add(piece, end, encoder, filter)),
             Some(multiline) => {
                 let (read, now) = (SystemTime::now(), Instant::now());
-                let mut emit = |event: Event<'_>| pending.add_event(event, encoder);
+                let mut emit = |event: Event<'_>| pending.add_event(event, encoder, filter);
                 source
                     .splitter
                     .finish(|piece, end| multiline.push(piece, end, read, now, &mut emit));
@@ -302,12 +304,16 @@ impl Reader<'_> {
     /// Sends the pending event of `source`: its input ended (a line still
     /// being written stays where it is), or its --multiline-timeout passed.
     fn flush_event(&mut self, source: &mut Source) {
+        if source.multiline.is_none() {
+            return;
+        }
+        self.encoder.set_origin(source.origin());
         let Some(multiline) = &mut source.multiline else {
             return;
         };
         let mut pending = Pending::default();
-        let encoder = &mut self.encoder;
-        multiline.flush(&mut |event| pending.add_event(event, encoder));
+        let (encoder, filter) = (&mut self.encoder, &self.config.filter);
+        multiline.flush(&mut |event| pending.add_event(event, encoder, filter));
         self.hand_on(pending, source);
     }
 
@@ -442,12 +448,13 @@ impl Reader<'_> {
             head: &head,
             size: metadata.len(),
         };
+        let records = self.ledger.closed_with_inode(id.ino);
         let Opening {
             start,
             phase,
             replaced,
         } = record::open(
-            &self.ledger.closed_with_inode(id.ino),
+            &records,
             seen,
             Place {
                 name: &name,
@@ -493,6 +500,14 @@ impl Reader<'_> {
             source.splitter = split::LineSplitter::inside_oversize(self.config.max_len, offset);
         }
         let fingerprint = Fingerprint::of(&source.head);
+        // The name the file had when first opened, even in a run before.
+        source.path = match start {
+            Start::Resume { account, .. } => records
+                .iter()
+                .find(|(resumed, _, _)| *resumed == account)
+                .map_or_else(|| name.clone(), |(_, record, _)| record.path.clone()),
+            Start::Beginning | Start::End => name.clone(),
+        };
         source.account = Some(match start {
             Start::Resume { account, .. } => {
                 self.ledger.reopen(account, id);

@@ -30,6 +30,8 @@ pub enum Event<'a> {
         lines: usize,
         /// When its first line was read: the message's timestamp.
         read: SystemTime,
+        /// Where its first line starts in the input.
+        start: u64,
         /// Where its last line ends in the input.
         end: u64,
     },
@@ -53,6 +55,8 @@ pub struct Multiline {
     /// Where the pending event starts, and ends, in the input.
     start: u64,
     end: u64,
+    /// Where its first line starts: after `start` by any empty lines.
+    first: u64,
     /// Where the last line seen ends.
     seen: u64,
 }
@@ -71,6 +75,7 @@ impl Multiline {
             last: Instant::now(),
             start: offset,
             end: offset,
+            first: offset,
             seen: offset,
         }
     }
@@ -85,8 +90,8 @@ impl Multiline {
         now: Instant,
         emit: &mut impl FnMut(Event<'_>),
     ) {
-        let (line, plain) = match piece {
-            Piece::Line { line, plain } => (line, plain),
+        let (line, plain, first) = match piece {
+            Piece::Line { line, plain, start } => (line, plain, start),
             Piece::Oversize => {
                 self.flush(emit);
                 emit(Event::Dropped { lines: 1, end });
@@ -103,6 +108,7 @@ impl Multiline {
         }
         if self.lines == 0 {
             self.start = self.seen;
+            self.first = first;
             self.read = read;
             self.plain = true;
             self.oversize = false;
@@ -151,6 +157,7 @@ impl Multiline {
                 plain: self.plain,
                 lines,
                 read: self.read,
+                start: self.first,
                 end: self.end,
             },
         });
@@ -160,7 +167,7 @@ impl Multiline {
     pub fn restart(&mut self, offset: u64) {
         self.lines = 0;
         self.text.clear();
-        (self.start, self.end, self.seen) = (offset, offset, offset);
+        (self.start, self.end, self.first, self.seen) = (offset, offset, offset, offset);
     }
 
     /// When the pending event must go out if no line comes first.
@@ -197,12 +204,14 @@ mod tests {
         let (read, now) = (SystemTime::UNIX_EPOCH, Instant::now());
         let mut end = 0;
         for line in lines {
+            let start = end;
             end += line.len() as u64 + 1;
             let piece = match *line {
                 "<long>" => Piece::Oversize,
                 _ => Piece::Line {
                     line: line.as_bytes(),
                     plain: true,
+                    start,
                 },
             };
             multiline.push(piece, end, read, now, &mut record);
@@ -302,6 +311,35 @@ mod tests {
     }
 
     #[test]
+    fn an_event_starts_where_its_first_line_does_past_empty_lines() {
+        let settings = Settings {
+            rule: start("^S"),
+            max_lines: 500,
+            timeout: Duration::from_secs(1),
+        };
+        let mut multiline = Multiline::new(settings, 100, 0);
+        let (read, now) = (SystemTime::UNIX_EPOCH, Instant::now());
+        let line = |text: &'static str, start| Piece::Line {
+            line: text.as_bytes(),
+            plain: true,
+            start,
+        };
+        let mut spans = Vec::new();
+        let mut record = |event: Event<'_>| {
+            if let Event::Message { start, end, .. } = event {
+                spans.push((start, end));
+            }
+        };
+        // Two empty lines, then an event of two lines, then another.
+        multiline.push(line("S a", 2), 6, read, now, &mut record);
+        assert_eq!(multiline.pending_start(), Some(0));
+        multiline.push(line(" b", 6), 9, read, now, &mut record);
+        multiline.push(line("S c", 10), 14, read, now, &mut record);
+        multiline.flush(&mut record);
+        assert_eq!(spans, [(2, 9), (10, 14)]);
+    }
+
+    #[test]
     fn the_deadline_follows_the_last_line_and_the_pending_start_the_first() {
         let settings = Settings {
             rule: start("^S"),
@@ -313,18 +351,19 @@ mod tests {
         let t1 = t0 + Duration::from_millis(200);
         let read = SystemTime::UNIX_EPOCH + Duration::from_secs(7);
         let mut events = Vec::new();
-        let line = |text: &'static str| Piece::Line {
+        let line = |text: &'static str, start| Piece::Line {
             line: text.as_bytes(),
             plain: true,
+            start,
         };
         assert_eq!(
             (multiline.deadline(), multiline.pending_start()),
             (None, None)
         );
-        multiline.push(line("S one"), 46, read, t0, &mut |e| {
+        multiline.push(line("S one", 40), 46, read, t0, &mut |e| {
             events.push(describe(e))
         });
-        multiline.push(line(" two"), 51, SystemTime::now(), t1, &mut |e| {
+        multiline.push(line(" two", 46), 51, SystemTime::now(), t1, &mut |e| {
             events.push(describe(e))
         });
         assert!(events.is_empty());
@@ -346,17 +385,17 @@ mod tests {
             (None, None)
         );
         // The next event starts where the last one ended.
-        multiline.push(line("S three"), 59, read, t1, &mut |_| {});
+        multiline.push(line("S three", 51), 59, read, t1, &mut |_| {});
         assert_eq!(multiline.pending_start(), Some(51));
         // The file was truncated: what was pending is forgotten, and the
         // next event starts at the new content.
-        multiline.push(line(" four"), 65, read, t1, &mut |_| {});
+        multiline.push(line(" four", 59), 65, read, t1, &mut |_| {});
         multiline.restart(0);
         assert_eq!(
             (multiline.deadline(), multiline.pending_start()),
             (None, None)
         );
-        multiline.push(line(" five"), 6, read, t1, &mut |_| {});
+        multiline.push(line(" five", 0), 6, read, t1, &mut |_| {});
         assert_eq!(multiline.pending_start(), Some(0));
         multiline.flush(&mut |e| events.push(describe(e)));
         assert_eq!(events, [(" five".to_string(), 1, 6)]);

@@ -28,6 +28,7 @@ use std::time::Instant;
 use super::multiline::Multiline;
 use super::record::{self, Likeness, Seen, Whereabouts};
 use super::split::LineSplitter;
+use crate::encode::origin::Origin;
 use crate::ledger::{Account, FINGERPRINT_MAX, FileId, Record};
 
 pub struct Source {
@@ -49,6 +50,11 @@ pub struct Source {
     pub head: Vec<u8>,
     /// Standard input, or a file that is not a regular one.
     stream: bool,
+    /// What --path-key says of a file: the absolute name it had when its
+    /// record was made. Empty for a stream.
+    pub path: String,
+    /// What a stream's ids are drawn from (see `encode::origin`).
+    key: u128,
 }
 
 enum Handle {
@@ -83,6 +89,8 @@ impl Source {
             id: None,
             head: Vec::new(),
             stream: true,
+            path: String::new(),
+            key: rand::random(),
         }
     }
 
@@ -107,9 +115,24 @@ impl Source {
             id: Some(file_id(metadata)),
             head,
             stream: false,
+            path: String::new(),
+            key: 0,
         };
         source.seek(offset)?;
         Ok(source)
+    }
+
+    /// What the encoder needs to know of this input for the messages' path,
+    /// offset and id.
+    pub fn origin(&self) -> Origin<'_> {
+        match (&self.id, self.stream) {
+            (Some(id), false) => Origin::File {
+                path: &self.path,
+                ino: id.ino,
+                head: &self.head,
+            },
+            _ => Origin::Stream { key: self.key },
+        }
     }
 
     /// Standard input, a pipe, a FIFO, a socket or a device: read when

@@ -19,6 +19,8 @@ pub enum Piece<'a> {
         line: &'a [u8],
         /// Known to hold no byte that JSON escapes and none outside ASCII.
         plain: bool,
+        /// The stream offset of its first byte (--offset-key, --id-key).
+        start: u64,
     },
     Oversize,
 }
@@ -77,15 +79,21 @@ impl LineSplitter {
             let segment = &data[start..newline];
             start = newline + 1;
             let end = base + start as u64;
-            self.consumed = end;
+            let line_start = std::mem::replace(&mut self.consumed, end);
             if self.discarding {
                 self.discarding = false;
                 emit(Piece::Oversize, end);
             } else if self.carry.is_empty() {
-                complete(segment, plain, self.max_len, end, &mut emit);
+                complete(segment, plain, self.max_len, (line_start, end), &mut emit);
             } else if self.fits(segment.len()) {
                 self.carry.extend_from_slice(segment);
-                complete(&self.carry, false, self.max_len, end, &mut emit);
+                complete(
+                    &self.carry,
+                    false,
+                    self.max_len,
+                    (line_start, end),
+                    &mut emit,
+                );
                 self.carry.clear();
             } else {
                 self.carry.clear();
@@ -107,11 +115,17 @@ impl LineSplitter {
     /// Ends the stream: a last line without a newline is still a line.
     pub fn finish(&mut self, mut emit: impl FnMut(Piece<'_>, u64)) {
         let end = self.fed;
-        self.consumed = end;
+        let line_start = std::mem::replace(&mut self.consumed, end);
         if std::mem::take(&mut self.discarding) {
             emit(Piece::Oversize, end);
         } else if !self.carry.is_empty() {
-            complete(&self.carry, false, self.max_len, end, &mut emit);
+            complete(
+                &self.carry,
+                false,
+                self.max_len,
+                (line_start, end),
+                &mut emit,
+            );
             self.carry.clear();
         }
     }
@@ -151,7 +165,7 @@ fn complete(
     line: &[u8],
     plain: bool,
     max_len: usize,
-    end: u64,
+    (start, end): (u64, u64),
     emit: &mut impl FnMut(Piece<'_>, u64),
 ) {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -160,7 +174,7 @@ fn complete(
     }
     let piece = match line.len() > max_len {
         true => Piece::Oversize,
-        false => Piece::Line { line, plain },
+        false => Piece::Line { line, plain, start },
     };
     emit(piece, end)
 }
@@ -242,7 +256,9 @@ mod tests {
         let mut out = Vec::new();
         let mut record = |piece: Piece<'_>, end| {
             out.push(match piece {
-                Piece::Line { line, plain } => (String::from_utf8_lossy(line).into(), plain, end),
+                Piece::Line { line, plain, .. } => {
+                    (String::from_utf8_lossy(line).into(), plain, end)
+                }
                 Piece::Oversize => ("<oversize>".into(), false, end),
             })
         };
@@ -264,6 +280,21 @@ mod tests {
                 ("e".into(), false, 120),
             ]
         );
+    }
+
+    #[test]
+    fn each_line_says_where_it_starts_past_empty_lines_and_across_reads() {
+        let mut splitter = LineSplitter::new(8, 100);
+        let mut spans = Vec::new();
+        let mut record = |piece: Piece<'_>, end| {
+            if let Piece::Line { start, .. } = piece {
+                spans.push((start, end));
+            }
+        };
+        splitter.feed(b"ab\r\n\nc", &mut record);
+        splitter.feed(b"d\ntoo long!!\ne", &mut record);
+        splitter.finish(&mut record);
+        assert_eq!(spans, [(100, 104), (105, 108), (119, 120)]);
     }
 
     #[test]

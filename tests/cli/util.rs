@@ -277,7 +277,8 @@ impl Finished {
         self
     }
 
-    /// The `summary:` line as numbers, checked for read = sent + dropped + failed.
+    /// The `summary:` line as numbers, checked for
+    /// read = sent + dropped + filtered + failed.
     #[track_caller]
     pub fn summary(&self) -> HashMap<String, u64> {
         let line = self
@@ -294,8 +295,8 @@ impl Finished {
             .collect();
         assert_eq!(
             counts["read"],
-            counts["sent"] + counts["dropped"] + counts["failed"],
-            "read != sent + dropped + failed in: {line}"
+            counts["sent"] + counts["dropped"] + counts["filtered"] + counts["failed"],
+            "read != sent + dropped + filtered + failed in: {line}"
         );
         counts
     }
