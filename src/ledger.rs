@@ -40,6 +40,10 @@ pub struct Record {
     pub fingerprint: Fingerprint,
     /// The first byte not yet accounted for.
     pub position: u64,
+    /// How many files had this inode and other content before it, as far
+    /// as wsship saw (a copytruncate, a reused inode): ids (`encode::origin`)
+    /// take it in, so that new content never repeats an old line's id.
+    pub generation: u32,
 }
 
 /// Bytes at the start of a file that its fingerprint covers, at most.
@@ -410,6 +414,7 @@ mod tests {
             id: FileId { dev: 1, ino: 2 },
             fingerprint: Fingerprint::of(b""),
             position: 10,
+            generation: 0,
         });
         (ledger, account)
     }
@@ -477,6 +482,7 @@ mod tests {
             id: FileId { dev: 1, ino: 3 },
             fingerprint: Fingerprint::of(b""),
             position: 0,
+            generation: 0,
         });
         let entries = enter(&ledger, &[(a, 15), (b, 7)]);
         assert_eq!(entries.len(), 2);
@@ -517,6 +523,7 @@ mod tests {
             id: FileId { dev, ino },
             fingerprint: Fingerprint::of(path.as_bytes()),
             position: ino,
+            generation: 0,
         }
     }
 
@@ -621,6 +628,7 @@ mod tests {
             id: FileId { dev: 1, ino: 40 },
             fingerprint: Fingerprint::of(b""),
             position: 0,
+            generation: 0,
         });
         assert_eq!(ledger.changes().unwrap().names, ["app.log"]);
     }

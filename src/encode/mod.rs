@@ -1449,6 +1449,7 @@ mod tests {
         enc.set_origin(Origin::File {
             path: "/var/log/a \"b\".log",
             ino: 9,
+            generation: 0,
             head,
         });
         let got = placed(&mut enc, false, &["one", "two \"quoted\""]);
@@ -1456,6 +1457,7 @@ mod tests {
         ids.set(Origin::File {
             path: "",
             ino: 9,
+            generation: 0,
             head,
         });
         let hex = |id: u128| format!("{id:032x}");

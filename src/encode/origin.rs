@@ -12,10 +12,13 @@
 //!   some filesystems. The id of a line from `start` to `end` hashes the
 //!   inode, the file's bytes from its start up to `end` (at most the first
 //!   `COVERED`), `start` and `end`. So a line within the first KiB is known
-//!   by everything before it and itself: a file truncated and written
+//!   by everything before it and itself, and a file truncated and written
 //!   again, or a new file on a reused inode, gives its lines new ids unless
-//!   it starts with the very same bytes. Nothing is kept between runs to
-//!   make this work, so a crash at any moment cannot lose it.
+//!   it starts with the very same bytes. For those too, the record's
+//!   generation (`ledger::Record`: how many files wsship saw on the inode
+//!   before) goes in once wsship has seen the change, in this run or, with
+//!   --state, an earlier one. Everything else is read again from the file,
+//!   so a crash at any moment cannot change an id.
 //! - **A stream** (standard input, a pipe) cannot be read twice: its key
 //!   is drawn at random when it is opened, and the id hashes the key with
 //!   the line's offset in the stream. The same across every resend within
@@ -46,6 +49,8 @@ pub enum Origin<'a> {
     File {
         path: &'a str,
         ino: u64,
+        /// How many files wsship saw on the inode before this one.
+        generation: u32,
         head: &'a [u8],
     },
 }
@@ -63,6 +68,7 @@ enum Basis {
     Stream(u128),
     File {
         ino: u64,
+        generation: u32,
         head: Vec<u8>,
         /// The key of every line that ends past the first `COVERED` bytes.
         whole: Option<u128>,
@@ -74,16 +80,22 @@ impl Ids {
     pub fn set(&mut self, origin: Origin<'_>) {
         match origin {
             Origin::Stream { key } => self.basis = Basis::Stream(key),
-            Origin::File { ino, head, .. } => {
+            Origin::File {
+                ino,
+                generation,
+                head,
+                ..
+            } => {
                 let head = &head[..head.len().min(COVERED)];
-                let whole = (head.len() == COVERED).then(|| file_key(ino, head));
+                let whole = (head.len() == COVERED).then(|| file_key(ino, generation, head));
                 match &mut self.basis {
                     Basis::File {
                         ino: have,
+                        generation: had,
                         head: kept,
                         whole: kept_whole,
                     } => {
-                        *have = ino;
+                        (*have, *had) = (ino, generation);
                         kept.clear();
                         kept.extend_from_slice(head);
                         *kept_whole = whole;
@@ -91,6 +103,7 @@ impl Ids {
                     basis => {
                         *basis = Basis::File {
                             ino,
+                            generation,
                             head: head.to_vec(),
                             whole,
                         }
@@ -106,11 +119,16 @@ impl Ids {
         let key = match &self.basis {
             Basis::None => 0,
             Basis::Stream(key) => *key,
-            Basis::File { ino, head, whole } => match whole {
+            Basis::File {
+                ino,
+                generation,
+                head,
+                whole,
+            } => match whole {
                 Some(key) if end >= COVERED as u64 => *key,
                 // The bytes up to the line's end, which were read before
                 // it was: all of them unless the file shrank under us.
-                _ => file_key(*ino, &head[..head.len().min(end as usize)]),
+                _ => file_key(*ino, *generation, &head[..head.len().min(end as usize)]),
             },
         };
         let mut bytes = [0; 32];
@@ -121,13 +139,14 @@ impl Ids {
     }
 }
 
-/// What an id takes from a file: its inode and its first bytes.
-fn file_key(ino: u64, head: &[u8]) -> u128 {
-    let mut bytes = [0; 16 + COVERED];
+/// What an id takes from a file: its inode, generation and first bytes.
+fn file_key(ino: u64, generation: u32, head: &[u8]) -> u128 {
+    let mut bytes = [0; 20 + COVERED];
     bytes[..8].copy_from_slice(&ino.to_le_bytes());
-    bytes[8..16].copy_from_slice(&(head.len() as u64).to_le_bytes());
-    bytes[16..16 + head.len()].copy_from_slice(head);
-    xxh3_128(&bytes[..16 + head.len()])
+    bytes[8..12].copy_from_slice(&generation.to_le_bytes());
+    bytes[12..20].copy_from_slice(&(head.len() as u64).to_le_bytes());
+    bytes[20..20 + head.len()].copy_from_slice(head);
+    xxh3_128(&bytes[..20 + head.len()])
 }
 
 /// Appends `id` as 32 lowercase hex digits.
@@ -168,6 +187,7 @@ mod tests {
         Origin::File {
             path: "/var/log/app.log",
             ino,
+            generation: 0,
             head,
         }
     }
@@ -197,6 +217,14 @@ mod tests {
         // copytruncate, a reused inode).
         assert!(seen.insert(ids(file(8, head)).id(0, 11)));
         assert!(seen.insert(ids(file(7, b"other line\n")).id(0, 11)));
+        // The same content on the same inode, once wsship saw it replaced.
+        let again = Origin::File {
+            path: "/var/log/app.log",
+            ino: 7,
+            generation: 1,
+            head,
+        };
+        assert!(seen.insert(ids(again).id(0, 11)));
         // Past the first KiB, the first KiB still tells files apart.
         let mut long = vec![b'x'; 2000];
         assert!(seen.insert(ids(file(7, &long)).id(1500, 1600)));
@@ -234,7 +262,7 @@ mod tests {
         push_hex(ids.id(0, 23), &mut out);
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "c232cd9b7f777310679ffdaad541cc39"
+            "106ba74abdd2681b66283d38a44448ff"
         );
     }
 

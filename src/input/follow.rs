@@ -378,14 +378,17 @@ impl Follower {
                     source.name.display()
                 );
                 source.restart(0, reader.config.max_len)?;
+                // New content on the inode: new ids for its lines.
+                source.generation = source.generation.wrapping_add(1);
                 if let Some(account) = source.account {
                     // Its old position means nothing for the new content.
                     reader.ledger.retire(account);
                     source.account = Some(reader.ledger.open(Record {
-                        path: source::absolute(&source.name),
+                        path: source.path.clone(),
                         id: source.id.clone().expect("a file"),
                         fingerprint: Fingerprint::of(&source.head),
                         position: 0,
+                        generation: source.generation,
                     }));
                 }
                 followed.at_end = false;

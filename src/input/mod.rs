@@ -500,13 +500,25 @@ impl Reader<'_> {
             source.splitter = split::LineSplitter::inside_oversize(self.config.max_len, offset);
         }
         let fingerprint = Fingerprint::of(&source.head);
-        // The name the file had when first opened, even in a run before.
-        source.path = match start {
-            Start::Resume { account, .. } => records
+        let record_of = |account| {
+            records
                 .iter()
-                .find(|(resumed, _, _)| *resumed == account)
-                .map_or_else(|| name.clone(), |(_, record, _)| record.path.clone()),
-            Start::Beginning | Start::End => name.clone(),
+                .find(|(of, _, _)| *of == account)
+                .map(|(_, record, _)| record)
+        };
+        // The name the file had when first opened, even in a run before;
+        // and after a file it replaced, the next generation.
+        (source.path, source.generation) = match start {
+            Start::Resume { account, .. } => record_of(account)
+                .map_or((name.clone(), 0), |record| {
+                    (record.path.clone(), record.generation)
+                }),
+            Start::Beginning | Start::End => (
+                name.clone(),
+                replaced
+                    .and_then(|(account, _)| record_of(account))
+                    .map_or(0, |record| record.generation.wrapping_add(1)),
+            ),
         };
         source.account = Some(match start {
             Start::Resume { account, .. } => {
@@ -521,6 +533,7 @@ impl Reader<'_> {
                 id,
                 fingerprint,
                 position: offset,
+                generation: source.generation,
             }),
         });
         source.passed = offset;

@@ -271,6 +271,7 @@ mod tests {
             id: file_id(&metadata),
             fingerprint: Fingerprint::of(&std::fs::read(path).unwrap()),
             position,
+            generation: 0,
         }
     }
 

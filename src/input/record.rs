@@ -298,6 +298,7 @@ mod tests {
             id: FileId { dev, ino },
             fingerprint: Fingerprint::of(&HEAD[..20]),
             position,
+            generation: 0,
         }
     }
 

@@ -53,6 +53,8 @@ pub struct Source {
     /// What --path-key says of a file: the absolute name it had when its
     /// record was made. Empty for a stream.
     pub path: String,
+    /// Its record's generation (`ledger::Record`).
+    pub generation: u32,
     /// What a stream's ids are drawn from (see `encode::origin`).
     key: u128,
 }
@@ -90,6 +92,7 @@ impl Source {
             head: Vec::new(),
             stream: true,
             path: String::new(),
+            generation: 0,
             key: rand::random(),
         }
     }
@@ -116,6 +119,7 @@ impl Source {
             head,
             stream: false,
             path: String::new(),
+            generation: 0,
             key: 0,
         };
         source.seek(offset)?;
@@ -129,6 +133,7 @@ impl Source {
             (Some(id), false) => Origin::File {
                 path: &self.path,
                 ino: id.ino,
+                generation: self.generation,
                 head: &self.head,
             },
             _ => Origin::Stream { key: self.key },
@@ -448,6 +453,7 @@ mod tests {
             id: file_id(&metadata),
             fingerprint: Fingerprint::of(&head[..head.len().min(FINGERPRINT_MAX)]),
             position,
+            generation: 0,
         }
     }
 

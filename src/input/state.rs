@@ -18,9 +18,10 @@
 //!
 //! `path` is the name the file was opened under. A file let go (closed
 //! once quiet away from its name, `input::record`) also has `"end"`: how
-//! far it was read. `"names"`, when there, lists FILEs given that records
-//! had and that have none now. A version 1 reader that predates these
-//! ignores them.
+//! far it was read. `"generation"`, when not 0, counts the files seen on
+//! the inode before this one (`ledger::Record`; ids take it in).
+//! `"names"`, when there, lists FILEs given that records had and that have
+//! none now. A version 1 reader that predates these ignores them.
 //!
 //! It is written whole to a temporary file in the same directory, synced,
 //! renamed over the old one, and the directory synced: a crash leaves the
@@ -191,6 +192,9 @@ fn render(saved: &Saved) -> String {
             if let Phase::LetGo { end } = phase {
                 file["end"] = json!(end);
             }
+            if record.generation > 0 {
+                file["generation"] = json!(record.generation);
+            }
             file
         })
         .collect();
@@ -267,6 +271,11 @@ fn parse_file(file: &Value) -> Result<(Record, Phase), String> {
         },
         fingerprint: Fingerprint { len, hash },
         position: number(file.get("position"), "position")?,
+        generation: match file.get("generation") {
+            None => 0,
+            some => u32::try_from(number(some, "generation")?)
+                .map_err(|_| "a \"generation\" past 2^32")?,
+        },
     };
     Ok((record, phase))
 }
@@ -282,6 +291,7 @@ mod tests {
             id: FileId { dev: 7, ino },
             fingerprint: Fingerprint::of(b"2026-12-01 first line\n"),
             position,
+            generation: 0,
         }
     }
 
@@ -303,11 +313,25 @@ mod tests {
                 path.display()
             )
         );
+        let rewritten = Record {
+            generation: 3,
+            ..record("/var/log/copied.log", 12, 10)
+        };
         let saved = Saved {
-            files: vec![(record("/var/log/app.log", 11, 4096), Phase::Carried)],
+            files: vec![
+                (record("/var/log/app.log", 11, 4096), Phase::Carried),
+                (rewritten, Phase::Carried),
+            ],
             names: vec!["/var/log/gone.log".into()],
         };
         state.write(&saved).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert_eq!(text.matches("\"generation\": 3").count(), 1, "{text}");
+        assert_eq!(
+            text.matches("\"generation\"").count(),
+            1,
+            "0 is left out: {text}"
+        );
         drop(state);
         let (_, read) = StateFile::open(&path).unwrap();
         assert_eq!(read, saved);
