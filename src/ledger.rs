@@ -219,6 +219,20 @@ impl Ledger {
         found
     }
 
+    /// The generation a new file on inode `ino` gets: one past that of any
+    /// record of the inode, retired ones included (a file truncated or
+    /// replaced in this run, or found so at its start), else 0. Every
+    /// record it counts either came from the state or was made from what
+    /// the state held, so a run after a crash counts the same.
+    pub fn next_generation(&self, ino: u64) -> u32 {
+        let book = self.lock();
+        let on_inode = book.accounts.iter().filter(|l| l.record.id.ino == ino);
+        on_inode
+            .map(|ledgered| ledgered.record.generation.wrapping_add(1))
+            .max()
+            .unwrap_or(0)
+    }
+
     /// A record's file is open again, with this identity (its device
     /// number may have changed since, across a reboot): its account goes
     /// on from its position.
@@ -488,6 +502,28 @@ mod tests {
         assert_eq!(entries.len(), 2);
         ledger.settle(entries.into_iter(), Outcome::Done);
         assert_eq!((ledger.position(a), ledger.position(b)), (15, 7));
+    }
+
+    #[test]
+    fn a_new_file_on_an_inode_gets_the_generation_after_every_record_of_it() {
+        let ledger = Ledger::new();
+        let record = |ino, generation| Record {
+            path: "a.log".into(),
+            id: FileId { dev: 1, ino },
+            fingerprint: Fingerprint::of(b""),
+            position: 0,
+            generation,
+        };
+        assert_eq!(ledger.next_generation(5), 0, "no record of it");
+        let first = ledger.carry(record(5, 0), Phase::Carried);
+        ledger.carry(record(6, 9), Phase::Carried);
+        assert_eq!(ledger.next_generation(5), 1);
+        // Retired (truncated, replaced) records still count.
+        ledger.retire(first);
+        ledger.carry(record(5, 3), Phase::LetGo { end: 1 });
+        assert_eq!(ledger.next_generation(5), 4);
+        assert_eq!(ledger.next_generation(6), 10);
+        assert_eq!(ledger.next_generation(7), 0);
     }
 
     #[test]

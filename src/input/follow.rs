@@ -378,11 +378,12 @@ impl Follower {
                     source.name.display()
                 );
                 source.restart(0, reader.config.max_len)?;
-                // New content on the inode: new ids for its lines.
-                source.generation = source.generation.wrapping_add(1);
                 if let Some(account) = source.account {
-                    // Its old position means nothing for the new content.
+                    // Its old position means nothing for the new content,
+                    // and its lines get new ids.
                     reader.ledger.retire(account);
+                    let ino = source.id.as_ref().map_or(0, |id| id.ino);
+                    source.generation = reader.ledger.next_generation(ino);
                     source.account = Some(reader.ledger.open(Record {
                         path: source.path.clone(),
                         id: source.id.clone().expect("a file"),

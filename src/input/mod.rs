@@ -500,25 +500,17 @@ impl Reader<'_> {
             source.splitter = split::LineSplitter::inside_oversize(self.config.max_len, offset);
         }
         let fingerprint = Fingerprint::of(&source.head);
-        let record_of = |account| {
-            records
+        // The name the file had when first opened, even in a run before;
+        // and for a new file on an inode that had others, a generation
+        // of its own.
+        (source.path, source.generation) = match start {
+            Start::Resume { account, .. } => records
                 .iter()
                 .find(|(of, _, _)| *of == account)
-                .map(|(_, record, _)| record)
-        };
-        // The name the file had when first opened, even in a run before;
-        // and after a file it replaced, the next generation.
-        (source.path, source.generation) = match start {
-            Start::Resume { account, .. } => record_of(account)
-                .map_or((name.clone(), 0), |record| {
+                .map_or((name.clone(), 0), |(_, record, _)| {
                     (record.path.clone(), record.generation)
                 }),
-            Start::Beginning | Start::End => (
-                name.clone(),
-                replaced
-                    .and_then(|(account, _)| record_of(account))
-                    .map_or(0, |record| record.generation.wrapping_add(1)),
-            ),
+            Start::Beginning | Start::End => (name.clone(), self.ledger.next_generation(id.ino)),
         };
         source.account = Some(match start {
             Start::Resume { account, .. } => {

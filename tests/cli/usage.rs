@@ -231,6 +231,13 @@ fn help_documents_every_environment_variable_and_exit_status() {
         "WSSHIP_COMPRESS",
         "WSSHIP_COMPRESS_LEVEL",
         "WSSHIP_MESSAGE_PER",
+        "WSSHIP_INCLUDE",
+        "WSSHIP_EXCLUDE",
+        "WSSHIP_PATH_KEY",
+        "WSSHIP_OFFSET_KEY",
+        "WSSHIP_HOST_KEY",
+        "WSSHIP_HOST_NAME",
+        "WSSHIP_ID_KEY",
     ] {
         assert!(done.stdout.contains(var), "--help lacks {var}");
     }
