@@ -494,3 +494,76 @@ fn keys_that_collide_or_have_nowhere_to_go_are_usage_errors() {
     assert_eq!(got[0]["message"], "keep me");
     assert_eq!(got[0]["event.id"].as_str().unwrap().len(), 32);
 }
+
+#[test]
+fn the_example_receiver_keeps_one_message_per_id_however_often_it_is_sent() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    // Built beside the tests, as `cargo test` builds every example.
+    let deps = std::env::current_exe().unwrap();
+    let receiver = deps
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/receiver");
+    let mut child = Command::new(&receiver)
+        .args(["127.0.0.1:0", "--unique-by", "id"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e}", receiver.display()));
+    let (lines, got) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let _ = lines.send(line.unwrap());
+        }
+    });
+    let Ok(ready) = got.recv_timeout(LONG) else {
+        let _ = child.wait();
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        panic!(
+            "{} did not start (built before --unique-by? `cargo test` builds examples, \
+             `cargo test --test cli` does not): {stderr}",
+            receiver.display()
+        );
+    };
+    let url = ready
+        .strip_prefix("listening on ")
+        .expect("listening on ws://ADDR");
+    let dir = TempDir::new("unique-by");
+    let log = dir.file("app.log");
+    append(&log, &numbered(300));
+    // Without a state, a second run sends every line again: with its ids.
+    for _ in 0..2 {
+        wsship(&["--url", url, "--id-key", "id", &log])
+            .run("")
+            .expect_code(0);
+    }
+    let mut kept = Vec::new();
+    while kept.len() < 300 {
+        kept.push(got.recv_timeout(LONG).expect("a message"));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(got.try_recv().is_err(), "no message kept twice");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(
+        stderr.contains("receiver: 300 duplicates dropped so far (same id)"),
+        "{stderr}"
+    );
+    let texts: Vec<String> = kept
+        .iter()
+        .map(|m| {
+            serde_json::from_str::<Value>(m).unwrap()["message"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let want: Vec<String> = numbered(300).lines().map(String::from).collect();
+    assert_eq!(texts, want);
+}
