@@ -89,6 +89,14 @@ pub struct Encoder {
     /// Where the current line starts in its input, and its id.
     offset: u64,
     id: u128,
+    /// The tail in three parts, so that a line's own members are written
+    /// between two copies: `"` and the path member (rebuilt per input);
+    /// `,"<offset key>":` and `,"<id key>":"`, if given; the fixed members
+    /// (host, --fields) and `}`.
+    tail_lead: Vec<u8>,
+    offset_name: Option<Vec<u8>>,
+    id_name: Option<Vec<u8>>,
+    tail_rest: Vec<u8>,
     ids: Ids,
     /// `"<--json-target>":`, if given.
     target: Option<Vec<u8>>,
@@ -151,6 +159,24 @@ impl Encoder {
         }
         let mut message_key = quoted(&shape.message_key);
         message_key.extend_from_slice(b":\"");
+        let per_line_name = |key: &Option<String>, open: &[u8]| {
+            key.as_deref().map(|key| {
+                let mut name = b",".to_vec();
+                name.extend(quoted(key));
+                name.push(b':');
+                name.extend_from_slice(open);
+                name
+            })
+        };
+        let mut tail_rest = Vec::new();
+        for member in &members {
+            if let Value::Fixed(value) = &member.value {
+                tail_rest.push(b',');
+                tail_rest.extend_from_slice(&member.name);
+                tail_rest.extend_from_slice(value);
+            }
+        }
+        tail_rest.push(b'}');
         let mut encoder = Encoder {
             format,
             framing,
@@ -169,6 +195,10 @@ impl Encoder {
             path: None,
             offset: 0,
             id: 0,
+            tail_lead: b"\"".to_vec(),
+            offset_name: per_line_name(&shape.offset_key, b""),
+            id_name: per_line_name(&shape.id_key, b"\""),
+            tail_rest,
             ids: Ids::default(),
             target: shape.json_target.as_deref().map(|target| {
                 let mut key = quoted(target);
@@ -198,9 +228,23 @@ impl Encoder {
                     Some(quoted)
                 }
             };
+            self.tail_lead.truncate(1);
+            let path = self.members.iter().find(|m| matches!(m.value, Value::Path));
+            if let (Some(member), Some(path)) = (path, &self.path) {
+                self.tail_lead.push(b',');
+                self.tail_lead.extend_from_slice(&member.name);
+                self.tail_lead.extend_from_slice(path);
+            }
         }
-        self.ids.set(origin);
+        if self.per_line {
+            self.ids.set(origin);
+        }
         self.rebuild_tail();
+    }
+
+    /// Whether messages say where their line lies (`set_place` matters).
+    pub fn places(&self) -> bool {
+        self.per_line
     }
 
     /// Sets where the line (or event) encoded next lies in its input: from
@@ -214,18 +258,24 @@ impl Encoder {
         }
     }
 
+    /// The tail of the next message, from its three parts and the line's
+    /// own members: a few copies and digits, for every line with
+    /// --offset-key or --id-key.
+    #[inline]
     fn rebuild_tail(&mut self) {
-        let mut tail = std::mem::take(&mut self.tail);
+        let tail = &mut self.tail;
         tail.clear();
-        tail.push(b'"');
-        for member in &self.members {
-            tail.push(b',');
-            if !self.push_member(member, &mut tail) {
-                tail.pop();
-            }
+        tail.extend_from_slice(&self.tail_lead);
+        if let Some(name) = &self.offset_name {
+            tail.extend_from_slice(name);
+            origin::push_decimal(self.offset, tail);
         }
-        tail.push(b'}');
-        self.tail = tail;
+        if let Some(name) = &self.id_name {
+            tail.extend_from_slice(name);
+            origin::push_hex(self.id, tail);
+            tail.push(b'"');
+        }
+        tail.extend_from_slice(&self.tail_rest);
     }
 
     /// Appends `"key":value`; false, having appended nothing, for a path

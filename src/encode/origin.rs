@@ -149,26 +149,56 @@ fn file_key(ino: u64, generation: u32, head: &[u8]) -> u128 {
     xxh3_128(&bytes[..20 + head.len()])
 }
 
-/// Appends `id` as 32 lowercase hex digits.
-pub fn push_hex(id: u128, out: &mut Vec<u8>) {
+/// Each byte's two lowercase hex digits.
+const HEX_PAIRS: [[u8; 2]; 256] = {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for byte in id.to_be_bytes() {
-        out.push(HEX[usize::from(byte >> 4)]);
-        out.push(HEX[usize::from(byte & 15)]);
+    let mut pairs = [[0; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        pairs[i] = [HEX[i >> 4], HEX[i & 15]];
+        i += 1;
     }
+    pairs
+};
+
+/// Each number below 100 as two decimal digits.
+const DECIMAL_PAIRS: [[u8; 2]; 100] = {
+    let mut pairs = [[0; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        pairs[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    pairs
+};
+
+/// Appends `id` as 32 lowercase hex digits: a pair of digits per byte,
+/// looked up, since this runs for every line with --id-key.
+#[inline]
+pub fn push_hex(id: u128, out: &mut Vec<u8>) {
+    let mut digits = [0; 32];
+    for (pair, byte) in digits.chunks_exact_mut(2).zip(id.to_be_bytes()) {
+        pair.copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
+    }
+    out.extend_from_slice(&digits);
 }
 
-/// Appends `n` in decimal.
+/// Appends `n` in decimal, two digits at a time.
+#[inline]
 pub fn push_decimal(mut n: u64, out: &mut Vec<u8>) {
     let mut digits = [0; 20];
     let mut at = digits.len();
-    loop {
+    while n >= 100 {
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&DECIMAL_PAIRS[(n % 100) as usize]);
+        n /= 100;
+    }
+    if n >= 10 {
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&DECIMAL_PAIRS[n as usize]);
+    } else {
         at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        digits[at] = b'0' + n as u8;
     }
     out.extend_from_slice(&digits[at..]);
 }
@@ -271,7 +301,7 @@ mod tests {
         let mut out = Vec::new();
         push_hex(0x0123_4567_89ab_cdef_0000_0000_0000_00ff, &mut out);
         assert_eq!(out, b"0123456789abcdef00000000000000ff");
-        for n in [0, 7, 10, 1234567890, u64::MAX] {
+        for n in [0, 7, 9, 10, 99, 100, 101, 999, 1000, 1234567890, u64::MAX] {
             let mut out = Vec::new();
             push_decimal(n, &mut out);
             assert_eq!(out, n.to_string().as_bytes());

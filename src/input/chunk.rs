@@ -39,16 +39,24 @@ impl Pending {
         pending
     }
 
-    /// Adds one piece, whose line ends at `end` in its input.
-    #[inline]
-    pub fn add(&mut self, piece: Piece<'_>, end: u64, encoder: &mut Encoder, filter: &Filter) {
+    /// Adds one piece, whose line ends at `end` in its input. `SHAPED`:
+    /// the filter or the encoder may want to look at where it is, which
+    /// most runs do not (so that their hot loop has no trace of either).
+    #[inline(always)]
+    pub fn add<const SHAPED: bool>(
+        &mut self,
+        piece: Piece<'_>,
+        end: u64,
+        encoder: &mut Encoder,
+        filter: &Filter,
+    ) {
         match piece {
             Piece::Oversize => self.dropped(1),
-            Piece::Line { line, .. } if !filter.keeps_all() && !filter.keeps(line) => {
-                self.filtered(1)
-            }
+            Piece::Line { line, .. } if SHAPED && !filter.keeps(line) => self.filtered(1),
             Piece::Line { line, plain, start } => {
-                encoder.set_place(start, end);
+                if SHAPED {
+                    encoder.set_place(start, end);
+                }
                 let encoded = encoder.encode(line, plain, &mut self.frames);
                 self.mark(encoded, 1, end);
             }
@@ -196,10 +204,10 @@ mod tests {
             start,
         };
         let all = Filter::default();
-        pending.add(line(b"one", 0), 4, &mut encoder, &all);
+        pending.add::<true>(line(b"one", 0), 4, &mut encoder, &all);
         assert!(!pending.is_empty());
-        pending.add(Piece::Oversize, 20, &mut encoder, &all);
-        pending.add(line(b"t\xffo", 20), 24, &mut encoder, &all);
+        pending.add::<true>(Piece::Oversize, 20, &mut encoder, &all);
+        pending.add::<true>(line(b"t\xffo", 20), 24, &mut encoder, &all);
         let chunk = pending.finish(Some(Account(3)), 30);
         assert_eq!(&chunk.frames[..], "one\nt\u{fffd}o\n".as_bytes());
         let marks: Vec<(usize, usize, u64, usize)> = chunk
@@ -236,7 +244,7 @@ mod tests {
             &all,
         );
         pending.add_event(Event::Dropped { lines: 4, end: 40 }, &mut encoder, &all);
-        pending.add(
+        pending.add::<true>(
             Piece::Line {
                 line: b"d",
                 plain: true,
@@ -270,9 +278,9 @@ mod tests {
             start,
         };
         let mut pending = Pending::default();
-        pending.add(line(b"DEBUG a", 0), 8, &mut encoder, &filter);
+        pending.add::<true>(line(b"DEBUG a", 0), 8, &mut encoder, &filter);
         assert!(!pending.is_empty(), "a line filtered out is still counted");
-        pending.add(line(b"INFO b", 8), 15, &mut encoder, &filter);
+        pending.add::<true>(line(b"INFO b", 8), 15, &mut encoder, &filter);
         let event = |text: &'static [u8], start, end| Event::Message {
             text,
             plain: false,

@@ -263,11 +263,15 @@ impl Reader<'_> {
         self.encoder.set_origin(source.origin());
         let mut pending = Pending::with_capacity(n, &mut self.chunks);
         let (encoder, filter) = (&mut self.encoder, &self.config.filter);
+        let shaped = !filter.keeps_all() || encoder.places();
         let data = &self.buffer[..n];
         match &mut source.multiline {
-            None => source
-                .splitter
-                .feed(data, |piece, end| pending.add(piece, end, encoder, filter)),
+            None if shaped => source.splitter.feed(data, |piece, end| {
+                pending.add::<true>(piece, end, encoder, filter)
+            }),
+            None => source.splitter.feed(data, |piece, end| {
+                pending.add::<false>(piece, end, encoder, filter)
+            }),
             Some(multiline) => {
                 let now = Instant::now();
                 let mut emit = |event: Event<'_>| pending.add_event(event, encoder, filter);
@@ -288,7 +292,7 @@ impl Reader<'_> {
         match &mut source.multiline {
             None => source
                 .splitter
-                .finish(|piece, end| pending.add(piece, end, encoder, filter)),
+                .finish(|piece, end| pending.add::<true>(piece, end, encoder, filter)),
             Some(multiline) => {
                 let (read, now) = (SystemTime::now(), Instant::now());
                 let mut emit = |event: Event<'_>| pending.add_event(event, encoder, filter);
