@@ -12,7 +12,8 @@
 //! For each case (defaults, --confirm write, --batch-size 1, --workers 2,
 //! --follow --state on a file the input is appended to as fast as it goes,
 //! --input-format ndjson on JSON lines, --multiline-start on a log with
-//! stack traces, --compress, --message-per batch, and both) it starts the
+//! stack traces, ids with path and offset, a filter that leaves out two
+//! lines in five, --compress, --message-per batch, and both) it starts the
 //! release binary on a deterministic input file and times spawn → last
 //! message counted by a receiving server in this process (tungstenite's
 //! handshake, then a walk over the frame headers that counts text frames
@@ -46,6 +47,8 @@ const MULTILINE: &str = "--multiline-start";
 const COMPRESS: &str = "--compress";
 const PER_BATCH: &str = "--message-per batch";
 const BOTH: &str = "--compress, per batch";
+const IDS: &str = "--id-key --path-key --offset-key";
+const FILTER: &str = "--exclude 'DEBUG|/healthz'";
 
 struct Options {
     lines: u64,
@@ -132,7 +135,7 @@ fn main() {
         &'static [&'static str],
         &'static [&'static str],
     );
-    const CONFIGURATIONS: [Configuration; 10] = [
+    const CONFIGURATIONS: [Configuration; 12] = [
         ("(defaults)", Input::Log, &[], &[]),
         ("--confirm write", Input::Log, &[], &["--confirm", "write"]),
         ("--batch-size 1", Input::Log, &[], &["--batch-size", "1"]),
@@ -147,6 +150,21 @@ fn main() {
             &["--multiline-start", r"^\d{4}-"],
             &[],
         ),
+        (
+            IDS,
+            Input::Log,
+            &[
+                "--id-key",
+                "id",
+                "--path-key",
+                "path",
+                "--offset-key",
+                "offset",
+            ],
+            &[],
+        ),
+        // Leaves out about two lines in five.
+        (FILTER, Input::Log, &["--exclude", "DEBUG|/healthz"], &[]),
         (COMPRESS, Input::Log, &[], &["--compress"]),
         (PER_BATCH, Input::Log, &[], &["--message-per", "batch"]),
         (
@@ -356,6 +374,8 @@ fn main() {
             (FOLLOW, "following a file appended as fast as it goes"),
             (NDJSON, "JSON lines spliced as objects"),
             (MULTILINE, "lines joined into events"),
+            (IDS, "each message with its id, path and offset"),
+            (FILTER, "lines filtered (lines/s counts every line read)"),
             (COMPRESS, "messages compressed"),
             (PER_BATCH, "a batch to a message"),
             (BOTH, "a batch to a compressed message"),

@@ -139,11 +139,12 @@ fn description() -> Roff {
             roman("Each line becomes one WebSocket text message "),
             bold(r#"{"timestamp":"2026-11-25T14:32:33.123Z","message":"<line>"}"#),
             roman(
-                ", followed by any --field in the order given. The timestamp is when wsship read \
-                 the line, in UTC, RFC 3339 with milliseconds; --timestamp-key, \
-                 --timestamp-format and --message-key change the keys and the format. wsship \
-                 never writes a key twice: a --field whose key is the message key, the \
-                 timestamp key or another --field's is a usage error.",
+                ", followed by where it came from if asked (--path-key, --offset-key, --id-key, \
+                 --host-key; see PROVENANCE AND IDS) and any --field in the order given. The \
+                 timestamp is when wsship read the line, in UTC, RFC 3339 with milliseconds; \
+                 --timestamp-key, --timestamp-format and --message-key change the keys and the \
+                 format. wsship never writes a key twice: a --field (or one of those options) \
+                 whose key is the message key, the timestamp key or another's is a usage error.",
             ),
         ],
     );
@@ -168,8 +169,18 @@ fn description() -> Roff {
              --multiline-timeout, at the end of the input and on a signal. An event longer \
              than --max-len is dropped whole and counted; a single line longer than --max-len \
              ends the event before it and is dropped alone. The event's timestamp is when its \
-             first line was read. Counts stay in lines (read = sent + dropped + failed); the \
-             summary adds events when they differ.",
+             first line was read. Counts stay in lines (read = sent + dropped + filtered + \
+             failed); the summary adds events when they differ.",
+        )],
+    );
+    paragraph(
+        &mut roff,
+        [roman(
+            "With --include or --exclude (each repeatable), an event is sent when it matches \
+             any --include (or there is none) and no --exclude, matched against its text \
+             before it is wrapped: with multiline, the whole event, so a stack trace is kept or \
+             left out whole. Lines left out are counted as filtered, apart from dropped; with \
+             --state a position moves past them as past confirmed lines.",
         )],
     );
     roff
@@ -417,7 +428,8 @@ fn sections() -> Roff {
              handshake refused with a 4xx status other than 408 and 429, or a certificate \
              problem, is not retried: wsship reports it and exits 1. Lines longer than \
              --max-len are counted as dropped. Every line read is counted once: read = sent + \
-             dropped + failed.",
+             dropped + filtered + failed. With --id-key, every send of a line carries the same \
+             id, so a server can drop the duplicates (see PROVENANCE AND IDS).",
         )],
     );
 
@@ -429,6 +441,50 @@ fn sections() -> Roff {
              going down loses nothing while another is up. With --when-full drop, lines that \
              find every queue full are dropped and counted as dropped_full instead of \
              stalling the input.",
+        )],
+    );
+
+    roff.control("SH", ["PROVENANCE AND IDS"]);
+    paragraph(
+        &mut roff,
+        [roman(
+            "--path-key adds the path of the file a line came from: absolute, and the name the \
+             file had when wsship first opened it, so a line written to app.log after it was \
+             renamed app.log.1 still says app.log (with --state, in the next run too); \
+             standard input and pipes get none. --offset-key adds where the line's first byte \
+             is in its input (an event's first line's). --host-key adds the host name, read \
+             once at start, or --host-name. Keys are written flat, dots and all: \
+             Elasticsearch and OpenSearch read log.file.path as the nested field it names.",
+        )],
+    );
+    paragraph(
+        &mut roff,
+        [roman(
+            "--id-key adds an id: 32 lowercase hex digits, XXH3-128 of the file's inode (not \
+             its device number, which changes across reboots on some filesystems), the \
+             file's bytes from its start up to the line's end (at most the first KiB), the \
+             generation of the inode (how many files wsship saw on it before: a \
+             copytruncate or a reused inode moves it on, and --state keeps it), and where the \
+             line starts and ends (for an event, its first line's start and its last line's \
+             end). The same line of the same file has the same id in every send: a resend \
+             after a cut connection, a failover, a run after a crash or a restart with \
+             --state, across rotation. Any other line has another: identical text at another \
+             offset, another file, new content after a truncation. Nothing is kept for it, so \
+             kill -9 at any moment changes no id. Standard input and pipes hash a random \
+             number drawn when the stream is opened with the line's offset: the same within \
+             a run, never across runs.",
+        )],
+    );
+    paragraph(
+        &mut roff,
+        [roman(
+            "Without --state, a file truncated and written again with the same bytes, or a new \
+             file that reuses an inode and starts with the same bytes, repeats the ids of the \
+             lines it repeats; with --state, a file truncated while wsship was stopped and \
+             written again past its old position with the same first KiB is taken for the old \
+             one, by the state as by the ids. A key of these options that is another key of \
+             the message is a usage error; with --input-format ndjson an object that has the \
+             key keeps its own value; with --format raw they are a usage error.",
         )],
     );
 
@@ -497,6 +553,11 @@ fn sections() -> Roff {
         &mut roff,
         "Tag every message, and see what would be sent without a server:",
         "wsship --field host=\"$(hostname)\" --field service=api --dry-run app.log",
+    );
+    example(
+        &mut roff,
+        "Errors and warnings only, each with the fields Filebeat writes and an id a server can drop resends by:",
+        "wsship -F --state app.state --include 'ERROR|WARN' --path-key log.file.path --offset-key log.offset --host-key host.name --id-key event.id --url wss://logs.example/ingest '/var/log/app/*.log'",
     );
     example(
         &mut roff,
