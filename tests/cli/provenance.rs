@@ -374,6 +374,54 @@ fn kill_9_in_a_loop_over_a_followed_rotated_file_gives_each_line_one_id() {
 }
 
 #[test]
+fn json_lines_keep_their_own_members_and_a_batch_message_has_an_id_per_line() {
+    let keys = ["--id-key", "id", "--offset-key", "offset"];
+    let input = "{\"id\":\"mine\",\"n\":1}\n{\"n\":2}\nnot json\n";
+    let server = Server::start(Behaviour::default());
+    let url = server.url();
+    let mut args = vec!["--url", &url, "--input-format", "ndjson"];
+    args.extend_from_slice(&keys);
+    wsship(&args).run(input).expect_code(0);
+    let got = untimed(values(&[&server]));
+    assert_eq!(got[0], json!({"id": "mine", "n": 1, "offset": 0}));
+    let second = input.find("{\"n\":2}").unwrap();
+    let third = input.find("not json").unwrap();
+    assert_eq!(
+        (&got[1]["n"], &got[1]["offset"]),
+        (&json!(2), &json!(second))
+    );
+    assert_eq!(
+        (&got[2]["message"], &got[2]["offset"]),
+        (&json!("not json"), &json!(third))
+    );
+    let ids: HashSet<&str> = got[1..].iter().map(|v| v["id"].as_str().unwrap()).collect();
+    assert!(
+        ids.len() == 2 && ids.iter().all(|id| id.len() == 32),
+        "{ids:?}"
+    );
+
+    // One message per batch: each line's object in it has its own id.
+    let server = Server::start(Behaviour::default());
+    let url = server.url();
+    let mut args = vec!["--url", &url, "--message-per", "batch", "--batch-size", "5"];
+    args.extend_from_slice(&keys);
+    wsship(&args).run(numbered(10)).expect_code(0);
+    let batches = server.messages();
+    assert_eq!(batches.len(), 2);
+    let lines: Vec<Value> = batches
+        .iter()
+        .flat_map(|batch| batch.lines().map(|l| serde_json::from_str(l).unwrap()))
+        .collect();
+    let (distinct, by_text) = ids_by_text(&lines);
+    assert_eq!((lines.len(), distinct, by_text.len()), (10, 10, 10));
+    let offsets: Vec<u64> = lines
+        .iter()
+        .map(|v| v["offset"].as_u64().unwrap())
+        .collect();
+    assert_eq!(offsets, (0..10).map(|i| i * 31).collect::<Vec<u64>>());
+}
+
+#[test]
 fn filters_keep_or_leave_out_a_stack_trace_whole_and_count_what_they_leave() {
     let server = Server::start(Behaviour::default());
     let dir = TempDir::new("filters");
