@@ -83,8 +83,9 @@ pub struct Encoder {
     per_line: bool,
     /// Some member changes with the input: --path-key.
     per_input: bool,
-    /// The current input's path as a JSON string, quotes and all; None for
-    /// a stream, which has none.
+    /// The current input's path as given, and as a JSON string, quotes and
+    /// all; None for a stream, which has none.
+    path_raw: Option<String>,
     path: Option<Vec<u8>>,
     /// Where the current line starts in its input, and its id.
     offset: u64,
@@ -192,6 +193,7 @@ impl Encoder {
             per_input: shape.path_key.is_some(),
             has_member: vec![false; members.len()],
             members,
+            path_raw: None,
             path: None,
             offset: 0,
             id: 0,
@@ -219,15 +221,24 @@ impl Encoder {
             return;
         }
         if self.per_input {
-            self.path = match origin {
+            let path = match origin {
                 Origin::Stream { .. } => None,
-                Origin::File { path, .. } => {
-                    let mut quoted = b"\"".to_vec();
-                    escape_into(path, &mut quoted);
-                    quoted.push(b'"');
-                    Some(quoted)
-                }
+                Origin::File { path, .. } => Some(path),
             };
+            // Set for every read: quoted again only when the input changed.
+            if path == self.path_raw.as_deref() {
+                if self.per_line {
+                    self.ids.set(origin);
+                }
+                return;
+            }
+            self.path_raw = path.map(String::from);
+            self.path = path.map(|path| {
+                let mut quoted = b"\"".to_vec();
+                escape_into(path, &mut quoted);
+                quoted.push(b'"');
+                quoted
+            });
             self.tail_lead.truncate(1);
             let path = self.members.iter().find(|m| matches!(m.value, Value::Path));
             if let (Some(member), Some(path)) = (path, &self.path) {
@@ -1546,6 +1557,20 @@ mod tests {
                 "host.name": "web-1", "env": "prod"})
             ]
         );
+        // Another file, set once per read: its own path and ids each time.
+        for _ in 0..2 {
+            let other = Origin::File {
+                path: "/other.log",
+                ino: 10,
+                generation: 0,
+                head,
+            };
+            enc.set_origin(other);
+            ids.set(other);
+            let got = placed(&mut enc, true, &["one"]);
+            assert_eq!(got[0]["log.file.path"], "/other.log");
+            assert_eq!(got[0]["id"], hex(ids.id(0, 4)));
+        }
     }
 
     #[test]

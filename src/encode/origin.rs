@@ -87,6 +87,18 @@ impl Ids {
                 ..
             } => {
                 let head = &head[..head.len().min(COVERED)];
+                // Set for every read: hashed again only when it changed.
+                if let Basis::File {
+                    ino: have,
+                    generation: had,
+                    head: kept,
+                    ..
+                } = &self.basis
+                {
+                    if (*have, *had, &kept[..]) == (ino, generation, head) {
+                        return;
+                    }
+                }
                 let whole = (head.len() == COVERED).then(|| file_key(ino, generation, head));
                 match &mut self.basis {
                     Basis::File {
