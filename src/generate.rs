@@ -454,7 +454,8 @@ fn sections() -> Roff {
              standard input and pipes get none. --offset-key adds where the line's first byte \
              is in its input (an event's first line's). --host-key adds the host name, read \
              once at start, or --host-name. Keys are written flat, dots and all: \
-             Elasticsearch and OpenSearch read log.file.path as the nested field it names.",
+             Elasticsearch and OpenSearch map log.file.path as the nested field it names (an \
+             ingest pipeline needs a dot_expander processor to read it).",
         )],
     );
     paragraph(
