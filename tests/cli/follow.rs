@@ -24,7 +24,7 @@ fn indexes(server: &Server) -> Vec<usize> {
 }
 
 /// wsship following `files` into `server`, with a short flush interval.
-fn follow(server: &Server, extra: &[&str], files: &[&str]) -> Running {
+pub fn follow(server: &Server, extra: &[&str], files: &[&str]) -> Running {
     let url = server.url();
     let mut args = vec!["--url", &url, "-F", "--flush-interval", "20ms"];
     args.extend_from_slice(extra);
@@ -33,7 +33,7 @@ fn follow(server: &Server, extra: &[&str], files: &[&str]) -> Running {
 }
 
 /// Ends a follow with SIGTERM, as a service manager would: exit 130.
-fn stop(running: Running) -> crate::util::Finished {
+pub fn stop(running: Running) -> crate::util::Finished {
     running.signal(libc::SIGTERM);
     let done = running.wait(LONG);
     done.expect_code(130);

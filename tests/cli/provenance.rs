@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::follow::{follow, stop};
 use crate::server::{Behaviour, Server};
-use crate::util::{LONG, Running, TempDir, append, numbered, numbered_range, wait_until, wsship};
+use crate::util::{LONG, TempDir, append, numbered, numbered_range, wait_until, wsship};
 
 /// Every message the servers received, parsed, in order.
 fn values(servers: &[&Server]) -> Vec<Value> {
@@ -58,19 +59,6 @@ fn ids_by_text(values: &[Value]) -> (usize, HashMap<String, HashSet<String>>) {
         by_text.entry(text.into()).or_default().insert(id.into());
     }
     (texts.len(), by_text)
-}
-
-fn follow(server: &Server, extra: &[&str], files: &[&str]) -> Running {
-    let url = server.url();
-    let mut args = vec!["--url", &url, "-F", "--flush-interval", "20ms"];
-    args.extend_from_slice(extra);
-    args.extend_from_slice(files);
-    wsship(&args).spawn()
-}
-
-fn stop(running: Running) {
-    running.signal(libc::SIGTERM);
-    running.wait(LONG).expect_code(130);
 }
 
 #[test]
