@@ -252,4 +252,42 @@ mod tests {
              invalid_utf8=2 invalid_json=3 reconnects=4 retries=6 resent=8 bytes_sent=700 events=7"
         );
     }
+
+    #[test]
+    fn a_chunk_counts_every_line_it_read_once_as_sent_dropped_or_filtered_to_come() {
+        use crate::units::{Chunk, Mark};
+        let mark = |lines_end| Mark {
+            frame_end: 0,
+            text_end: 0,
+            input_end: 0,
+            lines_end,
+        };
+        let stats = Stats::new(1);
+        // Three messages of 1, 4 and 2 lines; 5 lines dropped in 2 events;
+        // 7 filtered in 3.
+        let chunk = Chunk {
+            marks: vec![mark(1), mark(5), mark(7)],
+            oversize: 5,
+            oversize_events: 2,
+            filtered: 7,
+            filtered_events: 3,
+            invalid_utf8: 1,
+            invalid_json: 2,
+            ..Chunk::default()
+        };
+        stats.chunk(&chunk);
+        stats.chunk(&Chunk::default());
+        let summary = stats.summary();
+        assert_eq!(
+            (
+                summary.read,
+                summary.dropped,
+                summary.filtered,
+                summary.events
+            ),
+            (19, 5, 7, 8)
+        );
+        assert_eq!((summary.invalid_utf8, summary.invalid_json), (1, 2));
+        assert_eq!((summary.sent, summary.failed), (0, 0));
+    }
 }

@@ -303,4 +303,33 @@ mod tests {
         assert_eq!(lines, [1, 3]);
         assert_eq!((chunk.oversize, chunk.oversize_events), (0, 0));
     }
+
+    #[test]
+    fn a_one_line_event_is_a_json_line_and_a_longer_one_is_text() {
+        let shape = crate::config::Shape {
+            input_format: crate::config::InputFormat::Ndjson,
+            timestamp_format: crate::config::TimestampFormat::None,
+            ..Default::default()
+        };
+        let mut encoder = Encoder::new(crate::config::Format::Json, &shape, Framing::Lines);
+        let all = Filter::default();
+        let mut pending = Pending::default();
+        let event = |text: &'static [u8], lines| Event::Message {
+            text,
+            plain: false,
+            lines,
+            read: std::time::SystemTime::UNIX_EPOCH,
+            start: 0,
+            end: 1,
+        };
+        pending.add_event(event(b"{\"a\":1}", 1), &mut encoder, &all);
+        pending.add_event(event(b"{\"a\":1}\n{}", 2), &mut encoder, &all);
+        pending.add_event(event(b"[1]", 1), &mut encoder, &all);
+        let chunk = pending.finish(None, 1);
+        let text = std::str::from_utf8(&chunk.frames).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[..2], ["{\"a\":1}", "{\"message\":\"{\\\"a\\\":1}\\n{}\"}"]);
+        assert!(lines[2].contains("\"error\""), "{text}");
+        assert_eq!((chunk.invalid_json, chunk.invalid_utf8), (1, 0));
+    }
 }
