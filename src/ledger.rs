@@ -221,9 +221,10 @@ impl Ledger {
 
     /// The generation a new file on inode `ino` gets: one past that of any
     /// record of the inode, retired ones included (a file truncated or
-    /// replaced in this run, or found so at its start), else 0. Every
-    /// record it counts either came from the state or was made from what
-    /// the state held, so a run after a crash counts the same.
+    /// replaced in this run, or found so at its start), else 0. The records
+    /// it counts come from the state or from files met since, so a run
+    /// after a crash counts the same, unless a file that held the inode
+    /// came and went between two writes of the state.
     pub fn next_generation(&self, ino: u64) -> u32 {
         let book = self.lock();
         let on_inode = book.accounts.iter().filter(|l| l.record.id.ino == ino);

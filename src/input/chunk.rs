@@ -328,7 +328,10 @@ mod tests {
         let chunk = pending.finish(None, 1);
         let text = std::str::from_utf8(&chunk.frames).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[..2], ["{\"a\":1}", "{\"message\":\"{\\\"a\\\":1}\\n{}\"}"]);
+        assert_eq!(
+            lines[..2],
+            ["{\"a\":1}", "{\"message\":\"{\\\"a\\\":1}\\n{}\"}"]
+        );
         assert!(lines[2].contains("\"error\""), "{text}");
         assert_eq!((chunk.invalid_json, chunk.invalid_utf8), (1, 0));
     }
