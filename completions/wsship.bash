@@ -23,7 +23,7 @@ _wsship() {
 
     case "${cmd}" in
         wsship)
-            opts="-F -H -w -b -q -v -h -V --follow --state --start-at --scan-interval --rotate-wait --url --schema --addr --path --connect-timeout --write-timeout --ping-interval --proxy --noproxy --cacert --cert --key --insecure --tls-server-name --header --token-file --user --subprotocol --origin --confirm --max-in-flight --ping-timeout --when-full --workers --batch-size --flush-interval --message-per --compress --compress-level --max-len --format --field --input-format --json-target --message-key --timestamp-key --timestamp-format --multiline-start --multiline-continue --multiline-max-lines --multiline-timeout --include --exclude --path-key --offset-key --host-key --host-name --id-key --retry-limit --backoff-init --backoff-max --drain-timeout --stats-interval --stats-format --dry-run --quiet --verbose --help --version"
+            opts="-F -H -w -b -q -v -h -V --follow --state --start-at --scan-interval --rotate-wait --url --schema --addr --path --connect-timeout --write-timeout --ping-interval --proxy --noproxy --cacert --cert --key --insecure --tls-server-name --header --token-file --user --subprotocol --origin --confirm --max-in-flight --ping-timeout --when-full --workers --batch-size --flush-interval --message-per --compress --compress-level --max-len --format --field --input-format --json-target --message-key --timestamp-key --timestamp-format --multiline-start --multiline-continue --multiline-max-lines --multiline-timeout --include --exclude --path-key --offset-key --host-key --host-name --id-key --retry-limit --backoff-init --backoff-max --drain-timeout --stats-interval --stats-format --metrics-listen --metrics-file --dry-run --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -318,6 +318,25 @@ _wsship() {
                     ;;
                 --stats-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --metrics-listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 *)

@@ -77,6 +77,8 @@ set edit:completion:arg-completer[wsship] = {|@words|
             cand --drain-timeout 'After SIGINT, SIGTERM or SIGHUP, time allowed to send what was already read'
             cand --stats-interval 'Print the statistics line on stderr this often, as well as at exit'
             cand --stats-format 'Format of the summary and --stats-interval lines on stderr'
+            cand --metrics-listen 'Serve Prometheus metrics on GET /metrics and a health check on GET /health at this address, e.g. 127.0.0.1:9469'
+            cand --metrics-file 'Write the metrics to FILE, replaced whole (for node_exporter''s textfile collector), every --stats-interval (10s when not given) and at exit'
             cand -F 'Keep reading each FILE as it grows, as `tail -F` does: across rotation (rename or truncation), deletion and re-creation. Runs until a signal'
             cand --follow 'Keep reading each FILE as it grows, as `tail -F` does: across rotation (rename or truncation), deletion and re-creation. Runs until a signal'
             cand --insecure 'Do not verify the server''s certificate or name (warns on every run)'

@@ -68,6 +68,8 @@ complete -c wsship -l drain-timeout -d 'After SIGINT, SIGTERM or SIGHUP, time al
 complete -c wsship -l stats-interval -d 'Print the statistics line on stderr this often, as well as at exit' -r
 complete -c wsship -l stats-format -d 'Format of the summary and --stats-interval lines on stderr' -r -f -a "text\t'wsship: summary: read=... sent=... (key=value pairs)'
 json\t'One JSON object per line, with a "type" of "summary" or "stats"'"
+complete -c wsship -l metrics-listen -d 'Serve Prometheus metrics on GET /metrics and a health check on GET /health at this address, e.g. 127.0.0.1:9469' -r
+complete -c wsship -l metrics-file -d 'Write the metrics to FILE, replaced whole (for node_exporter\'s textfile collector), every --stats-interval (10s when not given) and at exit' -r -F
 complete -c wsship -s F -l follow -d 'Keep reading each FILE as it grows, as `tail -F` does: across rotation (rename or truncation), deletion and re-creation. Runs until a signal'
 complete -c wsship -l insecure -d 'Do not verify the server\'s certificate or name (warns on every run)'
 complete -c wsship -l compress -d 'Offer permessage-deflate (RFC 7692) and, when the server accepts it, compress every message on that connection; when it declines, messages go uncompressed (-v says so)'

@@ -488,6 +488,22 @@ pub struct Args {
           help_heading = "Output")]
     pub stats_format: StatsFormat,
 
+    /// Serve Prometheus metrics on GET /metrics and a health check on GET /health at this
+    /// address, e.g. 127.0.0.1:9469.
+    #[arg(
+        long,
+        env = "WSSHIP_METRICS_LISTEN",
+        value_name = "ADDR:PORT",
+        help_heading = "Output"
+    )]
+    pub metrics_listen: Option<String>,
+
+    /// Write the metrics to FILE, replaced whole (for node_exporter's textfile collector), every
+    /// --stats-interval (10s when not given) and at exit.
+    #[arg(long, env = "WSSHIP_METRICS_FILE", value_name = "FILE", value_hint = ValueHint::FilePath,
+          help_heading = "Output")]
+    pub metrics_file: Option<PathBuf>,
+
     /// Write the messages that would be sent to stdout, one per line, instead of connecting.
     #[arg(long, env = "WSSHIP_DRY_RUN", value_parser = boolish(), help_heading = "Output")]
     pub dry_run: bool,

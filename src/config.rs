@@ -61,8 +61,18 @@ pub struct Config {
     pub drain_timeout: Duration,
     pub stats_interval: Option<Duration>,
     pub stats_format: StatsFormat,
+    /// --metrics-listen, as given (bound at start), and --metrics-file.
+    pub metrics_listen: Option<String>,
+    pub metrics_file: Option<PathBuf>,
     pub dry_run: bool,
     pub verbosity: Verbosity,
+}
+
+impl Config {
+    /// Whether metrics are kept for --metrics-listen or --metrics-file.
+    pub fn metrics(&self) -> bool {
+        self.metrics_listen.is_some() || self.metrics_file.is_some()
+    }
 }
 
 /// What each message holds: the JSON object, or the line itself.
@@ -362,6 +372,18 @@ pub struct Endpoint {
     pub tls: Option<Tls>,
 }
 
+impl Endpoint {
+    /// Scheme, host and port, as a metric's label: never credentials, path
+    /// or query, which may hold secrets.
+    pub fn label(&self) -> String {
+        let scheme = self.uri.scheme_str().unwrap_or("ws");
+        match self.host.contains(':') {
+            true => format!("{scheme}://[{}]:{}", self.host, self.port),
+            false => format!("{scheme}://{}:{}", self.host, self.port),
+        }
+    }
+}
+
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Built from parts rather than printing the URI so that nothing but
@@ -531,6 +553,8 @@ impl Config {
             drain_timeout: args.drain_timeout,
             stats_interval: args.stats_interval,
             stats_format: args.stats_format.into(),
+            metrics_listen: args.metrics_listen.clone(),
+            metrics_file: args.metrics_file.clone(),
             dry_run: args.dry_run,
             verbosity,
         })

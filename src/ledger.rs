@@ -155,6 +155,21 @@ struct Ledgered {
     /// A failed entry was met: the position stays where it is.
     stuck: bool,
     phase: Phase,
+    /// How far its file is read, and how long it was when last looked at
+    /// (for --metrics-listen and --metrics-file).
+    read: u64,
+    size: u64,
+}
+
+/// A file being read, as the metrics show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileGauge {
+    pub path: String,
+    pub size: u64,
+    pub read: u64,
+    /// What the state would record: everything before it is confirmed (or
+    /// dropped by policy).
+    pub confirmed: u64,
 }
 
 impl Ledger {
@@ -183,6 +198,8 @@ impl Ledger {
             first_slot: 0,
             stuck: false,
             phase,
+            read: 0,
+            size: 0,
         });
         if phase == Phase::Open {
             book.one_record_per_identity(account);
@@ -232,6 +249,30 @@ impl Ledger {
             .map(|ledgered| ledgered.record.generation.wrapping_add(1))
             .max()
             .unwrap_or(0)
+    }
+
+    /// How far an account's file is read, and how long it is.
+    pub fn observe(&self, account: Account, read: u64, size: u64) {
+        let mut book = self.lock();
+        let ledgered = &mut book.accounts[account.0 as usize];
+        (ledgered.read, ledgered.size) = (read, size);
+    }
+
+    /// The files being read (open, at their name or rotated away), with
+    /// how far each is read and confirmed; files let go are not.
+    pub fn open_files(&self) -> Vec<FileGauge> {
+        let book = self.lock();
+        let open = book
+            .accounts
+            .iter()
+            .filter(|l| matches!(l.phase, Phase::Open | Phase::Detached));
+        open.map(|l| FileGauge {
+            path: l.record.path.clone(),
+            size: l.size.max(l.read),
+            read: l.read,
+            confirmed: l.record.position,
+        })
+        .collect()
     }
 
     /// A record's file is open again, with this identity (its device

@@ -9,11 +9,13 @@ mod deliver;
 mod dry_run;
 mod encode;
 mod error;
+mod gauges;
 #[cfg(test)]
 mod generate;
 mod input;
 mod ledger;
 mod messages;
+mod metrics;
 mod net;
 mod ping;
 mod run;

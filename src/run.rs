@@ -23,6 +23,7 @@ use crate::input;
 use crate::input::state::{StateError, StateFile};
 use crate::ledger::{Ledger, Saved};
 use crate::messages;
+use crate::metrics;
 use crate::ping;
 use crate::shutdown::{Cause, Shutdown};
 use crate::stats::{Report, Stats, Summary};
@@ -55,7 +56,7 @@ impl Outcome {
 }
 
 pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> Result<Outcome, Error> {
-    let stats = Stats::new(config.endpoints.len());
+    let stats = Stats::new(config.endpoints.len(), config.workers.get());
     let (state, saved) = match (&config.state, config.dry_run) {
         (None, _) => (None, Saved::default()),
         // --dry-run shows what the next run would send: it reads the state,
@@ -67,9 +68,9 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> Result<Outcome, Error> 
         }
     };
     // Every file's record, with or without a state file; positions only
-    // with one.
+    // with one, or for the metrics.
     let ledger = Ledger::new();
-    let positions = config.state.is_some();
+    let positions = config.state.is_some() || config.metrics();
     for (record, phase) in saved.files {
         ledger.carry(record, phase);
     }
@@ -97,14 +98,45 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> Result<Outcome, Error> 
         ledger: positions.then_some(&ledger),
     };
     let keeper = state.as_ref().map(Keeper::new);
+    // Bound before anything is read, so that a port taken stops the run.
+    let listener = match &config.metrics_listen {
+        Some(addr) => {
+            let listener = metrics::http::bind(addr).map_err(|source| Error::Metrics {
+                addr: addr.clone(),
+                source,
+            })?;
+            // With port 0, the only way to learn the port.
+            if let Ok(bound) = listener.local_addr() {
+                messages::info!("metrics on http://{bound}/metrics, health on /health");
+            }
+            Some(listener)
+        }
+        None => None,
+    };
+    let metrics_file = config
+        .metrics_file
+        .as_deref()
+        .map(|path| metrics::FileWriter {
+            path,
+            failing: Mutex::new(false),
+        });
 
     let outage = Outage::new(config.endpoints.len());
+    let capacity = queue_capacity(config.workers.get(), config.batch_size.get());
+    let (batch_tx, batch_rx) = crossbeam_channel::bounded::<Batch>(capacity);
+    // The metrics count what waits in the queue, through an end of their
+    // own that never takes anything.
+    let sources = metrics::Sources {
+        config,
+        stats: &stats,
+        ledger: &ledger,
+        outage: &outage,
+        queue: batch_rx.clone(),
+    };
     thread::scope(|scope| -> io::Result<()> {
         // Dropped when this closure returns, which stops the tickers before
         // the scope joins them.
         let (_stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
-        let capacity = queue_capacity(config.workers.get(), config.batch_size.get());
-        let (batch_tx, batch_rx) = crossbeam_channel::bounded::<Batch>(capacity);
 
         let mut ticks = Vec::new();
         let mut workers = Vec::new();
@@ -168,6 +200,24 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> Result<Outcome, Error> 
                 })?;
         }
 
+        if let Some(listener) = &listener {
+            let (stop, sources) = (stop_rx.clone(), &sources);
+            thread::Builder::new()
+                .name("metrics".into())
+                .spawn_scoped(scope, move || {
+                    metrics::http::serve(listener, &stop, |path| answer(sources, path))
+                })?;
+        }
+        if let Some(writer) = &metrics_file {
+            let (stop, sources) = (stop_rx.clone(), &sources);
+            let every = config.stats_interval.unwrap_or(metrics::FILE_EVERY);
+            thread::Builder::new()
+                .name("metrics-file".into())
+                .spawn_scoped(scope, move || {
+                    ticker::every(every, &stop, || writer.write(&sources.snapshot()))
+                })?;
+        }
+
         let handoff = Handoff {
             batches: batch_tx,
             when_full: config.when_full,
@@ -177,6 +227,9 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> Result<Outcome, Error> 
         input::run(config, plan, encoder, handoff, &stats, &ledger);
         for worker in workers {
             let _ = worker.join();
+        }
+        if let Some(writer) = &metrics_file {
+            writer.write(&sources.snapshot());
         }
         Ok(())
     })
@@ -192,6 +245,22 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> Result<Outcome, Error> 
         cause: shutdown.cause(),
         state_saved,
     })
+}
+
+/// What --metrics-listen answers for `path`.
+fn answer(sources: &metrics::Sources<'_>, path: &str) -> metrics::http::Response {
+    match path {
+        "/metrics" => metrics::http::Response {
+            status: 200,
+            content_type: "text/plain; version=0.0.4; charset=utf-8",
+            body: metrics::render(&sources.snapshot()),
+        },
+        "/health" => match metrics::health(&sources.snapshot(), sources.config.ping_timeout) {
+            Ok(line) => metrics::http::plain(200, &format!("{line}\n")),
+            Err(why) => metrics::http::plain(503, &format!("{why}\n")),
+        },
+        _ => metrics::http::plain(404, "not found: try /metrics or /health\n"),
+    }
 }
 
 /// How often the state file is written while positions move.
@@ -244,12 +313,22 @@ impl<'a> Keeper<'a> {
 pub enum Error {
     State(StateError),
     Threads(io::Error),
+    /// --metrics-listen could not be bound.
+    Metrics {
+        addr: String,
+        source: io::Error,
+    },
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::State(err) => err.fmt(f),
+            Error::Metrics { addr, source } => write!(
+                f,
+                "--metrics-listen {addr}: cannot listen: {}",
+                messages::io_reason(source)
+            ),
             Error::Threads(err) => write!(f, "cannot start: {}", messages::io_reason(err)),
         }
     }

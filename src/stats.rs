@@ -9,11 +9,14 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::config::StatsFormat;
+use crate::gauges::Gauges;
 use crate::messages::{self, Verbosity};
 use crate::units::Chunk;
 
 #[derive(Debug, Default)]
 pub struct Stats {
+    /// What is going on now, beside what has happened.
+    pub gauges: Gauges,
     /// Lines sent to each server, in the order of --url/--addr.
     per_server: Vec<AtomicU64>,
     read: AtomicU64,
@@ -61,8 +64,9 @@ pub struct Summary {
 }
 
 impl Stats {
-    pub fn new(servers: usize) -> Stats {
+    pub fn new(servers: usize, workers: usize) -> Stats {
         Stats {
+            gauges: Gauges::new(servers, workers),
             per_server: (0..servers).map(|_| AtomicU64::new(0)).collect(),
             ..Stats::default()
         }
@@ -262,7 +266,7 @@ mod tests {
             input_end: 0,
             lines_end,
         };
-        let stats = Stats::new(1);
+        let stats = Stats::new(1, 1);
         // Three messages of 1, 4 and 2 lines; 5 lines dropped in 2 events;
         // 7 filtered in 3.
         let chunk = Chunk {

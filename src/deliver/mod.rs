@@ -91,10 +91,15 @@ impl Handoff<'_> {
             },
         };
         if !stopping {
+            // Waiting for a worker: what /health calls a stuck reader once
+            // it lasts.
+            let gauges = &self.tally.stats.gauges;
+            gauges.reader_waiting(true);
             let mut select = Select::new();
             let send = select.send(&self.batches);
             select.recv(self.shutdown.wake());
             let operation = select.select();
+            gauges.reader_waiting(false);
             if operation.index() == send {
                 if let Err(lost) = operation.send(&self.batches, batch) {
                     self.tally.failed(std::iter::once(&lost.into_inner()));

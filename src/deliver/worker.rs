@@ -66,6 +66,11 @@ impl Outage {
         }
     }
 
+    /// Since when attempts to reach `server` have failed, if they do.
+    pub fn since(&self, server: usize) -> Option<Instant> {
+        *self.since[server].lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn recovered(&self, server: usize, endpoint: &Endpoint) {
         let since = self.since[server]
             .lock()
@@ -200,6 +205,7 @@ impl<'a> Worker<'a> {
             }
         }
         self.pump(Until::Confirmed);
+        self.tally.stats.gauges.link(self.id, self.server, false);
         if let Some(conn) = self.conn.take() {
             match conn.close() {
                 Ok(()) => messages::info!("worker {}: closed", self.id),
@@ -322,6 +328,7 @@ impl<'a> Worker<'a> {
                 // A Pong read just before the Close that ended the
                 // connection still confirms its batches.
                 self.absorb(&conn);
+                self.tally.stats.gauges.link(self.id, self.server, false);
                 Err(self.judge(err, &conn))
             }
         }
@@ -344,7 +351,10 @@ impl<'a> Worker<'a> {
                 written.push(pending.batch);
             }
             match confirm {
-                None => self.delivered(&written),
+                None => {
+                    self.tally.stats.gauges.confirmed(self.server, None);
+                    self.delivered(&written);
+                }
                 Some(_) => {
                     self.next_sequence += 1;
                     self.window.push_back(InFlight {
@@ -352,6 +362,7 @@ impl<'a> Worker<'a> {
                         pinged: Instant::now(),
                         batches: written,
                     });
+                    self.publish_in_flight();
                 }
             }
             self.absorb(conn);
@@ -418,9 +429,12 @@ impl<'a> Worker<'a> {
         };
         while self.window.front().is_some_and(|f| f.sequence <= confirmed) {
             if let Some(done) = self.window.pop_front() {
+                let took = done.pinged.elapsed();
+                self.tally.stats.gauges.confirmed(self.server, Some(took));
                 self.delivered(&done.batches);
             }
         }
+        self.publish_in_flight();
     }
 
     /// A connection whose oldest Ping, confirming or keepalive, has gone
@@ -479,6 +493,7 @@ impl<'a> Worker<'a> {
             Ok(()) => self.conn = Some(conn),
             Err(err) => {
                 self.absorb(&conn);
+                self.tally.stats.gauges.link(self.id, self.server, false);
                 let err = self.judge(err, &conn);
                 messages::info!("worker {}: {err}", self.id);
                 self.keepalive = None;
@@ -499,6 +514,7 @@ impl<'a> Worker<'a> {
 
     fn connect(&mut self) -> Result<Connection<'a>, Error> {
         let conn = Connection::open(self.id, self.config, self.endpoint(), self.shutdown)?;
+        self.tally.stats.gauges.link(self.id, self.server, true);
         if std::mem::replace(&mut self.connected_before, true) {
             self.tally.stats.reconnect();
         }
@@ -518,6 +534,13 @@ impl<'a> Worker<'a> {
                 });
             }
         }
+        self.publish_in_flight();
+    }
+
+    /// Tells the gauges how many batches wait for their Pong here.
+    fn publish_in_flight(&self) {
+        let batches = self.window.iter().map(|f| f.batches.len()).sum();
+        self.tally.stats.gauges.in_flight(self.id, batches);
     }
 
     fn pending_lines(&self) -> usize {
@@ -534,6 +557,7 @@ impl<'a> Worker<'a> {
         self.tally.failed(unsent.chain(window));
         self.unsent.clear();
         self.window.clear();
+        self.publish_in_flight();
         if let Some(given_up) = &mut self.given_up {
             given_up.lines += lines;
         }

@@ -114,8 +114,9 @@ pub struct Reader<'a> {
     stats: &'a Stats,
     /// Every file's record.
     ledger: &'a Ledger,
-    /// Whether the ledger keeps positions (a state file is kept): chunks
-    /// then say how far each file's lines are accounted for.
+    /// Whether the ledger keeps positions (a state file is kept, or metrics
+    /// show them): chunks then say how far each file's lines are accounted
+    /// for.
     positions: bool,
     /// The names the last run's records had (see `record::open`).
     known_names: HashSet<String>,
@@ -162,7 +163,9 @@ impl Reader<'_> {
                     self.finish(&mut source);
                     self.set_phase(&source, phase);
                 }
-                None if !self.positions || source.is_stream() => self.finish(&mut source),
+                None if self.config.state.is_none() || source.is_stream() => {
+                    self.finish(&mut source)
+                }
                 None => self.flush_event(&mut source),
             }
             if turn == Turn::Stop {
@@ -225,6 +228,18 @@ impl Reader<'_> {
     /// batch's deadline and a shutdown, whichever comes first; without, the
     /// caller has seen it readable.
     fn read_turn(&mut self, source: &mut Source, reads: usize, wait: bool) -> io::Result<Turn> {
+        let turn = self.read_reads(source, reads, wait);
+        if self.config.metrics() {
+            if let Some(account) = source.account {
+                // Through the open handle: a rotated file is still this one.
+                let size = source.metadata().map_or(source.offset, |m| m.len());
+                self.ledger.observe(account, source.offset, size);
+            }
+        }
+        turn
+    }
+
+    fn read_reads(&mut self, source: &mut Source, reads: usize, wait: bool) -> io::Result<Turn> {
         for _ in 0..reads {
             if self.shutdown.is_stopping() {
                 return Ok(Turn::Stop);

@@ -14,6 +14,7 @@ mod failover;
 mod faults;
 mod follow;
 mod input;
+mod metrics;
 mod provenance;
 mod proxy;
 mod rotation;

@@ -238,6 +238,8 @@ fn help_documents_every_environment_variable_and_exit_status() {
         "WSSHIP_HOST_KEY",
         "WSSHIP_HOST_NAME",
         "WSSHIP_ID_KEY",
+        "WSSHIP_METRICS_LISTEN",
+        "WSSHIP_METRICS_FILE",
     ] {
         assert!(done.stdout.contains(var), "--help lacks {var}");
     }
