@@ -13,7 +13,8 @@
 //! --follow --state on a file the input is appended to as fast as it goes,
 //! --input-format ndjson on JSON lines, --multiline-start on a log with
 //! stack traces, ids with path and offset, a filter that leaves out two
-//! lines in five, --compress, --message-per batch, and both) it starts the
+//! lines in five, the defaults with --metrics-listen scraped every 100 ms
+//! by the benchmark, --compress, --message-per batch, and both) it starts the
 //! release binary on a deterministic input file and times spawn → last
 //! message counted by a receiving server in this process (tungstenite's
 //! handshake, then a walk over the frame headers that counts text frames
@@ -49,6 +50,8 @@ const PER_BATCH: &str = "--message-per batch";
 const BOTH: &str = "--compress, per batch";
 const IDS: &str = "--id-key --path-key --offset-key";
 const FILTER: &str = "--exclude 'DEBUG|/healthz'";
+/// The defaults with --metrics-listen, scraped every 100 ms while it runs.
+const SCRAPED: &str = "--metrics-listen (scraped)";
 
 struct Options {
     lines: u64,
@@ -135,7 +138,7 @@ fn main() {
         &'static [&'static str],
         &'static [&'static str],
     );
-    const CONFIGURATIONS: [Configuration; 12] = [
+    const CONFIGURATIONS: [Configuration; 13] = [
         ("(defaults)", Input::Log, &[], &[]),
         ("--confirm write", Input::Log, &[], &["--confirm", "write"]),
         ("--batch-size 1", Input::Log, &[], &["--batch-size", "1"]),
@@ -165,6 +168,8 @@ fn main() {
         ),
         // Leaves out about two lines in five.
         (FILTER, Input::Log, &["--exclude", "DEBUG|/healthz"], &[]),
+        // The port is chosen when the case runs.
+        (SCRAPED, Input::Log, &[], &[]),
         (COMPRESS, Input::Log, &[], &["--compress"]),
         (PER_BATCH, Input::Log, &[], &["--message-per", "batch"]),
         (
@@ -254,9 +259,11 @@ fn main() {
         })
         // An older build may predate an option: its case is left out.
         .filter(|case| {
+            let scraped = case.name.ends_with(SCRAPED).then_some("--metrics-listen");
             case.shape
                 .iter()
                 .chain(case.args)
+                .chain(&scraped)
                 .all(|arg| !arg.starts_with("--") || knows(&case.binary, arg))
         })
         .collect();
@@ -376,6 +383,7 @@ fn main() {
             (MULTILINE, "lines joined into events"),
             (IDS, "each message with its id, path and offset"),
             (FILTER, "lines filtered (lines/s counts every line read)"),
+            (SCRAPED, "metrics scraped every 100 ms"),
             (COMPRESS, "messages compressed"),
             (PER_BATCH, "a batch to a message"),
             (BOTH, "a batch to a compressed message"),
@@ -478,6 +486,36 @@ fn generate(path: &Path, lines: u64, kind: Input) -> u64 {
     }
     out.flush().unwrap();
     total
+}
+
+/// Scrapes /metrics at `addr` every `interval` while `scraping` holds,
+/// checking each answer; returns how many were answered.
+fn scrape_every(addr: &str, interval: Duration, scraping: &std::sync::atomic::AtomicBool) -> usize {
+    let mut answered = 0;
+    while scraping.load(Ordering::Relaxed) {
+        let next = Instant::now() + interval;
+        // Refused until wsship has bound the port, and after it exits:
+        // until the first answer, tried again every millisecond.
+        if let Ok(mut stream) = TcpStream::connect(addr) {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut response = String::new();
+            let asked = stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: bench\r\n\r\n");
+            if asked.is_ok() && stream.read_to_string(&mut response).is_ok() {
+                assert!(
+                    response.starts_with("HTTP/1.1 200")
+                        && response.contains("wsship_lines_read_total "),
+                    "a bad scrape: {response}"
+                );
+                answered += 1;
+            }
+        }
+        let pause = match answered {
+            0 => Duration::from_millis(1),
+            _ => next.saturating_duration_since(Instant::now()),
+        };
+        thread::sleep(pause);
+    }
+    answered
 }
 
 /// What `gzip -6` makes of `data`.
@@ -761,9 +799,23 @@ impl Server {
             true => std::fs::read(input).unwrap(),
             false => Vec::new(),
         };
+        let scraped = case.name.ends_with(SCRAPED);
+        let metrics = scraped.then(|| {
+            // A port free a moment ago: the benchmark is alone on it.
+            let port = TcpListener::bind("127.0.0.1:0").unwrap();
+            port.local_addr().unwrap().to_string()
+        });
+        if let Some(addr) = &metrics {
+            command.args(["--metrics-listen", addr]);
+        }
         let started = Instant::now();
         let receiver_before = process_cpu();
         let mut child = command.spawn().unwrap();
+        let scraping = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let scraper = metrics.map(|addr| {
+            let scraping = scraping.clone();
+            thread::spawn(move || scrape_every(&addr, Duration::from_millis(100), &scraping))
+        });
         let peak = watch_peak_rss(child.id());
         if follow {
             append_as_fast_as_possible(&data, &followed);
@@ -802,6 +854,11 @@ impl Server {
                 (if status == 130 { 0 } else { status }, cpu, peak, ended)
             }
         };
+        scraping.store(false, Ordering::Relaxed);
+        if let Some(scraper) = scraper {
+            // A short run may end before the first scrape: none is owed.
+            scraper.join().unwrap();
+        }
         assert!(status == 0, "wsship exited with {status}");
         let _ = std::fs::remove_dir_all(&dir);
         if exact {
