@@ -489,6 +489,36 @@ fn sections() -> Roff {
         )],
     );
 
+    roff.control("SH", ["METRICS AND HEALTH"]);
+    paragraph(
+        &mut roff,
+        [roman(
+            "--metrics-listen ADDR:PORT serves GET /metrics in Prometheus' text format (0.0.4) and \
+             GET /health, on a thread of its own, one request at a time, each read for at most \
+             2 seconds and 8 KiB; anything else gets 404. A port that cannot be bound ends the \
+             run at start with exit 1; with port 0, -v says which port was chosen. \
+             --metrics-file FILE writes the same text every --stats-interval (10 s when not \
+             given) and at exit, to a temporary file renamed over FILE, for node_exporter's \
+             textfile collector.",
+        )],
+    );
+    paragraph(
+        &mut roff,
+        [roman(
+            "Every counter of the summary is there as wsship_..._total (dropped by reason), \
+             equal to what the summary would say at that moment. Per server (labelled with \
+             scheme, host and port, never credentials, path or query): wsship_connected, \
+             wsship_confirm_seconds (a histogram of the time from a write until its Pong is \
+             read) and wsship_last_confirm_timestamp_seconds. Per file being read (labelled \
+             with the name it was opened under): wsship_file_size_bytes, wsship_file_read_bytes \
+             and wsship_file_confirmed_bytes, what the state would record, so size minus \
+             confirmed is the lag. Then wsship_queue_batches, wsship_inflight_batches and \
+             wsship_build_info. /health answers 200 while every server has an open connection \
+             or attempts to reach it have not failed for --ping-timeout, and the reader has not \
+             waited that long for a worker; 503 with the reason otherwise.",
+        )],
+    );
+
     roff.control("SH", ["EXAMPLES"]);
     example(
         &mut roff,
