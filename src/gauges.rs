@@ -109,9 +109,13 @@ impl Gauges {
 
     /// How long the reader has been waiting for a worker, if it is.
     pub fn reader_wait(&self) -> Option<Duration> {
+        self.reader_wait_at(Instant::now())
+    }
+
+    fn reader_wait_at(&self, now: Instant) -> Option<Duration> {
         let since = self.reader_waiting_since.load(Relaxed);
         let started = self.started?;
-        let now = started.elapsed().as_millis() as u64 + 1;
+        let now = now.saturating_duration_since(started).as_millis() as u64 + 1;
         (since > 0).then(|| Duration::from_millis(now.saturating_sub(since)))
     }
 
@@ -175,7 +179,11 @@ mod tests {
         // <=0.5ms: 1; <=1ms: 2; <=5ms: 3; <=50ms: 5; past 30 s: 6.
         assert_eq!(times.cumulative, [1, 2, 2, 3, 3, 3, 5, 5, 5, 5, 5, 5, 6]);
         assert!((times.sum - 60.084).abs() < 1e-9, "{}", times.sum);
-        assert!(gauges.last_confirm(0).unwrap() > 1.7e9);
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap();
+        let last = gauges.last_confirm(0).unwrap();
+        assert!((now.as_secs_f64() - last).abs() < 60.0, "{last} seconds");
         assert_eq!(gauges.confirm_times(1).count, 0);
         assert_eq!(gauges.last_confirm(1), None);
     }
@@ -202,6 +210,11 @@ mod tests {
         assert_eq!(gauges.reader_wait(), None);
         gauges.reader_waiting(true);
         assert!(gauges.reader_wait().is_some());
+        let since = gauges.reader_waiting_since.load(Relaxed);
+        let began = gauges.started.unwrap() + Duration::from_millis(since - 1);
+        let later = began + Duration::from_secs(5);
+        assert_eq!(gauges.reader_wait_at(later), Some(Duration::from_secs(5)));
+        assert_eq!(gauges.reader_wait_at(began), Some(Duration::ZERO));
         gauges.reader_waiting(false);
         assert_eq!(gauges.reader_wait(), None);
     }

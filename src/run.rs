@@ -125,13 +125,14 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> Result<Outcome, Error> 
     let capacity = queue_capacity(config.workers.get(), config.batch_size.get());
     let (batch_tx, batch_rx) = crossbeam_channel::bounded::<Batch>(capacity);
     // The metrics count what waits in the queue, through an end of their
-    // own that never takes anything.
+    // own that never takes anything (held only for them: the reader learns
+    // from the last end dropped that no worker is left).
     let sources = metrics::Sources {
         config,
         stats: &stats,
         ledger: &ledger,
         outage: &outage,
-        queue: batch_rx.clone(),
+        queue: config.metrics().then(|| batch_rx.clone()),
     };
     thread::scope(|scope| -> io::Result<()> {
         // Dropped when this closure returns, which stops the tickers before

@@ -84,7 +84,7 @@ pub fn render(snapshot: &Snapshot) -> String {
         "Lines dropped by policy: over --max-len (oversize), or queues full under --when-full drop (full).",
     );
     let dropped = [
-        ("oversize", s.dropped - s.dropped_full),
+        ("oversize", s.dropped.saturating_sub(s.dropped_full)),
         ("full", s.dropped_full),
     ];
     for (reason, value) in dropped {

@@ -171,6 +171,7 @@ mod tests {
     fn answer(path: &str) -> Response {
         match path {
             "/metrics" => plain(200, "m 1\n"),
+            "/down" => plain(503, "down\n"),
             _ => plain(404, "not found\n"),
         }
     }
@@ -186,5 +187,63 @@ mod tests {
         assert_eq!(status("GET /metrics SPDY/3"), 400);
         assert_eq!(status("garbage"), 400);
         assert_eq!(status(""), 400);
+    }
+
+    /// A server on a port of its own, serving `answer` until the returned
+    /// sender is dropped.
+    fn server() -> (
+        String,
+        crossbeam_channel::Sender<()>,
+        std::thread::JoinHandle<()>,
+    ) {
+        let listener = bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
+        let thread = std::thread::spawn(move || serve(&listener, &stop_rx, answer));
+        (addr, stop_tx, thread)
+    }
+
+    fn exchange(addr: &str, request: &[u8]) -> String {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let _ = stream.write_all(request);
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        response
+    }
+
+    #[test]
+    fn a_request_is_answered_within_its_size_and_the_server_stops_when_told() {
+        let (addr, stop, thread) = server();
+        let response = exchange(&addr, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(
+            response,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n\
+             Content-Length: 4\r\nConnection: close\r\n\r\nm 1\n"
+        );
+        // Headers of 4 KiB are within bounds; of 9 KiB, not.
+        let mut request = format!("GET /x HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(4096));
+        assert!(exchange(&addr, request.as_bytes()).starts_with("HTTP/1.1 404 Not Found\r\n"));
+        request = format!("GET /x HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(9 * 1024));
+        let response = exchange(&addr, request.as_bytes());
+        assert!(
+            response.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"),
+            "{response:?}"
+        );
+        assert!(exchange(&addr, b"\xff\xfe\r\n\r\n").starts_with("HTTP/1.1 400 Bad Request\r\n"));
+        let status = |request: &[u8]| exchange(&addr, request).lines().next().unwrap().to_string();
+        assert_eq!(
+            status(b"POST /metrics HTTP/1.1\n\n"),
+            "HTTP/1.1 405 Method Not Allowed"
+        );
+        assert_eq!(
+            status(b"GET /down HTTP/1.0\r\n\r\n"),
+            "HTTP/1.1 503 Service Unavailable"
+        );
+        assert_eq!(status(b"garbage\r\n\r\n"), "HTTP/1.1 400 Bad Request");
+        drop(stop);
+        thread.join().unwrap();
     }
 }

@@ -59,7 +59,7 @@ pub struct Sources<'a> {
     pub ledger: &'a Ledger,
     pub outage: &'a Outage,
     /// The workers' queue, only to count what waits in it.
-    pub queue: Receiver<Batch>,
+    pub queue: Option<Receiver<Batch>>,
 }
 
 impl Sources<'_> {
@@ -78,7 +78,7 @@ impl Sources<'_> {
             // has not counted yet.
             servers: servers.collect(),
             files: self.ledger.open_files(),
-            queue: self.queue.len(),
+            queue: self.queue.as_ref().map_or(0, Receiver::len),
             in_flight: gauges.in_flight_total(),
             reader_wait: gauges.reader_wait(),
             summary: self.stats.summary(),
@@ -218,6 +218,33 @@ mod tests {
             ok(vec![view("ws://a:1", true, None)], Some(secs(31))),
             Err("reader: waiting 31s for a worker to take a batch".into())
         );
+    }
+
+    #[test]
+    fn the_metrics_file_holds_the_last_snapshot_and_knows_when_it_fails() {
+        let dir = std::env::temp_dir().join(format!("wsship-metrics-w-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("wsship.prom");
+        let snapshot = snapshot(vec![view("ws://a:1", true, None)], None);
+        let writer = FileWriter {
+            path: &good,
+            failing: std::sync::Mutex::new(false),
+        };
+        writer.write(&snapshot);
+        assert_eq!(std::fs::read_to_string(&good).unwrap(), render(&snapshot));
+        assert!(!*writer.failing.lock().unwrap());
+        let bad = dir.join("missing").join("wsship.prom");
+        let writer = FileWriter {
+            path: &bad,
+            failing: std::sync::Mutex::new(false),
+        };
+        writer.write(&snapshot);
+        assert!(*writer.failing.lock().unwrap());
+        std::fs::create_dir(dir.join("missing")).unwrap();
+        writer.write(&snapshot);
+        assert!(!*writer.failing.lock().unwrap());
+        assert!(bad.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
