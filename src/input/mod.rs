@@ -228,7 +228,7 @@ impl Reader<'_> {
     /// batch's deadline and a shutdown, whichever comes first; without, the
     /// caller has seen it readable.
     fn read_turn(&mut self, source: &mut Source, reads: usize, wait: bool) -> io::Result<Turn> {
-        let turn = self.read_reads(source, reads, wait);
+        let turn = self.read_and_hand_on(source, reads, wait);
         if self.config.metrics() {
             if let Some(account) = source.account {
                 // Through the open handle: a rotated file is still this one.
@@ -239,7 +239,12 @@ impl Reader<'_> {
         turn
     }
 
-    fn read_reads(&mut self, source: &mut Source, reads: usize, wait: bool) -> io::Result<Turn> {
+    fn read_and_hand_on(
+        &mut self,
+        source: &mut Source,
+        reads: usize,
+        wait: bool,
+    ) -> io::Result<Turn> {
         for _ in 0..reads {
             if self.shutdown.is_stopping() {
                 return Ok(Turn::Stop);
