@@ -19,7 +19,8 @@ use crate::util::{LONG, Running, TempDir, append, numbered, numbered_range, wait
 
 /// The address wsship serves its metrics on, from its -v line.
 fn metrics_addr(running: &Running) -> String {
-    running.wait_for_stderr("metrics on http://", LONG);
+    // The line's end: stderr may arrive in pieces.
+    running.wait_for_stderr("/metrics, health on /health", LONG);
     let stderr = running.stderr();
     let line = stderr
         .lines()
