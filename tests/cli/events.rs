@@ -9,7 +9,7 @@ use crate::server::{Behaviour, Server};
 use crate::util::{LONG, TempDir, append, wait_until, wsship};
 
 /// What the server received, each parsed as JSON.
-fn values(server: &Server) -> Vec<Value> {
+pub fn values(server: &Server) -> Vec<Value> {
     server
         .messages()
         .iter()
@@ -26,7 +26,7 @@ fn message_values(server: &Server) -> Vec<Value> {
 }
 
 /// The values with their timestamp checked (RFC 3339, ms, UTC) and removed.
-fn without_timestamps(values: Vec<Value>) -> Vec<Value> {
+pub fn without_timestamps(values: Vec<Value>) -> Vec<Value> {
     values
         .into_iter()
         .map(|mut value| {

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::events;
 use crate::follow::{follow, stop};
 use crate::server::{Behaviour, Server};
 use crate::util::{LONG, TempDir, append, numbered, numbered_range, wait_until, wsship};
@@ -20,21 +21,7 @@ use crate::util::{LONG, TempDir, append, numbered, numbered_range, wait_until, w
 fn values(servers: &[&Server]) -> Vec<Value> {
     servers
         .iter()
-        .flat_map(|server| server.messages())
-        .map(|text| {
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-        })
-        .collect()
-}
-
-/// Each value without its timestamp.
-fn untimed(values: Vec<Value>) -> Vec<Value> {
-    values
-        .into_iter()
-        .map(|mut value| {
-            value.as_object_mut().unwrap().remove("timestamp");
-            value
-        })
+        .flat_map(|server| events::values(server))
         .collect()
 }
 
@@ -88,7 +75,7 @@ fn each_message_says_which_file_offset_and_host_it_came_from() {
     let file = |path: &str, offset: u64, message: &str| json!({"message": message, "log.file.path": path, "log.offset": offset, "host.name": "web-1"});
     let stdin = |offset: u64, message: &str| json!({"message": message, "log.offset": offset, "host.name": "web-1"});
     assert_eq!(
-        untimed(values(&[&server])),
+        events::without_timestamps(values(&[&server])),
         [
             file(&a, 0, "first"),
             file(&a, 7, "second \"quoted\""),
@@ -139,17 +126,18 @@ fn a_rotated_file_keeps_the_name_it_was_opened_under_in_this_run_and_the_next() 
     let running = follow(&again, &extra, &[&log]);
     again.wait_for_messages(3, LONG);
     stop(running);
-    let mut got: Vec<(String, String, u64)> = untimed(values(&[&server, &again]))
-        .iter()
-        .map(|v| {
-            let text = v["message"].as_str().unwrap().to_string();
-            (
-                text,
-                v["path"].as_str().unwrap().to_string(),
-                v["offset"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let mut got: Vec<(String, String, u64)> =
+        events::without_timestamps(values(&[&server, &again]))
+            .iter()
+            .map(|v| {
+                let text = v["message"].as_str().unwrap().to_string();
+                (
+                    text,
+                    v["path"].as_str().unwrap().to_string(),
+                    v["offset"].as_u64().unwrap(),
+                )
+            })
+            .collect();
     // Two files are read in turns: their lines may interleave.
     got.sort();
     let mut want = vec![
@@ -370,7 +358,7 @@ fn json_lines_keep_their_own_members_and_a_batch_message_has_an_id_per_line() {
     let mut args = vec!["--url", &url, "--input-format", "ndjson"];
     args.extend_from_slice(&keys);
     wsship(&args).run(input).expect_code(0);
-    let got = untimed(values(&[&server]));
+    let got = events::without_timestamps(values(&[&server]));
     assert_eq!(got[0], json!({"id": "mine", "n": 1, "offset": 0}));
     let second = input.find("{\"n\":2}").unwrap();
     let third = input.find("not json").unwrap();
@@ -459,7 +447,7 @@ java.lang.IllegalStateException: boom
         ),
         (10, 4, 6, 7)
     );
-    let got = untimed(values(&[&server]));
+    let got = events::without_timestamps(values(&[&server]));
     assert_eq!(
         got,
         [
