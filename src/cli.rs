@@ -77,6 +77,26 @@ pub struct Args {
           help_heading = "Input")]
     pub start_at: StartAt,
 
+    /// Write every line read from standard input to this directory before sending it, and
+    /// remove it only once confirmed: an outage never blocks the program writing to wsship (up
+    /// to --spool-max-size), and a crash loses nothing. The next run with the same DIR first
+    /// sends what is left; with an empty standard input, it sends that and exits.
+    #[arg(long, env = "WSSHIP_SPOOL", value_name = "DIR", value_hint = ValueHint::DirPath,
+          help_heading = "Spool")]
+    pub spool: Option<PathBuf>,
+
+    /// How often spooled lines are forced to disk: a DURATION, or `always` for every write. A
+    /// crash of wsship loses nothing either way; a power loss, up to DURATION of lines.
+    #[arg(long, env = "WSSHIP_SPOOL_SYNC", value_name = "DURATION|always", default_value = "1s",
+          value_parser = parse_spool_sync, help_heading = "Spool")]
+    pub spool_sync: SpoolSync,
+
+    /// The most disk the spool may take; K, M and G suffixes are binary. When it is full,
+    /// --when-full says whether reading waits or new lines are dropped.
+    #[arg(long, env = "WSSHIP_SPOOL_MAX_SIZE", value_name = "BYTES", default_value = "1GiB",
+          value_parser = parse_size, help_heading = "Spool")]
+    pub spool_max_size: usize,
+
     /// With --follow, look for new files matching a FILE pattern this often.
     #[arg(long, env = "WSSHIP_SCAN_INTERVAL", value_name = "DURATION", default_value = "10s",
           value_parser = parse_duration, help_heading = "Input")]
@@ -625,6 +645,13 @@ pub enum Confirm {
     Write,
 }
 
+/// --spool-sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpoolSync {
+    Every(Duration),
+    Always,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum WhenFull {
     /// Wait: right for tail -F, which just waits too.
@@ -688,6 +715,16 @@ fn parse_size(s: &str) -> Result<usize, String> {
     }
 }
 
+fn parse_spool_sync(s: &str) -> Result<SpoolSync, String> {
+    if s.trim().eq_ignore_ascii_case("always") {
+        return Ok(SpoolSync::Always);
+    }
+    match parse_duration(s)? {
+        every if every.is_zero() => Err("must be longer than 0, or always".to_string()),
+        every => Ok(SpoolSync::Every(every)),
+    }
+}
+
 fn parse_field(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
@@ -712,6 +749,18 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Args::command().debug_assert();
+    }
+
+    #[test]
+    fn spool_syncs() {
+        assert_eq!(parse_spool_sync("always"), Ok(SpoolSync::Always));
+        assert_eq!(parse_spool_sync("Always"), Ok(SpoolSync::Always));
+        assert_eq!(
+            parse_spool_sync("250ms"),
+            Ok(SpoolSync::Every(Duration::from_millis(250)))
+        );
+        assert!(parse_spool_sync("0s").is_err());
+        assert!(parse_spool_sync("often").is_err());
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub struct Config {
     pub follow: bool,
     /// The state file, if positions are kept across runs.
     pub state: Option<PathBuf>,
+    /// --spool and its options: standard input goes through a disk spool.
+    pub spool: Option<crate::spool::Settings>,
     pub start_at: StartAt,
     pub scan_interval: Duration,
     /// How long a file away from its name is read once quiet.
@@ -504,6 +506,19 @@ impl Config {
                 "--state needs a FILE: standard input has no position to keep".into(),
             ));
         }
+        if args.spool.is_some() && files {
+            return Err(usage(
+                "--spool is for standard input: a FILE is its own buffer (use --follow --state)"
+                    .into(),
+            ));
+        }
+        let spool = match &args.spool {
+            Some(dir) => Some(
+                spool_settings(dir, args.spool_sync, args.spool_max_size, args.max_len)
+                    .map_err(usage)?,
+            ),
+            None => None,
+        };
         if args.scan_interval.is_zero() {
             return Err(usage("--scan-interval must be longer than 0".into()));
         }
@@ -524,6 +539,7 @@ impl Config {
             inputs,
             follow: args.follow,
             state: args.state,
+            spool,
             start_at: args.start_at.into(),
             scan_interval: args.scan_interval,
             rotate_wait: args.rotate_wait,
@@ -735,6 +751,31 @@ fn endpoint_url(schema: Schema, addr: &str, path: &str) -> Result<Uri, String> {
 
 /// Parses a ws:// or wss:// URL. Errors never repeat the URL, which may
 /// hold a password.
+/// --spool's settings; the spool must hold a few of the longest lines.
+fn spool_settings(
+    dir: &std::path::Path,
+    sync: cli::SpoolSync,
+    max_size: usize,
+    max_len: usize,
+) -> Result<crate::spool::Settings, String> {
+    let least = 4 * (max_len + crate::spool::record::HEADER);
+    if max_size < least {
+        return Err(format!(
+            "--spool-max-size ({} bytes) must hold four lines of --max-len ({} bytes): {least} \
+             bytes at least",
+            max_size, max_len
+        ));
+    }
+    Ok(crate::spool::Settings {
+        dir: dir.to_path_buf(),
+        sync: match sync {
+            cli::SpoolSync::Always => crate::spool::Sync::Always,
+            cli::SpoolSync::Every(every) => crate::spool::Sync::Every(every),
+        },
+        max_size: max_size as u64,
+    })
+}
+
 fn parse_url(text: &str) -> Result<Uri, String> {
     let uri: Uri = text.parse().map_err(|e| format!("not a URL ({e})"))?;
     match uri.scheme_str() {

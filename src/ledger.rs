@@ -367,7 +367,6 @@ impl Ledger {
     }
 
     /// The current position of an account.
-    #[cfg(test)]
     pub fn position(&self, account: Account) -> u64 {
         self.lock().accounts[account.0 as usize].record.position
     }

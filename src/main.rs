@@ -20,6 +20,7 @@ mod net;
 mod ping;
 mod run;
 mod shutdown;
+mod spool;
 mod stats;
 mod ticker;
 mod units;

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use crate::config::{Config, MessagePer};
+use crate::config::{Config, MessagePer, WhenFull};
 use crate::deliver::worker::{Outage, Worker};
 use crate::deliver::{Handoff, Tally};
 use crate::dry_run;
@@ -21,11 +21,12 @@ use crate::encode::frame::Masks;
 use crate::encode::{Encoder, Framing};
 use crate::input;
 use crate::input::state::{StateError, StateFile};
-use crate::ledger::{Ledger, Saved};
+use crate::ledger::{FileId, Fingerprint, Ledger, Record, Saved};
 use crate::messages;
 use crate::metrics;
 use crate::ping;
 use crate::shutdown::{Cause, Shutdown};
+use crate::spool::{self, Spool, intake};
 use crate::stats::{Report, Stats, Summary};
 use crate::ticker;
 use crate::units::Batch;
@@ -46,6 +47,10 @@ impl Outcome {
             Some(Cause::Fatal) => 1,
             None if self.summary.failed > 0
                 || self.summary.input_errors > 0
+                || self
+                    .summary
+                    .spool
+                    .is_some_and(|spool| spool.spooled > 0 || spool.corrupt > 0)
                 || !self.state_saved =>
             {
                 1
@@ -56,7 +61,19 @@ impl Outcome {
 }
 
 pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> Result<Outcome, Error> {
+    // Opened (and locked) before anything is read: a spool that cannot be
+    // used stops the run.
+    let spool = match &config.spool {
+        Some(settings) => {
+            Some(Spool::open(settings, config.dry_run, config.max_len + 1).map_err(Error::Spool)?)
+        }
+        None => None,
+    };
     let stats = Stats::new(config.endpoints.len(), config.workers.get());
+    let stats = match &spool {
+        Some(spool) => stats.spooling(spool.resumed),
+        None => stats,
+    };
     let (state, saved) = match (&config.state, config.dry_run) {
         (None, _) => (None, Saved::default()),
         // --dry-run shows what the next run would send: it reads the state,
@@ -70,11 +87,25 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> Result<Outcome, Error> 
     // Every file's record, with or without a state file; positions only
     // with one, or for the metrics.
     let ledger = Ledger::new();
-    let positions = config.state.is_some() || config.metrics();
+    let positions = config.state.is_some() || config.metrics() || spool.is_some();
     for (record, phase) in saved.files {
         ledger.carry(record, phase);
     }
     ledger.keep_names(saved.names);
+    // The spool's lines are numbered; its account's position is the first
+    // line not yet confirmed.
+    let spooled = spool.as_ref().map(|spool| {
+        let account = ledger.open(Record {
+            path: String::new(),
+            id: FileId { dev: 0, ino: 0 },
+            fingerprint: Fingerprint::of(b""),
+            position: spool.start,
+            generation: 0,
+        });
+        // Not a file: in no state and no file metrics.
+        ledger.retire(account);
+        (spool, account)
+    });
     if let Err(err) = input::raise_open_files_limit() {
         messages::info!(
             "cannot raise the limit on open files: {}",
@@ -96,6 +127,7 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> Result<Outcome, Error> 
     let tally = Tally {
         stats: &stats,
         ledger: positions.then_some(&ledger),
+        spool: spool.as_ref(),
     };
     let keeper = state.as_ref().map(Keeper::new);
     // Bound before anything is read, so that a port taken stops the run.
@@ -121,6 +153,8 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> Result<Outcome, Error> 
             failing: Mutex::new(false),
         });
 
+    let spool_keeper = spool.as_ref().map(SpoolKeeper::new);
+    let mut spool_saved = true;
     let outage = Outage::new(config.endpoints.len());
     let capacity = queue_capacity(config.workers.get(), config.batch_size.get());
     let (batch_tx, batch_rx) = crossbeam_channel::bounded::<Batch>(capacity);
@@ -133,6 +167,7 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> Result<Outcome, Error> 
         ledger: &ledger,
         outage: &outage,
         queue: config.metrics().then(|| batch_rx.clone()),
+        spool: spool.as_ref(),
     };
     thread::scope(|scope| -> io::Result<()> {
         // Dropped when this closure returns, which stops the tickers before
@@ -190,6 +225,27 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> Result<Outcome, Error> 
                     })
                 })?;
         }
+        if let Some((spool, account)) = spooled {
+            if !config.dry_run {
+                let stats = &stats;
+                thread::Builder::new()
+                    .name("intake".into())
+                    .spawn_scoped(scope, move || {
+                        intake::run(spool, config.max_len, config.when_full, stats, shutdown)
+                    })?;
+            } else {
+                spool.end_intake();
+            }
+            let (stop, ledger) = (stop_rx.clone(), &ledger);
+            let keeper = spool_keeper.as_ref().expect("kept with a spool");
+            thread::Builder::new()
+                .name("spool".into())
+                .spawn_scoped(scope, move || {
+                    ticker::every(STATE_EVERY, &stop, || {
+                        keeper.save(ledger.position(account));
+                    })
+                })?;
+        }
         if let Some(keeper) = &keeper {
             let (stop, ledger) = (stop_rx.clone(), &ledger);
             thread::Builder::new()
@@ -221,13 +277,22 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> Result<Outcome, Error> 
 
         let handoff = Handoff {
             batches: batch_tx,
-            when_full: config.when_full,
+            // With a spool, --when-full is about the spool: what waits
+            // for a worker waits on disk.
+            when_full: match spool {
+                Some(_) => WhenFull::Block,
+                None => config.when_full,
+            },
             shutdown,
             tally,
         };
-        input::run(config, plan, encoder, handoff, &stats, &ledger);
+        input::run(config, plan, encoder, handoff, &stats, &ledger, spooled);
         for worker in workers {
             let _ = worker.join();
+        }
+        // Before the last metrics, which show how full the spool is left.
+        if let (Some((_, account)), Some(keeper)) = (spooled, &spool_keeper) {
+            spool_saved = keeper.save(ledger.position(account));
         }
         if let Some(writer) = &metrics_file {
             writer.write(&sources.snapshot());
@@ -236,10 +301,11 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> Result<Outcome, Error> 
     })
     .map_err(Error::Threads)?;
 
-    let state_saved = match &keeper {
+    let mut state_saved = match &keeper {
         Some(keeper) => keeper.save(&ledger),
         None => true,
     };
+    state_saved &= spool_saved;
     Ok(Outcome {
         summary: stats.summary(),
         per_server: stats.per_server(),
@@ -309,10 +375,51 @@ impl<'a> Keeper<'a> {
     }
 }
 
+/// Writes the spool's index for the thread that ticks and for the end of
+/// the run, reporting a failure once, and its end once.
+struct SpoolKeeper<'a> {
+    spool: &'a Spool,
+    failing: Mutex<bool>,
+}
+
+impl<'a> SpoolKeeper<'a> {
+    fn new(spool: &'a Spool) -> SpoolKeeper<'a> {
+        SpoolKeeper {
+            spool,
+            failing: Mutex::new(false),
+        }
+    }
+
+    /// Records that every line before `confirmed` is confirmed; false if
+    /// the index could not be written.
+    fn save(&self, confirmed: u64) -> bool {
+        let result = self.spool.confirm(confirmed);
+        let mut failing = self.failing.lock().unwrap_or_else(|p| p.into_inner());
+        match (&result, *failing) {
+            (Err(err), false) => messages::error!(
+                "--spool {}: cannot write its index: {}; the next run may send again what this \
+                 one sent",
+                self.spool.dir().display(),
+                messages::io_reason(err)
+            ),
+            (Ok(()), true) => {
+                messages::notice!(
+                    "--spool {}: index written again",
+                    self.spool.dir().display()
+                )
+            }
+            _ => {}
+        }
+        *failing = result.is_err();
+        result.is_ok()
+    }
+}
+
 /// Why a run could not start.
 #[derive(Debug)]
 pub enum Error {
     State(StateError),
+    Spool(spool::Error),
     Threads(io::Error),
     /// --metrics-listen could not be bound.
     Metrics {
@@ -325,6 +432,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::State(err) => err.fmt(f),
+            Error::Spool(err) => err.fmt(f),
             Error::Metrics { addr, source } => write!(
                 f,
                 "--metrics-listen {addr}: cannot listen: {}",

@@ -33,6 +33,11 @@ pub struct Stats {
     resent: AtomicU64,
     bytes_sent: AtomicU64,
     input_errors: AtomicU64,
+    /// With --spool: lines are counted as read by the intake, as they are
+    /// read from standard input, not as chunks leave the spool.
+    spooling: bool,
+    resumed: AtomicU64,
+    spool_corrupt: AtomicU64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +66,18 @@ pub struct Summary {
     pub resent: u64,
     pub bytes_sent: u64,
     pub input_errors: u64,
+    /// With --spool: lines the last run left in the spool, lines lost to a
+    /// damaged or missing segment, and lines this run leaves in it:
+    /// `resumed + read = sent + dropped + filtered + failed + spool_corrupt
+    /// + spooled`.
+    pub spool: Option<SpoolCounts>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SpoolCounts {
+    pub resumed: u64,
+    pub corrupt: u64,
+    pub spooled: u64,
 }
 
 impl Stats {
@@ -72,10 +89,20 @@ impl Stats {
         }
     }
 
+    /// Counts with a spool (see `spooling`), which held `resumed` lines
+    /// when the run began.
+    pub fn spooling(mut self, resumed: u64) -> Stats {
+        self.spooling = true;
+        self.resumed = AtomicU64::new(resumed);
+        self
+    }
+
     pub fn chunk(&self, chunk: &Chunk) {
         let lines = chunk.marks.last().map_or(0, |mark| mark.lines_end) as u64;
-        self.read
-            .fetch_add(lines + chunk.oversize + chunk.filtered, Relaxed);
+        if !self.spooling {
+            self.read
+                .fetch_add(lines + chunk.oversize + chunk.filtered, Relaxed);
+        }
         self.events.fetch_add(
             chunk.marks.len() as u64 + chunk.oversize_events + chunk.filtered_events,
             Relaxed,
@@ -94,7 +121,33 @@ impl Stats {
         self.bytes_sent.fetch_add(bytes as u64, Relaxed);
     }
 
+    /// Lines read into the spool.
+    pub fn read(&self, lines: usize) {
+        self.read.fetch_add(lines as u64, Relaxed);
+    }
+
+    /// Lines read and dropped before the spool, for --max-len.
+    pub fn read_and_dropped(&self, lines: usize) {
+        self.read.fetch_add(lines as u64, Relaxed);
+        self.dropped.fetch_add(lines as u64, Relaxed);
+        self.events.fetch_add(lines as u64, Relaxed);
+    }
+
+    /// Spooled lines lost to damage.
+    pub fn spool_corrupt(&self, lines: u64) {
+        self.spool_corrupt.fetch_add(lines, Relaxed);
+    }
+
+    /// Lines that could not be delivered. With a spool they stay in it,
+    /// for the next run: `spooled`, not failed.
     pub fn failed(&self, lines: usize) {
+        if !self.spooling {
+            self.failed.fetch_add(lines as u64, Relaxed);
+        }
+    }
+
+    /// Lines read that could not be written to the spool.
+    pub fn not_spooled(&self, lines: usize) {
         self.failed.fetch_add(lines as u64, Relaxed);
     }
 
@@ -142,6 +195,29 @@ impl Stats {
             resent: self.resent.load(Relaxed),
             bytes_sent: self.bytes_sent.load(Relaxed),
             input_errors: self.input_errors.load(Relaxed),
+            spool: self.spooling.then(|| self.spool_counts()),
+        }
+    }
+
+    /// What is left in the spool is what came in and was not settled:
+    /// sent, dropped, filtered, failed or lost.
+    fn spool_counts(&self) -> SpoolCounts {
+        let resumed = self.resumed.load(Relaxed);
+        let corrupt = self.spool_corrupt.load(Relaxed);
+        let settled = [
+            &self.sent,
+            &self.dropped,
+            &self.filtered,
+            &self.failed,
+            &self.spool_corrupt,
+        ]
+        .iter()
+        .map(|count| count.load(Relaxed))
+        .sum::<u64>();
+        SpoolCounts {
+            resumed,
+            corrupt,
+            spooled: (resumed + self.read.load(Relaxed)).saturating_sub(settled),
         }
     }
 }
@@ -168,7 +244,7 @@ impl Summary {
 
     /// One JSON object; the field names are a stable interface for scripts.
     fn to_json(self, kind: &str) -> String {
-        serde_json::json!({
+        let mut value = serde_json::json!({
             "type": kind,
             "read": self.read,
             "sent": self.sent,
@@ -185,8 +261,13 @@ impl Summary {
             "resent": self.resent,
             "bytes_sent": self.bytes_sent,
             "input_errors": self.input_errors,
-        })
-        .to_string()
+        });
+        if let Some(spool) = self.spool {
+            value["resumed"] = spool.resumed.into();
+            value["spool_corrupt"] = spool.corrupt.into();
+            value["spooled"] = spool.spooled.into();
+        }
+        value.to_string()
     }
 }
 
@@ -216,6 +297,13 @@ impl fmt::Display for Summary {
         if self.input_errors > 0 {
             write!(f, " input_errors={}", self.input_errors)?;
         }
+        if let Some(spool) = self.spool {
+            write!(
+                f,
+                " resumed={} spool_corrupt={} spooled={}",
+                spool.resumed, spool.corrupt, spool.spooled
+            )?;
+        }
         Ok(())
     }
 }
@@ -241,6 +329,7 @@ mod tests {
             resent: 8,
             bytes_sent: 700,
             input_errors: 0,
+            spool: None,
         };
         let value: serde_json::Value = serde_json::from_str(&summary.to_json("summary")).unwrap();
         assert_eq!(

@@ -15,6 +15,7 @@ use crossbeam_channel::{Select, Sender, TrySendError};
 use crate::config::WhenFull;
 use crate::ledger::{Ledger, Outcome};
 use crate::shutdown::Shutdown;
+use crate::spool::Spool;
 use crate::stats::Stats;
 use crate::units::Batch;
 
@@ -27,6 +28,18 @@ pub mod worker;
 pub struct Tally<'a> {
     pub stats: &'a Stats,
     pub ledger: Option<&'a Ledger>,
+    /// With --spool, what is not delivered stays in it.
+    pub spool: Option<&'a Spool>,
+}
+
+impl Tally<'_> {
+    /// Whether a worker should keep trying whatever --retry-limit says:
+    /// with a spool, while standard input is open, lines wait on disk
+    /// rather than fail. Once it ended, the limit says when to stop and
+    /// leave the rest in the spool.
+    pub fn retry_on(&self) -> bool {
+        self.spool.is_some_and(|spool| !spool.intake_ended())
+    }
 }
 
 impl Tally<'_> {

@@ -282,11 +282,12 @@ impl<'a> Worker<'a> {
                 self.fail_pending();
                 return;
             }
-            let may_retry = self.given_up.is_none()
-                && match self.config.retry_limit {
-                    RetryLimit::Forever => true,
-                    RetryLimit::Limited(limit) => retries < limit,
-                };
+            let may_retry = self.tally.retry_on()
+                || self.given_up.is_none()
+                    && match self.config.retry_limit {
+                        RetryLimit::Forever => true,
+                        RetryLimit::Limited(limit) => retries < limit,
+                    };
             self.outage
                 .failed(self.server, self.endpoint(), &err, may_retry);
             let delay = self.backoff.next_delay();
@@ -595,6 +596,17 @@ impl<'a> Worker<'a> {
             given_up.next_attempt = next_attempt;
         }
         match first {
+            // Nothing is lost by stopping: the rest stays in the spool,
+            // and reading it all only to fail each batch would be waste.
+            true if self.tally.spool.is_some() => {
+                if self.shutdown.abort() {
+                    messages::error!(
+                        "{}: {err} after {}; stopping: what is not confirmed stays in the spool",
+                        self.endpoint(),
+                        messages::count(retries as usize + 1, "attempt"),
+                    );
+                }
+            }
             // "failed", as the summary counts them: "dropped" is for lines
             // a policy let go.
             true => messages::error!(

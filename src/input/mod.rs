@@ -32,9 +32,10 @@ use crate::config::{Config, StartAt};
 use crate::deliver::Handoff;
 use crate::deliver::batch::Batcher;
 use crate::encode::Encoder;
-use crate::ledger::{FINGERPRINT_MAX, Fingerprint, Ledger, Phase, Record};
+use crate::ledger::{Account, FINGERPRINT_MAX, Fingerprint, Ledger, Phase, Record};
 use crate::messages::{self, io_reason};
 use crate::shutdown::Shutdown;
+use crate::spool::Spool;
 use crate::stats::Stats;
 
 mod chunk;
@@ -45,7 +46,8 @@ mod record;
 #[cfg(test)]
 mod scratch;
 mod source;
-mod split;
+pub mod split;
+mod spooled;
 pub mod state;
 
 use chunk::{Pending, Recycler};
@@ -67,6 +69,7 @@ pub fn run(
     handoff: Handoff<'_>,
     stats: &Stats,
     ledger: &Ledger,
+    spool: Option<(&Spool, Account)>,
 ) {
     let mut reader = Reader {
         config,
@@ -85,9 +88,10 @@ pub fn run(
     for lost in std::mem::take(&mut plan.lost) {
         reader.lost(&lost);
     }
-    match config.follow {
-        true => follow::Follower::new(plan).run(&mut reader),
-        false => reader.read_in_order(plan.inputs),
+    match (spool, config.follow) {
+        (Some((spool, account)), _) => reader.read_spool(spool, account),
+        (None, true) => follow::Follower::new(plan).run(&mut reader),
+        (None, false) => reader.read_in_order(plan.inputs),
     }
     reader.flush();
 }

@@ -63,6 +63,9 @@ enum Handle {
     /// Descriptor 0, never closed by us.
     Stdin(ManuallyDrop<File>),
     File(File),
+    /// The spool, read through its cursor; the descriptor (not ours) is
+    /// the one polled for more.
+    Spool(RawFd),
 }
 
 impl Source {
@@ -71,6 +74,16 @@ impl Source {
         // ManuallyDrop keeps the File from closing it.
         let stdin = ManuallyDrop::new(unsafe { File::from_raw_fd(0) });
         Source::stream(PathBuf::from("-"), Handle::Stdin(stdin), max_len)
+    }
+
+    /// The spool (--spool), whose next line is numbered `next`, and whose
+    /// ids are drawn from `key` in every run.
+    pub fn spooled(bell: RawFd, key: u128, next: u64, max_len: usize) -> Source {
+        let mut source = Source::stream(PathBuf::from("-"), Handle::Spool(bell), max_len);
+        source.key = key;
+        source.splitter = LineSplitter::new(max_len, next);
+        (source.offset, source.passed) = (next, next);
+        source
     }
 
     /// A file open that is not a regular file (see `is_stream`), read from
@@ -150,6 +163,7 @@ impl Source {
         match &self.handle {
             Handle::Stdin(file) => file.as_raw_fd(),
             Handle::File(file) => file.as_raw_fd(),
+            Handle::Spool(fd) => *fd,
         }
     }
 
@@ -159,6 +173,8 @@ impl Source {
             let result = match &mut self.handle {
                 Handle::Stdin(file) => file.read(buf),
                 Handle::File(file) => file.read(buf),
+                // Read through its cursor.
+                Handle::Spool(_) => Ok(0),
             };
             match result {
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
@@ -183,6 +199,7 @@ impl Source {
         match &self.handle {
             Handle::Stdin(file) => file.metadata(),
             Handle::File(file) => file.metadata(),
+            Handle::Spool(_) => Err(io::ErrorKind::Unsupported.into()),
         }
     }
 

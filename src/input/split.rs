@@ -130,6 +130,13 @@ impl LineSplitter {
         }
     }
 
+    /// Moves on to `offset` without being fed: the spool hands on whole
+    /// lines, and says where they end.
+    pub fn advance(&mut self, offset: u64) {
+        debug_assert!(self.carry.is_empty() && !self.discarding);
+        (self.fed, self.consumed) = (offset, offset);
+    }
+
     /// The stream offset just past the last line ended: everything before
     /// it has been handed out (or was empty).
     pub fn consumed(&self) -> u64 {

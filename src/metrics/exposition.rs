@@ -198,6 +198,38 @@ pub fn render(snapshot: &Snapshot) -> String {
         family(&mut out, name, "gauge", help);
         let _ = writeln!(out, "{name} {value}");
     }
+    if let Some(spool) = &snapshot.spool {
+        let spooled: [(&str, &str, &str, u64); 4] = [
+            (
+                "wsship_spool_lines",
+                "gauge",
+                "Lines in the spool not yet confirmed (as its index last said, about once a second).",
+                spool.lines,
+            ),
+            (
+                "wsship_spool_bytes",
+                "gauge",
+                "Bytes the spool's segments take on disk.",
+                spool.bytes,
+            ),
+            (
+                "wsship_spool_max_bytes",
+                "gauge",
+                "--spool-max-size: when the spool reaches it, --when-full applies.",
+                spool.max_bytes,
+            ),
+            (
+                "wsship_spool_corrupt_lines_total",
+                "counter",
+                "Spooled lines lost to a damaged or missing segment.",
+                spool.corrupt,
+            ),
+        ];
+        for (name, kind, help, value) in spooled {
+            family(&mut out, name, kind, help);
+            let _ = writeln!(out, "{name} {value}");
+        }
+    }
     family(
         &mut out,
         "wsship_build_info",
@@ -267,6 +299,12 @@ mod tests {
             queue: 2,
             in_flight: 3,
             reader_wait: None,
+            spool: Some(crate::metrics::SpoolView {
+                lines: 12,
+                bytes: 4096,
+                max_bytes: 1 << 30,
+                corrupt: 1,
+            }),
         }
     }
 
@@ -288,8 +326,12 @@ mod tests {
                 assert!(text.contains(&format!("# TYPE {family} ")), "{line}");
             }
         }
-        assert_eq!(families, 22);
+        assert_eq!(families, 26);
         for sample in [
+            "wsship_spool_lines 12",
+            "wsship_spool_bytes 4096",
+            "wsship_spool_max_bytes 1073741824",
+            "wsship_spool_corrupt_lines_total 1",
             "wsship_lines_read_total 10",
             "wsship_lines_sent_total 6",
             "wsship_lines_filtered_total 1",

@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::deliver::worker::Outage;
 use crate::gauges::Histogram;
 use crate::ledger::{FileGauge, Ledger};
+use crate::spool::Spool;
 use crate::stats::{Stats, Summary};
 use crate::units::Batch;
 
@@ -39,6 +40,19 @@ pub struct Snapshot {
     pub in_flight: u64,
     /// How long the reader has been waiting for a worker to take a batch.
     pub reader_wait: Option<Duration>,
+    /// With --spool.
+    pub spool: Option<SpoolView>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpoolView {
+    /// Lines in it not confirmed, as its index last said.
+    pub lines: u64,
+    /// What its segments take on disk, and the most they may.
+    pub bytes: u64,
+    pub max_bytes: u64,
+    /// Lines lost to damage.
+    pub corrupt: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -60,6 +74,7 @@ pub struct Sources<'a> {
     pub outage: &'a Outage,
     /// The workers' queue, only to count what waits in it.
     pub queue: Option<Receiver<Batch>>,
+    pub spool: Option<&'a Spool>,
 }
 
 impl Sources<'_> {
@@ -81,6 +96,15 @@ impl Sources<'_> {
             queue: self.queue.as_ref().map_or(0, Receiver::len),
             in_flight: gauges.in_flight_total(),
             reader_wait: gauges.reader_wait(),
+            spool: self.spool.map(|spool| {
+                let (lines, bytes) = spool.gauge();
+                SpoolView {
+                    lines,
+                    bytes,
+                    max_bytes: spool.settings.max_size,
+                    corrupt: spool.corrupt(),
+                }
+            }),
             summary: self.stats.summary(),
         }
     }
@@ -188,6 +212,7 @@ mod tests {
             queue: 0,
             in_flight: 0,
             reader_wait,
+            spool: None,
         }
     }
 

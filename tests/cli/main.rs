@@ -19,6 +19,7 @@ mod provenance;
 mod proxy;
 mod rotation;
 mod signals;
+mod spool;
 mod state;
 mod tls;
 mod usage;

@@ -240,6 +240,9 @@ fn help_documents_every_environment_variable_and_exit_status() {
         "WSSHIP_ID_KEY",
         "WSSHIP_METRICS_LISTEN",
         "WSSHIP_METRICS_FILE",
+        "WSSHIP_SPOOL",
+        "WSSHIP_SPOOL_SYNC",
+        "WSSHIP_SPOOL_MAX_SIZE",
     ] {
         assert!(done.stdout.contains(var), "--help lacks {var}");
     }

@@ -293,11 +293,19 @@ impl Finished {
                 (key.to_string(), value.parse().expect("a count"))
             })
             .collect();
-        assert_eq!(
-            counts["read"],
-            counts["sent"] + counts["dropped"] + counts["filtered"] + counts["failed"],
-            "read != sent + dropped + filtered + failed in: {line}"
-        );
+        let settled = counts["sent"] + counts["dropped"] + counts["filtered"] + counts["failed"];
+        match counts.get("spooled") {
+            None => assert_eq!(
+                counts["read"], settled,
+                "read != sent + dropped + filtered + failed in: {line}"
+            ),
+            Some(spooled) => assert_eq!(
+                counts["resumed"] + counts["read"],
+                settled + counts["spool_corrupt"] + spooled,
+                "resumed + read != sent + dropped + filtered + failed + spool_corrupt + spooled \
+                 in: {line}"
+            ),
+        }
         counts
     }
 }

@@ -1,0 +1,301 @@
+//! Reading the spool back, in order, on the reader thread: one segment at
+//! a time, a block at a time (never a segment whole), through whatever
+//! damage it took.
+//!
+//! `Scan` reads one segment file; `Cursor` goes from segment to segment,
+//! numbers the lines it expects, and says once per segment how many were
+//! lost: those whose records are damaged, cut short or missing (sequence
+//! numbers have no gaps, so the records on either side of the damage say
+//! how many). Damage is never fatal: the rest is read.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use super::record::{self, Found, HEADER, MAGIC, Record};
+use super::{Spool, name};
+use crate::messages;
+use crate::stats::Stats;
+
+/// Bytes read from a segment at a time.
+const BLOCK: usize = 64 * 1024;
+
+/// One segment, read from its start.
+pub struct Scan {
+    file: File,
+    buf: Vec<u8>,
+    /// Where the next record starts in `buf`.
+    start: usize,
+    /// The file offset just past `buf`.
+    read_to: u64,
+    max_line: usize,
+    /// The lowest number the next record may have.
+    expect: u64,
+    /// Bytes were found that are not sound records.
+    pub damaged: bool,
+}
+
+/// What a segment holds next.
+pub enum Step<'a> {
+    Line(Record<'a>),
+    /// Nothing more yet: the segment is still being appended to.
+    Wait,
+    /// Nothing more: the segment is read to its end.
+    End,
+}
+
+impl Scan {
+    pub fn open(path: &Path, max_line: usize) -> io::Result<Scan> {
+        let mut scan = Scan {
+            file: File::open(path)?,
+            buf: Vec::new(),
+            start: 0,
+            read_to: 0,
+            max_line,
+            expect: 0,
+            damaged: false,
+        };
+        let mut magic = [0u8; MAGIC.len()];
+        let n = scan.file.read_at(&mut magic, 0)?;
+        match n == MAGIC.len() && magic == *MAGIC {
+            true => scan.read_to = MAGIC.len() as u64,
+            // Not written whole, or not ours: whatever records it holds
+            // are still found.
+            false => scan.damaged = n > 0,
+        }
+        Ok(scan)
+    }
+
+    /// The next sound record's number, for the look at start.
+    pub fn next_seq(&mut self) -> io::Result<Option<u64>> {
+        Ok(match self.step(|| None)? {
+            Step::Line(record) => Some(record.seq),
+            Step::Wait | Step::End => None,
+        })
+    }
+
+    /// The next sound record, reading no further than `limit()` (None: the
+    /// file's end) into the file.
+    pub fn step(&mut self, limit: impl Fn() -> Option<u64>) -> io::Result<Step<'_>> {
+        loop {
+            match record::parse(&self.buf[self.start..], self.expect, self.max_line) {
+                Found::Record { record, size } => {
+                    let (seq, time, len) = (record.seq, record.time, record.line.len());
+                    let at = self.start + HEADER;
+                    self.start += size;
+                    self.expect = seq + 1;
+                    return Ok(Step::Line(Record {
+                        seq,
+                        time,
+                        line: &self.buf[at..at + len],
+                    }));
+                }
+                Found::Short => {}
+                Found::Bad => {
+                    self.damaged = true;
+                    let rest = &self.buf[self.start..];
+                    match record::resync(rest, self.expect, self.max_line) {
+                        Ok(at) => {
+                            self.start += at;
+                            continue;
+                        }
+                        Err(keep) => self.start = self.buf.len() - keep,
+                    }
+                }
+            }
+            let limit = limit();
+            if !self.fill(limit)? {
+                if limit.is_some() {
+                    return Ok(Step::Wait);
+                }
+                if self.start < self.buf.len() {
+                    // A record cut short, or damage to the end.
+                    self.damaged = true;
+                    self.start = self.buf.len();
+                }
+                return Ok(Step::End);
+            }
+        }
+    }
+
+    /// Reads the next block, up to `limit`; false if there was nothing.
+    fn fill(&mut self, limit: Option<u64>) -> io::Result<bool> {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        let room = match limit {
+            Some(limit) => limit.saturating_sub(self.read_to).min(BLOCK as u64) as usize,
+            None => BLOCK,
+        };
+        if room == 0 {
+            return Ok(false);
+        }
+        let have = self.buf.len();
+        self.buf.resize(have + room, 0);
+        let n = loop {
+            match self.file.read_at(&mut self.buf[have..], self.read_to) {
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                other => break other,
+            }
+        };
+        let n = n.inspect_err(|_| self.buf.truncate(have))?;
+        self.buf.truncate(have + n);
+        self.read_to += n as u64;
+        Ok(n > 0)
+    }
+}
+
+/// What the spool holds next, for the reader thread.
+pub enum Next<'a> {
+    Line(Record<'a>),
+    /// Nothing yet: the intake may append more.
+    Wait,
+    /// Nothing more: the intake ended and every line is read.
+    End,
+}
+
+/// The reader's place in the spool, from the first line not confirmed on.
+pub struct Cursor<'a> {
+    spool: &'a Spool,
+    stats: &'a Stats,
+    max_line: usize,
+    /// The segment being read (its first line's number) and its scan.
+    segment: Option<(u64, Scan)>,
+    /// The number of the next line wanted.
+    expect: u64,
+    /// Lines of this segment lost so far.
+    lost: u64,
+}
+
+impl<'a> Cursor<'a> {
+    pub fn new(spool: &'a Spool, stats: &'a Stats, max_line: usize) -> Cursor<'a> {
+        Cursor {
+            spool,
+            stats,
+            max_line,
+            segment: None,
+            expect: spool.start,
+            lost: 0,
+        }
+    }
+
+    /// The number of the next line wanted: everything before it is handed
+    /// on or lost.
+    pub fn expect(&self) -> u64 {
+        self.expect
+    }
+
+    pub fn next(&mut self) -> io::Result<Next<'_>> {
+        loop {
+            let Some((first, scan)) = &mut self.segment else {
+                let Some(first) = self.spool.segment_for(self.expect) else {
+                    return Ok(self.at_end());
+                };
+                self.open(first)?;
+                continue;
+            };
+            let (first, spool) = (*first, self.spool);
+            // A borrow checker limit (a loan returned from a loop) makes
+            // the record's place come back as numbers.
+            let found = match scan.step(|| spool.limit(first))? {
+                Step::Line(record) => Some((record.seq, record.time, record.line.len())),
+                Step::Wait => return Ok(Next::Wait),
+                Step::End => None,
+            };
+            match found {
+                Some((seq, ..)) if seq < self.expect => continue,
+                Some((seq, time, len)) => {
+                    self.lost += seq - self.expect;
+                    self.expect = seq + 1;
+                    let scan = &self.segment.as_ref().expect("open").1;
+                    let line = &scan.buf[scan.start - len..scan.start];
+                    return Ok(Next::Line(Record { seq, time, line }));
+                }
+                None => {
+                    let damaged = scan.damaged;
+                    match self.spool.after(first) {
+                        Some(next) => {
+                            // Lines between this segment's last and the
+                            // next one's first were cut from its end, if
+                            // it is damaged; else a whole segment is
+                            // missing, which `open` says.
+                            if damaged {
+                                self.lost += next.saturating_sub(self.expect);
+                                self.expect = self.expect.max(next);
+                            }
+                            self.leave(first, damaged);
+                            self.open(next)?;
+                        }
+                        None if !self.spool.intake_ended() => return Ok(Next::Wait),
+                        None => {
+                            if damaged {
+                                let next = self.spool.next();
+                                self.lost += next.saturating_sub(self.expect);
+                                self.expect = self.expect.max(next);
+                            }
+                            self.leave(first, damaged);
+                            self.segment = None;
+                            return Ok(self.at_end());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn at_end(&mut self) -> Next<'static> {
+        if !self.spool.intake_ended() {
+            return Next::Wait;
+        }
+        let missing = self.spool.next().saturating_sub(self.expect);
+        if missing > 0 {
+            self.said_lost(None, missing);
+            self.expect += missing;
+        }
+        Next::End
+    }
+
+    fn open(&mut self, first: u64) -> io::Result<()> {
+        if first > self.expect {
+            // No segment holds the lines before this one's first.
+            let missing = first - self.expect;
+            self.said_lost(None, missing);
+            self.expect = first;
+        }
+        let path = self.spool.dir().join(name(first));
+        let mut scan = Scan::open(&path, self.max_line)?;
+        scan.expect = first;
+        self.segment = Some((first, scan));
+        self.lost = 0;
+        Ok(())
+    }
+
+    /// Done with a segment: says what it lost, once.
+    fn leave(&mut self, first: u64, damaged: bool) {
+        if damaged || self.lost > 0 {
+            self.spool.set_damaged(first);
+            self.said_lost(Some(first), self.lost);
+        }
+        self.lost = 0;
+    }
+
+    fn said_lost(&self, segment: Option<u64>, lines: u64) {
+        self.spool.add_corrupt(lines);
+        self.stats.spool_corrupt(lines);
+        let dir = self.spool.dir().display();
+        match segment {
+            Some(first) => messages::error!(
+                "--spool {dir}: segment {} is damaged: {} lost, the rest sent; it is moved to \
+                 {dir}/damaged once sent",
+                name(first),
+                messages::count(lines as usize, "line")
+            ),
+            None => messages::error!(
+                "--spool {dir}: {} missing (a segment deleted?)",
+                messages::count(lines as usize, "line")
+            ),
+        }
+    }
+}
