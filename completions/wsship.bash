@@ -23,7 +23,7 @@ _wsship() {
 
     case "${cmd}" in
         wsship)
-            opts="-F -H -w -b -q -v -h -V --follow --state --start-at --scan-interval --rotate-wait --url --schema --addr --path --connect-timeout --write-timeout --ping-interval --proxy --noproxy --cacert --cert --key --insecure --tls-server-name --header --token-file --user --subprotocol --origin --confirm --max-in-flight --ping-timeout --when-full --workers --batch-size --flush-interval --message-per --compress --compress-level --max-len --format --field --input-format --json-target --message-key --timestamp-key --timestamp-format --multiline-start --multiline-continue --multiline-max-lines --multiline-timeout --include --exclude --path-key --offset-key --host-key --host-name --id-key --retry-limit --backoff-init --backoff-max --drain-timeout --stats-interval --stats-format --metrics-listen --metrics-file --dry-run --quiet --verbose --help --version"
+            opts="-F -H -w -b -q -v -h -V --follow --state --start-at --spool --spool-sync --spool-max-size --scan-interval --rotate-wait --url --schema --addr --path --connect-timeout --write-timeout --ping-interval --proxy --noproxy --cacert --cert --key --insecure --tls-server-name --header --token-file --user --subprotocol --origin --confirm --max-in-flight --ping-timeout --when-full --workers --batch-size --flush-interval --message-per --compress --compress-level --max-len --format --field --input-format --json-target --message-key --timestamp-key --timestamp-format --multiline-start --multiline-continue --multiline-max-lines --multiline-timeout --include --exclude --path-key --offset-key --host-key --host-name --id-key --retry-limit --backoff-init --backoff-max --drain-timeout --stats-interval --stats-format --metrics-listen --metrics-file --dry-run --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -46,6 +46,21 @@ _wsship() {
                     ;;
                 --start-at)
                     COMPREPLY=($(compgen -W "beginning end" -- "${cur}"))
+                    return 0
+                    ;;
+                --spool)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                --spool-sync)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --spool-max-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --scan-interval)

@@ -20,6 +20,9 @@ set edit:completion:arg-completer[wsship] = {|@words|
         &'wsship'= {
             cand --state 'Keep in FILE how far each input file has been delivered, and start there next time. A position moves only past lines confirmed sent or dropped by policy'
             cand --start-at 'Where to start in a file that is there when wsship starts, at a name the state has never seen: its beginning, or its end (only lines written from now on). Files that appear later, and new files at a name the state knows (rotated in, created again), are read from their beginning'
+            cand --spool 'Write every line read from standard input to this directory before sending it, and remove it only once confirmed: an outage never blocks the program writing to wsship (up to --spool-max-size), and a crash loses nothing. The next run with the same DIR first sends what is left; with an empty standard input, it sends that and exits'
+            cand --spool-sync 'How often spooled lines are forced to disk: a DURATION, or `always` for every write. A crash of wsship loses nothing either way; a power loss, up to DURATION of lines'
+            cand --spool-max-size 'The most disk the spool may take; K, M and G suffixes are binary. When it is full, --when-full says whether reading waits or new lines are dropped'
             cand --scan-interval 'With --follow, look for new files matching a FILE pattern this often'
             cand --rotate-wait 'How long a file no longer at its name (rotated or deleted) is still read once nothing more is written to it, for a writer that has not moved to the new file yet; then it is closed and let go. Without --follow, such a file changed longer ago than this is let go once read'
             cand --url 'Server URL, ws[s]://[USER:PASSWORD@]HOST[:PORT]/PATH; takes the place of --schema, --addr and --path. Repeat for several servers: workers are spread over them and a worker whose server fails moves to the next'

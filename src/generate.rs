@@ -199,8 +199,9 @@ fn sections() -> Roff {
         &mut roff,
         "1",
         "A line failed (its batch used up its retries, or the run was stopped before it was \
-         sent), an input could not be read, the server refused the handshake, or the state \
-         file could not be read or written.",
+         sent), an input could not be read, the server refused the handshake, the state \
+         file could not be read or written, or (with --spool) lines are left in the spool or \
+         were lost to damage.",
     );
     item(
         &mut roff,
@@ -486,6 +487,58 @@ fn sections() -> Roff {
              one, by the state as by the ids. A key of these options that is another key of \
              the message is a usage error; with --input-format ndjson an object that has the \
              key keeps its own value; with --format raw they are a usage error.",
+        )],
+    );
+
+    roff.control("SH", ["SPOOL"]);
+    paragraph(
+        &mut roff,
+        [roman(
+            "--spool DIR puts a disk buffer between standard input and the network, for \
+             app | wsship, where an outage would otherwise stall app (--when-full block) or \
+             lose lines (--when-full drop), and a crash would lose what was read. Files do not \
+             need one (--follow --state), and --spool with a FILE is a usage error. A thread \
+             of its own reads standard input and appends each line, with the time it was \
+             read, to the spool; it waits for the disk only, never for the network. Batches \
+             are read back from the spool, and a line leaves it only once its batch is \
+             confirmed. While standard input is open, workers retry whatever --retry-limit \
+             says; once it ends, the limit applies, and what is not confirmed when wsship \
+             gives up stays in the spool (exit 1). The next run with the same DIR sends what \
+             is left first, then its own input; with an empty standard input it sends what is \
+             left and exits. --dry-run prints what a spool holds and changes nothing.",
+        )],
+    );
+    paragraph(
+        &mut roff,
+        [roman(
+            "--spool-max-size bounds the disk it takes: when full, --when-full block makes \
+             reading wait for room and --when-full drop drops new lines (dropped_full); a \
+             spooled line is never dropped. Each read is written at once (a crash of wsship \
+             loses nothing) and forced to disk every --spool-sync (1s), when a segment is \
+             full and at exit; --spool-sync always forces every write. A power loss can cost \
+             the lines of the last --spool-sync. The index of confirmed lines is written \
+             about once a second: after a crash, what was confirmed since is sent again. One \
+             process per spool (an advisory lock); a directory that cannot be created or \
+             written stops the run before anything is read.",
+        )],
+    );
+    paragraph(
+        &mut roff,
+        [roman(
+            "In DIR: lock; index (JSON: confirmed, the first line not confirmed; appended; \
+             key; version), replaced atomically; segments named by their first line's number \
+             (20 digits, .seg), each starting with WSSPOOL1 and holding records of a 24-byte \
+             header (the line's length, u32; a CRC32C of the rest, u32; the line's number, \
+             u64; when it was read, nanoseconds since the epoch, i64; all little-endian) and \
+             the line. A record that fails its checksum, one cut short, a segment missing: \
+             each is skipped, said once with the segment's name and the lines lost, counted \
+             as spool_corrupt, and the rest is sent; a damaged segment is moved to \
+             DIR/damaged once sent, never deleted. The summary adds resumed, spool_corrupt \
+             and spooled: resumed + read = sent + dropped + filtered + failed + spool_corrupt \
+             + spooled. A spooled line's offset (--offset-key) is its number in the spool, \
+             and its id (--id-key) is the same in every run of the spool. Metrics add \
+             wsship_spool_lines, wsship_spool_bytes, wsship_spool_max_bytes and \
+             wsship_spool_corrupt_lines_total.",
         )],
     );
 
