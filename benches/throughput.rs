@@ -52,6 +52,10 @@ const IDS: &str = "--id-key --path-key --offset-key";
 const FILTER: &str = "--exclude 'DEBUG|/healthz'";
 /// The defaults with --metrics-listen, scraped every 100 ms while it runs.
 const SCRAPED: &str = "--metrics-listen (scraped)";
+/// The input through `cat` into standard input, without and with a spool
+/// (a fresh one each run).
+const STDIN: &str = "(stdin via cat)";
+const SPOOL: &str = "--spool (stdin via cat)";
 
 struct Options {
     lines: u64,
@@ -138,7 +142,7 @@ fn main() {
         &'static [&'static str],
         &'static [&'static str],
     );
-    const CONFIGURATIONS: [Configuration; 13] = [
+    const CONFIGURATIONS: [Configuration; 15] = [
         ("(defaults)", Input::Log, &[], &[]),
         ("--confirm write", Input::Log, &[], &["--confirm", "write"]),
         ("--batch-size 1", Input::Log, &[], &["--batch-size", "1"]),
@@ -170,6 +174,9 @@ fn main() {
         (FILTER, Input::Log, &["--exclude", "DEBUG|/healthz"], &[]),
         // The port is chosen when the case runs.
         (SCRAPED, Input::Log, &[], &[]),
+        (STDIN, Input::Log, &[], &[]),
+        // The spool's directory follows --spool when the case runs.
+        (SPOOL, Input::Log, &[], &["--spool"]),
         (COMPRESS, Input::Log, &[], &["--compress"]),
         (PER_BATCH, Input::Log, &[], &["--message-per", "batch"]),
         (
@@ -384,6 +391,8 @@ fn main() {
             (IDS, "each message with its id, path and offset"),
             (FILTER, "lines filtered (lines/s counts every line read)"),
             (SCRAPED, "metrics scraped every 100 ms"),
+            (STDIN, "standard input through cat"),
+            (SPOOL, "standard input through cat and the spool"),
             (COMPRESS, "messages compressed"),
             (PER_BATCH, "a batch to a message"),
             (BOTH, "a batch to a compressed message"),
@@ -784,7 +793,15 @@ impl Server {
         let followed = dir.join("app.log");
         let mut command = Command::new(&case.binary);
         command.args(["--addr", &self.addr, "-q"]).args(case.shape);
+        let piped = case.name.ends_with(STDIN) || case.name.ends_with(SPOOL);
         match follow {
+            false if piped => {
+                command.args(case.args);
+                if case.name.ends_with(SPOOL) {
+                    command.arg(dir.join("spool"));
+                }
+                &mut command
+            }
             false => command.args(case.args).arg(input),
             true => {
                 std::fs::write(&followed, b"").unwrap();
@@ -810,7 +827,19 @@ impl Server {
         }
         let started = Instant::now();
         let receiver_before = process_cpu();
+        let mut cat = piped.then(|| {
+            Command::new("cat")
+                .arg(input)
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("cat")
+        });
+        if let Some(cat) = &mut cat {
+            command.stdin(cat.stdout.take().unwrap());
+        }
         let mut child = command.spawn().unwrap();
+        // The read end is the child's alone now.
+        drop(command);
         let scraping = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let scraper = metrics.map(|addr| {
             let scraping = scraping.clone();
@@ -858,6 +887,9 @@ impl Server {
         if let Some(scraper) = scraper {
             // A short run may end before the first scrape: none is owed.
             scraper.join().unwrap();
+        }
+        if let Some(mut cat) = cat {
+            let _ = cat.wait();
         }
         assert!(status == 0, "wsship exited with {status}");
         let _ = std::fs::remove_dir_all(&dir);
