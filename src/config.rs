@@ -758,6 +758,11 @@ fn spool_settings(
     max_size: usize,
     max_len: usize,
 ) -> Result<crate::spool::Settings, String> {
+    if max_len > 1 << 30 {
+        return Err(format!(
+            "--spool keeps lines of at most 1 GiB: --max-len ({max_len} bytes) is longer"
+        ));
+    }
     let least = 4 * (max_len + crate::spool::record::HEADER);
     if max_size < least {
         return Err(format!(

@@ -528,8 +528,8 @@ fn sections() -> Roff {
             "In DIR: lock; index (JSON: confirmed, the first line not confirmed; appended; \
              key; version), replaced atomically; segments named by their first line's number \
              (20 digits, .seg), each starting with WSSPOOL1 and holding records of a 24-byte \
-             header (the line's length, u32; a CRC32C of the rest, u32; the line's number, \
-             u64; when it was read, nanoseconds since the epoch, i64; all little-endian) and \
+             header (a CRC32C of the rest of the record, u32; the line's length, u32, whose \
+             top bit flags a line of plain ASCII; the line's number, u64; when it was read, nanoseconds since the epoch, i64; all little-endian) and \
              the line. A record that fails its checksum, one cut short, a segment missing: \
              each is skipped, said once with the segment's name and the lines lost, counted \
              as spool_corrupt, and the rest is sent; a damaged segment is moved to \

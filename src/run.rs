@@ -241,7 +241,7 @@ pub fn run(config: &Config, shutdown: &Arc<Shutdown>) -> Result<Outcome, Error> 
             thread::Builder::new()
                 .name("spool".into())
                 .spawn_scoped(scope, move || {
-                    ticker::every(STATE_EVERY, &stop, || {
+                    ticker::every(spool_every(spool), &stop, || {
                         keeper.save(ledger.position(account));
                     })
                 })?;
@@ -333,6 +333,16 @@ fn answer(sources: &metrics::Sources<'_>, path: &str) -> metrics::http::Response
 /// How often the state file is written while positions move.
 const STATE_EVERY: Duration = Duration::from_secs(1);
 
+/// How often the spool's keeper looks: as often as the state's, or as
+/// --spool-sync asks if that is more often, since it forces to disk what
+/// the intake left when its input ended.
+fn spool_every(spool: &Spool) -> Duration {
+    match spool.settings.sync {
+        spool::Sync::Every(every) => every.min(STATE_EVERY),
+        spool::Sync::Always => STATE_EVERY,
+    }
+}
+
 /// Writes the state file for the thread that ticks and for the end of the
 /// run, reporting a failure once, and its end once.
 struct Keeper<'a> {
@@ -393,12 +403,15 @@ impl<'a> SpoolKeeper<'a> {
     /// Records that every line before `confirmed` is confirmed; false if
     /// the index could not be written.
     fn save(&self, confirmed: u64) -> bool {
-        let result = self.spool.confirm(confirmed);
+        let result = self
+            .spool
+            .confirm(confirmed)
+            .and_then(|()| self.spool.sync_left());
         let mut failing = self.failing.lock().unwrap_or_else(|p| p.into_inner());
         match (&result, *failing) {
             (Err(err), false) => messages::error!(
-                "--spool {}: cannot write its index: {}; the next run may send again what this \
-                 one sent",
+                "--spool {}: cannot write its index or force it to disk: {}; the next run may \
+                 send again what this one sent, and a power loss may cost lines",
                 self.spool.dir().display(),
                 messages::io_reason(err)
             ),

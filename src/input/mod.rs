@@ -44,7 +44,7 @@ mod multiline;
 pub mod plan;
 mod record;
 #[cfg(test)]
-mod scratch;
+pub(crate) mod scratch;
 mod source;
 pub mod split;
 mod spooled;

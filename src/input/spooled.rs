@@ -12,7 +12,6 @@ use super::multiline::Event;
 use super::source::Source;
 use super::split::Piece;
 use super::{Reader, Wake, earliest};
-use crate::encode::skip_plain;
 use crate::ledger::Account;
 use crate::messages;
 use crate::spool::Spool;
@@ -104,7 +103,7 @@ impl Reader<'_> {
             let line = record.line;
             let piece = Piece::Line {
                 line,
-                plain: skip_plain(line, 0) == line.len(),
+                plain: record.plain,
                 start: record.seq,
             };
             let end = record.seq + 1;

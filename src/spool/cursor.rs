@@ -22,7 +22,13 @@ use crate::stats::Stats;
 const BLOCK: usize = 64 * 1024;
 
 /// One segment, read from its start.
-pub struct Scan {
+pub struct Scan<'a> {
+    /// Where blocks just written are handed over, and this segment's first
+    /// line: none for the look at start.
+    hot: Option<(&'a Spool, u64)>,
+    /// `buf` holds only records this process wrote and kept in memory:
+    /// their checksums need no look.
+    trusted: bool,
     file: File,
     buf: Vec<u8>,
     /// Where the next record starts in `buf`.
@@ -45,9 +51,11 @@ pub enum Step<'a> {
     End,
 }
 
-impl Scan {
-    pub fn open(path: &Path, max_line: usize) -> io::Result<Scan> {
+impl<'a> Scan<'a> {
+    pub fn open(path: &Path, max_line: usize) -> io::Result<Scan<'a>> {
         let mut scan = Scan {
+            hot: None,
+            trusted: false,
             file: File::open(path)?,
             buf: Vec::new(),
             start: 0,
@@ -79,16 +87,20 @@ impl Scan {
     /// file's end) into the file.
     pub fn step(&mut self, limit: impl Fn() -> Option<u64>) -> io::Result<Step<'_>> {
         loop {
-            match record::parse(&self.buf[self.start..], self.expect, self.max_line) {
+            let bytes = &self.buf[self.start..];
+            match record::parse(bytes, self.expect, self.max_line, !self.trusted) {
                 Found::Record { record, size } => {
-                    let (seq, time, len) = (record.seq, record.time, record.line.len());
-                    let at = self.start + HEADER;
+                    let Record {
+                        seq, time, plain, ..
+                    } = record;
+                    let (at, len) = (self.start + HEADER, record.line.len());
                     self.start += size;
                     self.expect = seq + 1;
                     return Ok(Step::Line(Record {
                         seq,
                         time,
                         line: &self.buf[at..at + len],
+                        plain,
                     }));
                 }
                 Found::Short => {}
@@ -121,6 +133,27 @@ impl Scan {
 
     /// Reads the next block, up to `limit`; false if there was nothing.
     fn fill(&mut self, limit: Option<u64>) -> io::Result<bool> {
+        if let Some((spool, first)) = self.hot {
+            if let Some(block) = spool.take_over(first, self.read_to) {
+                self.read_to += block.bytes.len() as u64;
+                match self.start == self.buf.len() {
+                    true => {
+                        let old = std::mem::replace(&mut self.buf, block.bytes);
+                        spool.recycle(old);
+                        self.trusted = true;
+                    }
+                    false => {
+                        self.buf.drain(..self.start);
+                        self.buf.extend_from_slice(&block.bytes);
+                        spool.recycle(block.bytes);
+                        self.trusted = false;
+                    }
+                }
+                self.start = 0;
+                return Ok(true);
+            }
+        }
+        self.trusted = false;
         if self.start > 0 {
             self.buf.drain(..self.start);
             self.start = 0;
@@ -162,7 +195,7 @@ pub struct Cursor<'a> {
     stats: &'a Stats,
     max_line: usize,
     /// The segment being read (its first line's number) and its scan.
-    segment: Option<(u64, Scan)>,
+    segment: Option<(u64, Scan<'a>)>,
     /// The number of the next line wanted.
     expect: u64,
     /// Lines of this segment lost so far.
@@ -200,18 +233,25 @@ impl<'a> Cursor<'a> {
             // A borrow checker limit (a loan returned from a loop) makes
             // the record's place come back as numbers.
             let found = match scan.step(|| spool.limit(first))? {
-                Step::Line(record) => Some((record.seq, record.time, record.line.len())),
+                Step::Line(record) => {
+                    Some((record.seq, record.time, record.line.len(), record.plain))
+                }
                 Step::Wait => return Ok(Next::Wait),
                 Step::End => None,
             };
             match found {
                 Some((seq, ..)) if seq < self.expect => continue,
-                Some((seq, time, len)) => {
+                Some((seq, time, len, plain)) => {
                     self.lost += seq - self.expect;
                     self.expect = seq + 1;
                     let scan = &self.segment.as_ref().expect("open").1;
                     let line = &scan.buf[scan.start - len..scan.start];
-                    return Ok(Next::Line(Record { seq, time, line }));
+                    return Ok(Next::Line(Record {
+                        seq,
+                        time,
+                        line,
+                        plain,
+                    }));
                 }
                 None => {
                     let damaged = scan.damaged;
@@ -267,6 +307,7 @@ impl<'a> Cursor<'a> {
         let path = self.spool.dir().join(name(first));
         let mut scan = Scan::open(&path, self.max_line)?;
         scan.expect = first;
+        scan.hot = Some((self.spool, first));
         self.segment = Some((first, scan));
         self.lost = 0;
         Ok(())
@@ -299,3 +340,4 @@ impl<'a> Cursor<'a> {
         }
     }
 }
+

@@ -5,7 +5,8 @@
 //! Lines are split with the usual cap (a line longer than --max-len is
 //! dropped whole and counted), stamped with the time they were read, and
 //! written out after each read; segments are forced to disk every
-//! --spool-sync, or after each write with `always`, and at the end.
+//! --spool-sync, or after each write with `always`; what the intake leaves
+//! unforced when its input ends, the keeper forces if it is still there.
 //! When the spool is full, --when-full says whether reading waits for
 //! confirmations to free room or new lines are dropped (counted); lines
 //! already spooled are never dropped to make room.
@@ -17,7 +18,7 @@ use std::os::fd::{AsRawFd, FromRawFd};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::record::{self, HEADER, MAGIC};
-use super::{Segment, Spool, Sync, name};
+use super::{Block, Segment, Spool, Sync, Unsynced, name};
 use crate::config::WhenFull;
 use crate::input::split::{LineSplitter, Piece};
 use crate::messages;
@@ -45,6 +46,7 @@ pub fn run(spool: &Spool, max_len: usize, when_full: WhenFull, stats: &Stats, sh
         full_said: false,
         error: None,
         lost: 0,
+        read: 0,
     };
     intake.read();
     if let Err(err) = intake.writer.finish() {
@@ -75,6 +77,8 @@ struct Intake<'a> {
     /// Lines read that could not be spooled (an error, or a shutdown while
     /// waiting for room).
     lost: u64,
+    /// Lines of this read, not yet counted.
+    read: u64,
 }
 
 impl Intake<'_> {
@@ -113,6 +117,7 @@ impl Intake<'_> {
                 _ => splitter.feed(&buffer[..n], |piece, _| self.take(piece, time)),
             }
             self.splitter = splitter;
+            self.stats.read(std::mem::take(&mut self.read) as usize);
             if let Err(err) = self.writer.flush() {
                 self.fail(err);
             }
@@ -124,20 +129,22 @@ impl Intake<'_> {
 
     /// One line read: spooled, dropped, or lost to an error.
     fn take(&mut self, piece: Piece<'_>, time: i64) {
-        let line = match piece {
+        let (line, plain) = match piece {
             Piece::Oversize => {
                 self.stats.read_and_dropped(1);
                 return;
             }
-            Piece::Line { line, .. } => line,
+            Piece::Line { line, plain, .. } => (line, plain),
         };
-        self.stats.read(1);
+        // Counted a read at a time: an atomic add per line, on a counter
+        // the reader thread also writes, cost more than the rest here.
+        self.read += 1;
         if self.error.is_some() || self.shutdown.is_stopping() {
             self.lost += 1;
             return;
         }
         loop {
-            match self.writer.append(line, time) {
+            match self.writer.append(line, plain, time) {
                 Ok(true) => break,
                 Ok(false) => {}
                 Err(err) => {
@@ -202,7 +209,9 @@ pub fn nanos(time: SystemTime) -> i64 {
 struct Writer<'a> {
     spool: &'a Spool,
     file: Option<File>,
-    /// The segment's size on disk, and what waits to be written.
+    /// The segment's first line, its size on disk, and what waits to be
+    /// written.
+    first: u64,
     size: u64,
     buf: Vec<u8>,
     /// The number of the next line.
@@ -212,6 +221,9 @@ struct Writer<'a> {
     room: u64,
     /// Written out and not yet forced to disk, since when.
     unsynced: Option<Instant>,
+    /// Segments finished since then, and whether a segment was named.
+    rolled: Vec<(u64, File)>,
+    named: bool,
 }
 
 impl<'a> Writer<'a> {
@@ -219,11 +231,14 @@ impl<'a> Writer<'a> {
         let mut writer = Writer {
             spool,
             file: None,
+            first: 0,
             size: 0,
             buf: Vec::with_capacity(WRITE_AT + READ_BUFFER),
             next: spool.next(),
             room: 0,
             unsynced: None,
+            rolled: Vec::new(),
+            named: false,
         };
         writer.count_room();
         writer
@@ -235,7 +250,7 @@ impl<'a> Writer<'a> {
     }
 
     /// Appends a line; false if the spool has no room for it.
-    fn append(&mut self, line: &[u8], time: i64) -> io::Result<bool> {
+    fn append(&mut self, line: &[u8], plain: bool, time: i64) -> io::Result<bool> {
         let need = (HEADER + line.len()) as u64;
         if need > self.room {
             self.count_room();
@@ -246,7 +261,7 @@ impl<'a> Writer<'a> {
         if self.file.is_none() || self.size + self.buf.len() as u64 >= self.spool.segment_target {
             self.roll()?;
         }
-        record::write(&mut self.buf, self.next, time, line);
+        record::write(&mut self.buf, self.next, time, line, plain);
         self.next += 1;
         self.room -= need;
         if self.buf.len() >= WRITE_AT {
@@ -266,7 +281,7 @@ impl<'a> Writer<'a> {
         }
         file.write_all(&self.buf)?;
         let written = self.buf.len() as u64;
-        self.buf.clear();
+        let at = self.size;
         self.size += written;
         {
             let mut shared = self.spool.lock();
@@ -277,6 +292,14 @@ impl<'a> Writer<'a> {
                 segment.size = self.size;
             }
         }
+        // After `written` moved: the reader takes a block only where the
+        // file may be read.
+        let bytes = std::mem::replace(&mut self.buf, self.spool.buffer(WRITE_AT + READ_BUFFER));
+        self.spool.hand_over(Block {
+            first: self.first,
+            at,
+            bytes,
+        });
         self.spool.ring();
         self.unsynced.get_or_insert_with(Instant::now);
         match self.spool.settings.sync {
@@ -296,9 +319,25 @@ impl<'a> Writer<'a> {
         }
     }
 
+    /// Forces to disk what was written since the last time: the segment
+    /// appended to, those finished since (unless already confirmed and
+    /// deleted: lines confirmed need no durability, and forcing each
+    /// segment as it filled cost a quarter of a fast run's time), and
+    /// their names.
     fn sync(&mut self) -> io::Result<()> {
-        if let (Some(file), Some(_)) = (&self.file, self.unsynced) {
+        if self.unsynced.is_none() {
+            return Ok(());
+        }
+        for (first, file) in std::mem::take(&mut self.rolled) {
+            if self.spool.holds(first) {
+                file.sync_data()?;
+            }
+        }
+        if let Some(file) = &self.file {
             file.sync_data()?;
+        }
+        if std::mem::take(&mut self.named) {
+            File::open(self.spool.dir())?.sync_all()?;
         }
         self.unsynced = None;
         Ok(())
@@ -307,16 +346,21 @@ impl<'a> Writer<'a> {
     /// Starts a new segment, named by the next line's number.
     fn roll(&mut self) -> io::Result<()> {
         self.flush()?;
-        self.sync()?;
         let dir = self.spool.dir();
         let mut file = OpenOptions::new()
             .append(true)
             .create_new(true)
             .open(dir.join(name(self.next)))?;
         file.write_all(MAGIC)?;
+        if let Some(done) = self.file.replace(file) {
+            if self.unsynced.is_some() {
+                self.rolled.push((self.first, done));
+            }
+        }
         // The new name must survive a crash as much as what is in it.
-        File::open(dir)?.sync_all()?;
-        self.file = Some(file);
+        self.named = true;
+        self.unsynced.get_or_insert_with(Instant::now);
+        self.first = self.next;
         self.size = MAGIC.len() as u64;
         let mut shared = self.spool.lock();
         shared.segments.push_back(Segment {
@@ -355,9 +399,19 @@ impl<'a> Writer<'a> {
     /// longer appended to.
     fn finish(&mut self) -> io::Result<()> {
         self.flush()?;
-        self.sync()?;
-        let mut shared = self.spool.lock();
-        shared.current = None;
+        self.spool.lock().current = None;
+        // What is not forced to disk yet is left to the keeper, which
+        // forces what is still unconfirmed within --spool-sync and at the
+        // end: a run that delivers everything soon after its input ends
+        // then forces nothing at all.
+        if self.unsynced.take().is_some() {
+            let mut files = std::mem::take(&mut self.rolled);
+            files.extend(self.file.take().map(|file| (self.first, file)));
+            self.spool.leave_unsynced(Unsynced {
+                files,
+                named: self.named,
+            });
+        }
         Ok(())
     }
 }

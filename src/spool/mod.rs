@@ -30,6 +30,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
+use crossbeam_channel::{Receiver, Sender};
+
 use crate::messages;
 
 pub mod cursor;
@@ -81,7 +83,36 @@ pub struct Spool {
     ended: AtomicBool,
     /// Lines lost to damage, found by the reader.
     corrupt: AtomicU64,
+    /// What the intake just wrote, handed to the reader as well, so that a
+    /// reader keeping up reads it from memory, not back from the file
+    /// (which cost a copy and a checksum per line more); and the buffers
+    /// coming back. A block that finds the queue full is simply not
+    /// handed over: the reader reads the file.
+    hot: (Sender<Block>, Receiver<Block>),
+    spare: (Sender<Vec<u8>>, Receiver<Vec<u8>>),
+    /// A block taken that the reader is not at yet.
+    held: Mutex<Option<Block>>,
+    /// What the intake wrote and did not force to disk when it ended.
+    unsynced: Mutex<Option<Unsynced>>,
 }
+
+/// Segments written and not yet forced to disk, and whether a new name
+/// in the directory is not either.
+pub struct Unsynced {
+    pub files: Vec<(u64, File)>,
+    pub named: bool,
+}
+
+/// Records the intake wrote to a segment, whole, from `at` in its file.
+pub struct Block {
+    pub first: u64,
+    pub at: u64,
+    pub bytes: Vec<u8>,
+}
+
+/// Blocks that may wait for the reader: with writes of up to 320 KiB, a
+/// few MiB at most.
+const HOT_BLOCKS: usize = 8;
 
 struct Shared {
     segments: VecDeque<Segment>,
@@ -272,6 +303,10 @@ impl Spool {
             bell,
             ended: AtomicBool::new(false),
             corrupt: AtomicU64::new(0),
+            hot: crossbeam_channel::bounded(HOT_BLOCKS),
+            spare: crossbeam_channel::bounded(HOT_BLOCKS),
+            held: Mutex::new(None),
+            unsynced: Mutex::new(None),
             dir,
         })
     }
@@ -381,6 +416,39 @@ impl Spool {
         Ok(())
     }
 
+    /// Keeps what the intake left unforced, for `sync_left`.
+    fn leave_unsynced(&self, unsynced: Unsynced) {
+        *self.unsynced.lock().unwrap_or_else(|p| p.into_inner()) = Some(unsynced);
+    }
+
+    /// Forces to disk what the intake left, of the segments still here.
+    pub fn sync_left(&self) -> io::Result<()> {
+        let Some(left) = self
+            .unsynced
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        else {
+            return Ok(());
+        };
+        let result = (|| {
+            for (first, file) in &left.files {
+                if self.holds(*first) {
+                    file.sync_data()?;
+                }
+            }
+            if left.named {
+                File::open(&self.dir)?.sync_all()?;
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            // Tried again next time.
+            self.leave_unsynced(left);
+        }
+        result
+    }
+
     /// Marks the segment starting at `first` as damaged: it is moved aside
     /// rather than deleted.
     fn set_damaged(&self, first: u64) {
@@ -409,6 +477,50 @@ impl Spool {
     fn limit(&self, first: u64) -> Option<u64> {
         let shared = self.lock();
         (shared.current == Some(first)).then_some(shared.written)
+    }
+
+    /// Hands what was just written to the reader, if it has room.
+    fn hand_over(&self, block: Block) {
+        if let Err(full) = self.hot.0.try_send(block) {
+            self.recycle(full.into_inner().bytes);
+        }
+    }
+
+    /// The records at `at` in the segment starting at `first`, if they
+    /// were handed over: older blocks are dropped, a later one kept.
+    fn take_over(&self, first: u64, at: u64) -> Option<Block> {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            let block = held.take().or_else(|| self.hot.1.try_recv().ok())?;
+            if (block.first, block.at) == (first, at) {
+                return Some(block);
+            }
+            if (block.first, block.at) > (first, at) {
+                *held = Some(block);
+                return None;
+            }
+            self.recycle(block.bytes);
+        }
+    }
+
+    /// A buffer for the intake's next writes: one handed back, or a new one.
+    fn buffer(&self, capacity: usize) -> Vec<u8> {
+        match self.spare.1.try_recv() {
+            Ok(mut buffer) => {
+                buffer.clear();
+                buffer
+            }
+            Err(_) => Vec::with_capacity(capacity),
+        }
+    }
+
+    pub fn recycle(&self, buffer: Vec<u8>) {
+        let _ = self.spare.0.try_send(buffer);
+    }
+
+    /// Whether the segment starting at `first` is still in the spool.
+    fn holds(&self, first: u64) -> bool {
+        self.lock().segments.iter().any(|s| s.first == first)
     }
 
     /// The number the next line appended will take.

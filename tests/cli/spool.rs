@@ -34,15 +34,15 @@ fn on_disk(dir: &Path) -> OnDisk {
         assert_eq!(&bytes[..8], b"WSSPOOL1", "{name}");
         let mut at = 8;
         while at + 24 <= bytes.len() {
-            let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
-            let crc = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap());
+            let crc = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+            // The top bit says the line is plain ASCII, not length.
+            let len = (u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) & !(1 << 31))
+                as usize;
             let seq = u64::from_le_bytes(bytes[at + 8..at + 16].try_into().unwrap());
             if at + 24 + len > bytes.len() {
                 break;
             }
-            let mut covered = bytes[at..at + 4].to_vec();
-            covered.extend_from_slice(&bytes[at + 8..at + 24 + len]);
-            if crc32c(&covered) == crc {
+            if crc32c(&bytes[at + 4..at + 24 + len]) == crc {
                 let line = String::from_utf8(bytes[at + 24..at + 24 + len].to_vec()).unwrap();
                 records.push((name.clone(), at, seq, line));
             }
@@ -700,6 +700,17 @@ fn spool_options_that_cannot_work_are_usage_errors() {
         (
             vec!["--spool", &spool, "--spool-sync", "0s"],
             "must be longer than 0, or always",
+        ),
+        (
+            vec![
+                "--spool",
+                &spool,
+                "--max-len",
+                "2G",
+                "--spool-max-size",
+                "16G",
+            ],
+            "--spool keeps lines of at most 1 GiB: --max-len (2147483648 bytes) is longer",
         ),
     ] {
         let mut all = vec!["--addr", "127.0.0.1:9"];
