@@ -341,3 +341,174 @@ impl<'a> Cursor<'a> {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::scratch::Scratch;
+    use crate::spool::{Settings, Sync};
+
+    /// A segment holding lines `from..to`, each "line N".
+    fn segment(from: u64, to: u64) -> Vec<u8> {
+        let mut bytes = MAGIC.to_vec();
+        for seq in from..to {
+            record::write(
+                &mut bytes,
+                seq,
+                seq as i64,
+                format!("line {seq}").as_bytes(),
+                true,
+            );
+        }
+        bytes
+    }
+
+    /// Where record `seq` starts in `segment(from, _)`.
+    fn offset(from: u64, seq: u64) -> usize {
+        MAGIC.len()
+            + (from..seq)
+                .map(|s| HEADER + format!("line {s}").len())
+                .sum::<usize>()
+    }
+
+    fn index(scratch: &Scratch, confirmed: u64, appended: u64) {
+        scratch.write(
+            "index",
+            format!("{{\"confirmed\":{confirmed},\"appended\":{appended},\"key\":\"1\"}}"),
+        );
+    }
+
+    /// Every line the cursor hands out, and the lines it counts as lost.
+    fn read_all(scratch: &Scratch) -> (Vec<u64>, u64) {
+        let settings = Settings {
+            dir: scratch.path().to_path_buf(),
+            sync: Sync::Always,
+            max_size: 1 << 20,
+        };
+        let spool = Spool::open(&settings, false, 100).unwrap();
+        spool.end_intake();
+        let stats = Stats::new(1, 1).spooling(spool.resumed);
+        let mut cursor = Cursor::new(&spool, &stats, 100);
+        let mut seqs = Vec::new();
+        loop {
+            match cursor.next().unwrap() {
+                Next::Line(record) => {
+                    assert_eq!(record.line, format!("line {}", record.seq).as_bytes());
+                    assert_eq!(record.time, record.seq as i64);
+                    assert!(record.plain);
+                    seqs.push(record.seq);
+                }
+                Next::Wait => panic!("waits with the intake ended"),
+                Next::End => break,
+            }
+        }
+        assert_eq!(cursor.expect(), spool.next(), "ends past every line");
+        assert_eq!(stats.summary().spool.unwrap().corrupt, spool.corrupt());
+        (seqs, spool.corrupt())
+    }
+
+    #[test]
+    fn reading_starts_at_the_first_line_not_confirmed_and_crosses_segments() {
+        let scratch = Scratch::new("cursor-resume");
+        scratch.write(&name(0), segment(0, 6));
+        scratch.write(&name(6), segment(6, 10));
+        index(&scratch, 3, 10);
+        assert_eq!(read_all(&scratch), ((3..10).collect(), 0));
+    }
+
+    #[test]
+    fn a_flipped_byte_loses_its_line_only() {
+        let scratch = Scratch::new("cursor-flip");
+        let mut bytes = segment(0, 10);
+        bytes[offset(0, 4) + HEADER + 2] ^= 0x40;
+        scratch.write(&name(0), bytes);
+        index(&scratch, 0, 10);
+        let expected: Vec<u64> = (0..10).filter(|&s| s != 4).collect();
+        assert_eq!(read_all(&scratch), (expected, 1));
+    }
+
+    #[test]
+    fn a_flipped_length_loses_its_line_only() {
+        let scratch = Scratch::new("cursor-length");
+        let mut bytes = segment(0, 10);
+        bytes[offset(0, 2) + 4] ^= 0x10;
+        scratch.write(&name(0), bytes);
+        index(&scratch, 0, 10);
+        let expected: Vec<u64> = (0..10).filter(|&s| s != 2).collect();
+        assert_eq!(read_all(&scratch), (expected, 1));
+    }
+
+    #[test]
+    fn a_missing_segment_loses_its_lines_and_no_more() {
+        let scratch = Scratch::new("cursor-missing");
+        scratch.write(&name(0), segment(0, 3));
+        scratch.write(&name(6), segment(6, 10));
+        index(&scratch, 0, 10);
+        assert_eq!(read_all(&scratch), (vec![0, 1, 2, 6, 7, 8, 9], 3));
+        // Missing at the start too: before the first segment left.
+        let scratch = Scratch::new("cursor-missing-first");
+        scratch.write(&name(4), segment(4, 6));
+        index(&scratch, 1, 6);
+        assert_eq!(read_all(&scratch), (vec![4, 5], 3));
+    }
+
+    #[test]
+    fn a_segment_cut_short_loses_what_was_cut() {
+        let scratch = Scratch::new("cursor-cut");
+        let bytes = segment(0, 10);
+        scratch.write(&name(0), &bytes[..offset(0, 7) + 5]);
+        index(&scratch, 0, 10);
+        assert_eq!(read_all(&scratch), ((0..7).collect(), 3));
+        // And one cut short before another: what the next one's first
+        // line says is missing.
+        let scratch = Scratch::new("cursor-cut-middle");
+        scratch.write(&name(0), &bytes[..offset(0, 7) + 5]);
+        scratch.write(&name(10), segment(10, 12));
+        index(&scratch, 0, 12);
+        let expected: Vec<u64> = (0..7).chain(10..12).collect();
+        assert_eq!(read_all(&scratch), (expected, 3));
+    }
+
+    #[test]
+    fn a_segment_that_is_not_the_format_keeps_its_sound_records() {
+        let scratch = Scratch::new("cursor-magic");
+        let mut bytes = segment(0, 5);
+        bytes[0] = b'X';
+        scratch.write(&name(0), bytes);
+        index(&scratch, 0, 5);
+        assert_eq!(read_all(&scratch), ((0..5).collect(), 0));
+    }
+
+    #[test]
+    fn a_scan_reads_no_further_than_its_limit_and_says_so() {
+        let scratch = Scratch::new("scan-limit");
+        let path = scratch.write(&name(0), segment(0, 3));
+        let mut scan = Scan::open(&path, 100).unwrap();
+        let second = offset(0, 2) as u64;
+        let mut seqs = Vec::new();
+        loop {
+            match scan.step(|| Some(second)).unwrap() {
+                Step::Line(record) => seqs.push(record.seq),
+                Step::Wait => break,
+                Step::End => panic!("ended within its limit"),
+            }
+        }
+        assert_eq!(seqs, [0, 1]);
+        assert!(!scan.damaged);
+        assert!(matches!(scan.step(|| None).unwrap(), Step::Line(r) if r.seq == 2));
+        assert!(matches!(scan.step(|| None).unwrap(), Step::End));
+        assert!(!scan.damaged);
+    }
+
+    #[test]
+    fn a_scan_of_a_cut_segment_is_damaged_at_its_end() {
+        let scratch = Scratch::new("scan-cut");
+        let bytes = segment(0, 3);
+        let path = scratch.write(&name(0), &bytes[..bytes.len() - 1]);
+        let mut scan = Scan::open(&path, 100).unwrap();
+        assert_eq!(scan.next_seq().unwrap(), Some(0));
+        assert_eq!(scan.next_seq().unwrap(), Some(1));
+        assert!(!scan.damaged);
+        assert_eq!(scan.next_seq().unwrap(), None);
+        assert!(scan.damaged);
+    }
+}
