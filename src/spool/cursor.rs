@@ -66,11 +66,11 @@ impl<'a> Scan<'a> {
         };
         let mut magic = [0u8; MAGIC.len()];
         let n = scan.file.read_at(&mut magic, 0)?;
-        match n == MAGIC.len() && magic == *MAGIC {
-            true => scan.read_to = MAGIC.len() as u64,
-            // Not written whole, or not ours: whatever records it holds
-            // are still found.
-            false => scan.damaged = n > 0,
+        // Not written whole, or not ours: its first bytes are read as
+        // records, found damaged, and whatever sound records follow are
+        // still found.
+        if n == MAGIC.len() && magic == *MAGIC {
+            scan.read_to = MAGIC.len() as u64;
         }
         Ok(scan)
     }
@@ -133,27 +133,17 @@ impl<'a> Scan<'a> {
 
     /// Reads the next block, up to `limit`; false if there was nothing.
     fn fill(&mut self, limit: Option<u64>) -> io::Result<bool> {
-        if let Some((spool, first)) = self.hot {
+        // Blocks start and end at records, so one can follow only a buffer
+        // read to its end.
+        if let Some((spool, first)) = self.hot.filter(|_| self.start == self.buf.len()) {
             if let Some(block) = spool.take_over(first, self.read_to) {
                 self.read_to += block.bytes.len() as u64;
-                match self.start == self.buf.len() {
-                    true => {
-                        let old = std::mem::replace(&mut self.buf, block.bytes);
-                        spool.recycle(old);
-                        self.trusted = true;
-                    }
-                    false => {
-                        self.buf.drain(..self.start);
-                        self.buf.extend_from_slice(&block.bytes);
-                        spool.recycle(block.bytes);
-                        self.trusted = false;
-                    }
-                }
+                spool.recycle(std::mem::replace(&mut self.buf, block.bytes));
                 self.start = 0;
+                self.trusted = true;
                 return Ok(true);
             }
         }
-        self.trusted = false;
         if self.start > 0 {
             self.buf.drain(..self.start);
             self.start = 0;
@@ -165,6 +155,7 @@ impl<'a> Scan<'a> {
         if room == 0 {
             return Ok(false);
         }
+        self.trusted = false;
         let have = self.buf.len();
         self.buf.resize(have + room, 0);
         let n = loop {
@@ -290,20 +281,15 @@ impl<'a> Cursor<'a> {
             return Next::Wait;
         }
         let missing = self.spool.next().saturating_sub(self.expect);
-        if missing > 0 {
-            self.said_lost(None, missing);
-            self.expect += missing;
-        }
+        self.said_lost(None, missing);
+        self.expect += missing;
         Next::End
     }
 
     fn open(&mut self, first: u64) -> io::Result<()> {
-        if first > self.expect {
-            // No segment holds the lines before this one's first.
-            let missing = first - self.expect;
-            self.said_lost(None, missing);
-            self.expect = first;
-        }
+        // No segment holds the lines before this one's first.
+        self.said_lost(None, first.saturating_sub(self.expect));
+        self.expect = self.expect.max(first);
         let path = self.spool.dir().join(name(first));
         let mut scan = Scan::open(&path, self.max_line)?;
         scan.expect = first;
@@ -322,7 +308,12 @@ impl<'a> Cursor<'a> {
         self.lost = 0;
     }
 
+    /// Says what a damaged segment lost, or that lines are missing (if
+    /// any are).
     fn said_lost(&self, segment: Option<u64>, lines: u64) {
+        if segment.is_none() && lines == 0 {
+            return;
+        }
         self.spool.add_corrupt(lines);
         self.stats.spool_corrupt(lines);
         let dir = self.spool.dir().display();
@@ -345,7 +336,8 @@ impl<'a> Cursor<'a> {
 mod tests {
     use super::*;
     use crate::input::scratch::Scratch;
-    use crate::spool::{Settings, Sync};
+    use crate::spool::{Block, Settings, Sync};
+    use std::path::Path;
 
     /// A segment holding lines `from..to`, each "line N".
     fn segment(from: u64, to: u64) -> Vec<u8> {
@@ -377,7 +369,8 @@ mod tests {
         );
     }
 
-    /// Every line the cursor hands out, and the lines it counts as lost.
+    /// Every line the cursor hands out, and the lines it counts as lost;
+    /// then everything is confirmed, which moves damaged segments aside.
     fn read_all(scratch: &Scratch) -> (Vec<u64>, u64) {
         let settings = Settings {
             dir: scratch.path().to_path_buf(),
@@ -403,7 +396,28 @@ mod tests {
         }
         assert_eq!(cursor.expect(), spool.next(), "ends past every line");
         assert_eq!(stats.summary().spool.unwrap().corrupt, spool.corrupt());
+        spool.confirm(spool.next()).unwrap();
         (seqs, spool.corrupt())
+    }
+
+    /// The segments moved aside, and those left.
+    fn aside_and_left(scratch: &Scratch) -> (Vec<String>, Vec<String>) {
+        let names = |dir: &Path| -> Vec<String> {
+            let mut names: Vec<String> = std::fs::read_dir(dir)
+                .map(|entries| {
+                    entries
+                        .map(|e| e.unwrap().file_name().into_string().unwrap())
+                        .filter(|name| name.ends_with(".seg"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            names.sort();
+            names
+        };
+        (
+            names(&scratch.path().join("damaged")),
+            names(scratch.path()),
+        )
     }
 
     #[test]
@@ -413,6 +427,7 @@ mod tests {
         scratch.write(&name(6), segment(6, 10));
         index(&scratch, 3, 10);
         assert_eq!(read_all(&scratch), ((3..10).collect(), 0));
+        assert_eq!(aside_and_left(&scratch), (vec![], vec![]), "sound: deleted");
     }
 
     #[test]
@@ -424,6 +439,7 @@ mod tests {
         index(&scratch, 0, 10);
         let expected: Vec<u64> = (0..10).filter(|&s| s != 4).collect();
         assert_eq!(read_all(&scratch), (expected, 1));
+        assert_eq!(aside_and_left(&scratch), (vec![name(0)], vec![]));
     }
 
     #[test]
@@ -444,6 +460,8 @@ mod tests {
         scratch.write(&name(6), segment(6, 10));
         index(&scratch, 0, 10);
         assert_eq!(read_all(&scratch), (vec![0, 1, 2, 6, 7, 8, 9], 3));
+        // Neither segment is damaged: one is missing.
+        assert_eq!(aside_and_left(&scratch), (vec![], vec![]));
         // Missing at the start too: before the first segment left.
         let scratch = Scratch::new("cursor-missing-first");
         scratch.write(&name(4), segment(4, 6));
@@ -458,6 +476,7 @@ mod tests {
         scratch.write(&name(0), &bytes[..offset(0, 7) + 5]);
         index(&scratch, 0, 10);
         assert_eq!(read_all(&scratch), ((0..7).collect(), 3));
+        assert_eq!(aside_and_left(&scratch), (vec![name(0)], vec![]));
         // And one cut short before another: what the next one's first
         // line says is missing.
         let scratch = Scratch::new("cursor-cut-middle");
@@ -466,6 +485,7 @@ mod tests {
         index(&scratch, 0, 12);
         let expected: Vec<u64> = (0..7).chain(10..12).collect();
         assert_eq!(read_all(&scratch), (expected, 3));
+        assert_eq!(aside_and_left(&scratch), (vec![name(0)], vec![]));
     }
 
     #[test]
@@ -476,6 +496,149 @@ mod tests {
         scratch.write(&name(0), bytes);
         index(&scratch, 0, 5);
         assert_eq!(read_all(&scratch), ((0..5).collect(), 0));
+        assert_eq!(aside_and_left(&scratch), (vec![name(0)], vec![]));
+        // Its start cut short is damage too; an empty file is none.
+        let scratch = Scratch::new("cursor-magic-short");
+        scratch.write(&name(0), &MAGIC[..3]);
+        scratch.write(&name(5), segment(5, 6));
+        index(&scratch, 0, 6);
+        assert_eq!(read_all(&scratch), (vec![5], 5));
+        assert_eq!(aside_and_left(&scratch), (vec![name(0)], vec![]));
+        let scratch = Scratch::new("cursor-magic-empty");
+        scratch.write(&name(0), b"");
+        scratch.write(&name(5), segment(5, 6));
+        index(&scratch, 0, 6);
+        assert_eq!(read_all(&scratch), (vec![5], 5));
+        assert_eq!(aside_and_left(&scratch), (vec![], vec![]));
+    }
+
+    #[test]
+    fn lines_missing_where_nothing_looks_damaged_are_counted_too() {
+        // A segment whose records skip two numbers, bytes all sound.
+        let scratch = Scratch::new("cursor-gap");
+        let mut bytes = segment(0, 3);
+        bytes.extend_from_slice(&segment(5, 7)[MAGIC.len()..]);
+        scratch.write(&name(0), bytes);
+        index(&scratch, 0, 7);
+        assert_eq!(read_all(&scratch), (vec![0, 1, 2, 5, 6], 2));
+        assert_eq!(aside_and_left(&scratch), (vec![name(0)], vec![]));
+        // Cut at a record's start: the index knew of more.
+        let scratch = Scratch::new("cursor-cut-clean");
+        scratch.write(&name(0), &segment(0, 10)[..offset(0, 7)]);
+        index(&scratch, 0, 10);
+        assert_eq!(read_all(&scratch), ((0..7).collect(), 3));
+        // No segment at all.
+        let scratch = Scratch::new("cursor-none");
+        index(&scratch, 0, 5);
+        assert_eq!(read_all(&scratch), (vec![], 5));
+    }
+
+    #[test]
+    fn damage_before_a_record_across_two_reads_loses_one_line_and_memory_stays_bounded() {
+        let scratch = Scratch::new("cursor-blocks");
+        // Records of 1014 bytes: the 65th starts in the first read of the
+        // file (64 KiB after the magic) and ends in the second.
+        let line = |seq: u64| format!("{seq:0990}");
+        let mut bytes = MAGIC.to_vec();
+        let mut starts = Vec::new();
+        for seq in 0..300 {
+            starts.push(bytes.len());
+            record::write(&mut bytes, seq, 0, line(seq).as_bytes(), true);
+        }
+        assert!(starts[64] < MAGIC.len() + BLOCK && starts[65] > MAGIC.len() + BLOCK);
+        bytes[starts[63] + HEADER + 100] ^= 0x01;
+        let path = scratch.write(&name(0), bytes);
+        let mut scan = Scan::open(&path, 2000).unwrap();
+        let mut seqs = Vec::new();
+        let mut largest = 0;
+        while let Step::Line(record) = scan.step(|| None).unwrap() {
+            assert_eq!(record.line, line(record.seq).as_bytes());
+            seqs.push(record.seq);
+            largest = largest.max(scan.buf.capacity());
+        }
+        let expected: Vec<u64> = (0..300).filter(|&s| s != 63).collect();
+        assert_eq!(seqs, expected);
+        assert!(scan.damaged);
+        assert!(largest <= 2 * BLOCK + 2000, "a buffer of {largest} bytes");
+    }
+
+    #[test]
+    fn the_reader_waits_for_more_until_the_intake_ends() {
+        let scratch = Scratch::new("cursor-wait");
+        scratch.write(&name(0), segment(0, 2));
+        index(&scratch, 0, 2);
+        let settings = Settings {
+            dir: scratch.path().to_path_buf(),
+            sync: Sync::Always,
+            max_size: 1 << 20,
+        };
+        let spool = Spool::open(&settings, false, 100).unwrap();
+        let stats = Stats::new(1, 1).spooling(spool.resumed);
+        let mut cursor = Cursor::new(&spool, &stats, 100);
+        assert!(matches!(cursor.next().unwrap(), Next::Line(r) if r.seq == 0));
+        assert!(matches!(cursor.next().unwrap(), Next::Line(r) if r.seq == 1));
+        assert!(matches!(cursor.next().unwrap(), Next::Wait));
+        assert!(matches!(cursor.next().unwrap(), Next::Wait));
+        spool.end_intake();
+        assert!(matches!(cursor.next().unwrap(), Next::End));
+        assert_eq!(spool.corrupt(), 0);
+    }
+
+    #[test]
+    fn blocks_handed_over_are_read_from_memory_in_their_place() {
+        let scratch = Scratch::new("cursor-hot");
+        // The file holds lines 0..4; the block handed over for the place
+        // of lines 2 and 3 holds other text, so where each came from shows.
+        let on_disk = segment(0, 4);
+        let path = scratch.write(&name(0), &on_disk);
+        scratch.write("lock", "");
+        let settings = Settings {
+            dir: scratch.path().to_path_buf(),
+            sync: Sync::Always,
+            max_size: 1 << 20,
+        };
+        let spool = Spool::open(&settings, true, 100).unwrap();
+        let mut scan = Scan::open(&path, 100).unwrap();
+        scan.hot = Some((&spool, 0));
+        let second = offset(0, 2) as u64;
+        let mut lines = Vec::new();
+        let mut read = |scan: &mut Scan<'_>, limit: u64| loop {
+            match scan.step(|| Some(limit)).unwrap() {
+                Step::Line(record) => lines.push(String::from_utf8(record.line.to_vec()).unwrap()),
+                Step::Wait => break,
+                Step::End => panic!("a limit was given"),
+            }
+        };
+        read(&mut scan, second);
+        assert!(!scan.trusted, "read from the file");
+        let mut memory = Vec::new();
+        for seq in 2..4 {
+            record::write(&mut memory, seq, 0, format!("MEM! {seq}").as_bytes(), false);
+        }
+        // A stale block and one of a later segment around the right one.
+        let stale = Block {
+            first: 0,
+            at: MAGIC.len() as u64,
+            bytes: b"stale".to_vec(),
+        };
+        spool.hand_over(stale);
+        spool.hand_over(Block {
+            first: 0,
+            at: second,
+            bytes: memory,
+        });
+        spool.hand_over(Block {
+            first: 4,
+            at: MAGIC.len() as u64,
+            bytes: b"later".to_vec(),
+        });
+        read(&mut scan, on_disk.len() as u64);
+        assert_eq!(lines, ["line 0", "line 1", "MEM! 2", "MEM! 3"]);
+        assert!(scan.trusted, "memory needs no checksum");
+        assert_eq!(scan.read_to, on_disk.len() as u64);
+        // The later block waits for its segment.
+        let later = spool.take_over(4, MAGIC.len() as u64).expect("kept");
+        assert_eq!(later.bytes, b"later");
     }
 
     #[test]

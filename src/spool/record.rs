@@ -169,6 +169,7 @@ mod tests {
         assert_eq!(&bytes[4..8], &2u32.to_le_bytes());
         let plain = records(&[(2, b"ab")]);
         assert_eq!(&plain[4..8], &(2u32 | 1 << 31).to_le_bytes());
+        assert_eq!(LINE_MAX, (1 << 31) - 1);
         assert_eq!(&bytes[8..16], &1u64.to_le_bytes());
         assert_eq!(&bytes[16..24], &1_700_000_000_000_000_001i64.to_le_bytes());
         assert_eq!(&bytes[24..], b"ab");
