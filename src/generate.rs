@@ -514,8 +514,9 @@ fn sections() -> Roff {
             "--spool-max-size bounds the disk it takes: when full, --when-full block makes \
              reading wait for room and --when-full drop drops new lines (dropped_full); a \
              spooled line is never dropped. Each read is written at once (a crash of wsship \
-             loses nothing) and forced to disk every --spool-sync (1s), when a segment is \
-             full and at exit; --spool-sync always forces every write. A power loss can cost \
+             loses nothing); a thread of its own forces what is still in the spool to \
+             disk every --spool-sync (1s) and at exit, so that reading never waits for the \
+             disk to flush; --spool-sync always forces every write as it is made. A power loss can cost \
              the lines of the last --spool-sync. The index of confirmed lines is written \
              about once a second: after a crash, what was confirmed since is sent again. One \
              process per spool (an advisory lock); a directory that cannot be created or \

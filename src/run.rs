@@ -334,8 +334,8 @@ fn answer(sources: &metrics::Sources<'_>, path: &str) -> metrics::http::Response
 const STATE_EVERY: Duration = Duration::from_secs(1);
 
 /// How often the spool's keeper looks: as often as the state's, or as
-/// --spool-sync asks if that is more often, since it forces to disk what
-/// the intake left when its input ended.
+/// --spool-sync asks if that is more often, since it forces the spool to
+/// disk.
 fn spool_every(spool: &Spool) -> Duration {
     match spool.settings.sync {
         spool::Sync::Every(every) => every.min(STATE_EVERY),
@@ -406,7 +406,7 @@ impl<'a> SpoolKeeper<'a> {
         let result = self
             .spool
             .confirm(confirmed)
-            .and_then(|()| self.spool.sync_left());
+            .and_then(|()| self.spool.sync());
         let mut failing = self.failing.lock().unwrap_or_else(|p| p.into_inner());
         match (&result, *failing) {
             (Err(err), false) => messages::error!(

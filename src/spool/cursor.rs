@@ -369,15 +369,19 @@ mod tests {
         );
     }
 
-    /// Every line the cursor hands out, and the lines it counts as lost;
-    /// then everything is confirmed, which moves damaged segments aside.
-    fn read_all(scratch: &Scratch) -> (Vec<u64>, u64) {
+    fn open(scratch: &Scratch, read_only: bool) -> Spool {
         let settings = Settings {
             dir: scratch.path().to_path_buf(),
             sync: Sync::Always,
             max_size: 1 << 20,
         };
-        let spool = Spool::open(&settings, false, 100).unwrap();
+        Spool::open(&settings, read_only, 100).unwrap()
+    }
+
+    /// Every line the cursor hands out, and the lines it counts as lost;
+    /// then everything is confirmed, which moves damaged segments aside.
+    fn read_all(scratch: &Scratch) -> (Vec<u64>, u64) {
+        let spool = open(scratch, false);
         spool.end_intake();
         let stats = Stats::new(1, 1).spooling(spool.resumed);
         let mut cursor = Cursor::new(&spool, &stats, 100);
@@ -567,17 +571,14 @@ mod tests {
         let scratch = Scratch::new("cursor-wait");
         scratch.write(&name(0), segment(0, 2));
         index(&scratch, 0, 2);
-        let settings = Settings {
-            dir: scratch.path().to_path_buf(),
-            sync: Sync::Always,
-            max_size: 1 << 20,
-        };
-        let spool = Spool::open(&settings, false, 100).unwrap();
+        let spool = open(&scratch, false);
         let stats = Stats::new(1, 1).spooling(spool.resumed);
         let mut cursor = Cursor::new(&spool, &stats, 100);
         assert!(matches!(cursor.next().unwrap(), Next::Line(r) if r.seq == 0));
         assert!(matches!(cursor.next().unwrap(), Next::Line(r) if r.seq == 1));
         assert!(matches!(cursor.next().unwrap(), Next::Wait));
+        // It keeps its place in the segment, rather than read it again.
+        assert!(matches!(cursor.segment, Some((0, _))));
         assert!(matches!(cursor.next().unwrap(), Next::Wait));
         spool.end_intake();
         assert!(matches!(cursor.next().unwrap(), Next::End));
@@ -592,12 +593,7 @@ mod tests {
         let on_disk = segment(0, 4);
         let path = scratch.write(&name(0), &on_disk);
         scratch.write("lock", "");
-        let settings = Settings {
-            dir: scratch.path().to_path_buf(),
-            sync: Sync::Always,
-            max_size: 1 << 20,
-        };
-        let spool = Spool::open(&settings, true, 100).unwrap();
+        let spool = open(&scratch, true);
         let mut scan = Scan::open(&path, 100).unwrap();
         scan.hot = Some((&spool, 0));
         let second = offset(0, 2) as u64;

@@ -4,9 +4,9 @@
 //!
 //! Lines are split with the usual cap (a line longer than --max-len is
 //! dropped whole and counted), stamped with the time they were read, and
-//! written out after each read; segments are forced to disk every
-//! --spool-sync, or after each write with `always`; what the intake leaves
-//! unforced when its input ends, the keeper forces if it is still there.
+//! written out after each read. With `--spool-sync always` the intake
+//! forces each write to disk itself; otherwise the keeper's thread does,
+//! every --spool-sync, so that reading never waits for the disk to flush.
 //! When the spool is full, --when-full says whether reading waits for
 //! confirmations to free room or new lines are dropped (counted); lines
 //! already spooled are never dropped to make room.
@@ -15,10 +15,10 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::mem::ManuallyDrop;
 use std::os::fd::{AsRawFd, FromRawFd};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::record::{self, HEADER, MAGIC};
-use super::{Block, Segment, Spool, Sync, Unsynced, name};
+use super::{Block, Segment, Spool, Sync, name};
 use crate::config::WhenFull;
 use crate::input::split::{LineSplitter, Piece};
 use crate::messages;
@@ -91,15 +91,8 @@ impl Intake<'_> {
             if self.shutdown.is_stopping() || self.error.is_some() {
                 return;
             }
-            match wait(stdin.as_raw_fd(), self.shutdown, self.writer.sync_due()) {
-                Wake::Input => {}
-                Wake::Deadline => {
-                    if let Err(err) = self.writer.sync() {
-                        self.fail(err);
-                    }
-                    continue;
-                }
-                Wake::Shutdown => return,
+            if !wait(stdin.as_raw_fd(), self.shutdown) {
+                return;
             }
             let n = match stdin.read(&mut buffer) {
                 Ok(n) => n,
@@ -219,10 +212,8 @@ struct Writer<'a> {
     /// Bytes that may still be appended before the spool is full, as last
     /// counted.
     room: u64,
-    /// Written out and not yet forced to disk, since when.
-    unsynced: Option<Instant>,
-    /// Segments finished since then, and whether a segment was named.
-    rolled: Vec<(u64, File)>,
+    /// With `--spool-sync always`: a segment was named since the last
+    /// time the directory was forced to disk.
     named: bool,
 }
 
@@ -236,8 +227,6 @@ impl<'a> Writer<'a> {
             buf: Vec::with_capacity(WRITE_AT + READ_BUFFER),
             next: spool.next(),
             room: 0,
-            unsynced: None,
-            rolled: Vec::new(),
             named: false,
         };
         writer.count_room();
@@ -301,45 +290,26 @@ impl<'a> Writer<'a> {
             bytes,
         });
         self.spool.ring();
-        self.unsynced.get_or_insert_with(Instant::now);
         match self.spool.settings.sync {
             Sync::Always => self.sync(),
-            Sync::Every(every) if self.unsynced.is_some_and(|since| since.elapsed() >= every) => {
-                self.sync()
+            // Forced by the keeper's thread, not here: reading waits for
+            // no flush of the disk.
+            Sync::Every(_) => {
+                self.spool.written();
+                Ok(())
             }
-            Sync::Every(_) => Ok(()),
         }
     }
 
-    /// When written lines must be forced to disk, if any wait for it.
-    fn sync_due(&self) -> Option<Instant> {
-        match self.spool.settings.sync {
-            Sync::Every(every) => self.unsynced.map(|since| since + every),
-            Sync::Always => None,
-        }
-    }
-
-    /// Forces to disk what was written since the last time: the segment
-    /// appended to, those finished since (unless already confirmed and
-    /// deleted: lines confirmed need no durability, and forcing each
-    /// segment as it filled cost a quarter of a fast run's time), and
-    /// their names.
+    /// Forces the segment to disk, and its name if it is new: with
+    /// `--spool-sync always`, after every write.
     fn sync(&mut self) -> io::Result<()> {
-        if self.unsynced.is_none() {
-            return Ok(());
-        }
-        for (first, file) in std::mem::take(&mut self.rolled) {
-            if self.spool.holds(first) {
-                file.sync_data()?;
-            }
-        }
         if let Some(file) = &self.file {
             file.sync_data()?;
         }
         if std::mem::take(&mut self.named) {
             File::open(self.spool.dir())?.sync_all()?;
         }
-        self.unsynced = None;
         Ok(())
     }
 
@@ -352,14 +322,12 @@ impl<'a> Writer<'a> {
             .create_new(true)
             .open(dir.join(name(self.next)))?;
         file.write_all(MAGIC)?;
-        if let Some(done) = self.file.replace(file) {
-            if self.unsynced.is_some() {
-                self.rolled.push((self.first, done));
-            }
+        if let Sync::Every(_) = self.spool.settings.sync {
+            self.spool.track(self.next, file.try_clone()?);
         }
+        self.file = Some(file);
         // The new name must survive a crash as much as what is in it.
         self.named = true;
-        self.unsynced.get_or_insert_with(Instant::now);
         self.first = self.next;
         self.size = MAGIC.len() as u64;
         let mut shared = self.spool.lock();
@@ -395,60 +363,32 @@ impl<'a> Writer<'a> {
         true
     }
 
-    /// Writes out and forces to disk what is left; the segment is no
-    /// longer appended to.
+    /// Writes out what is left; the segment is no longer appended to.
+    /// The keeper forces to disk what is still unconfirmed, within
+    /// --spool-sync and at the end: a run that delivers everything soon
+    /// after its input ends forces nothing at all.
     fn finish(&mut self) -> io::Result<()> {
         self.flush()?;
         self.spool.lock().current = None;
-        // What is not forced to disk yet is left to the keeper, which
-        // forces what is still unconfirmed within --spool-sync and at the
-        // end: a run that delivers everything soon after its input ends
-        // then forces nothing at all.
-        if self.unsynced.take().is_some() {
-            let mut files = std::mem::take(&mut self.rolled);
-            files.extend(self.file.take().map(|file| (self.first, file)));
-            self.spool.leave_unsynced(Unsynced {
-                files,
-                named: self.named,
-            });
-        }
         Ok(())
     }
 }
 
-enum Wake {
-    Input,
-    Deadline,
-    Shutdown,
-}
-
-/// Waits until `fd` is readable, `deadline` passes or a shutdown begins.
-fn wait(fd: i32, shutdown: &Shutdown, deadline: Option<Instant>) -> Wake {
+/// Waits until `fd` is readable (or at its end, or in error: a read
+/// tells), or a shutdown begins (false).
+fn wait(fd: i32, shutdown: &Shutdown) -> bool {
     let mut fds = [shutdown.wake_fd(), fd].map(|fd| libc::pollfd {
         fd,
         events: libc::POLLIN,
         revents: 0,
     });
     loop {
-        let timeout = match deadline {
-            None => -1,
-            Some(deadline) => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
-            }
-        };
         // SAFETY: `fds` holds two valid pollfds.
-        let ready = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
         if ready < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
             continue;
         }
-        if fds[0].revents != 0 {
-            return Wake::Shutdown;
-        }
-        // Readable, at its end or in error (or poll failed): a read tells.
-        return match fds[1].revents != 0 || ready < 0 {
-            true => Wake::Input,
-            false => Wake::Deadline,
-        };
+        // If poll itself failed, the read says why.
+        return fds[0].revents == 0;
     }
 }
