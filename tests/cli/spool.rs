@@ -149,6 +149,8 @@ fn an_outage_longer_than_the_retry_budget_never_blocks_the_producer_and_loses_no
         "10ms",
         "--backoff-max",
         "100ms",
+        "--spool-sync",
+        "250ms",
     ])
     .spawn();
     let mut stdin = running.stdin.take().unwrap();
@@ -205,6 +207,7 @@ fn the_next_run_sends_what_the_last_one_left_first_then_its_own_input() {
     spool_while_down(&spool, &first, &["--id-key", "id"]);
     let server = Server::start(Behaviour::default());
     let second = numbered_range(3000, 4000);
+    // Every write forced to disk as it is made: the same lines arrive.
     let done = wsship(&[
         "--addr",
         &server.addr(),
@@ -212,6 +215,8 @@ fn the_next_run_sends_what_the_last_one_left_first_then_its_own_input() {
         &spool,
         "--id-key",
         "id",
+        "--spool-sync",
+        "always",
     ])
     .run(second.clone());
     done.expect_code(0);
