@@ -370,32 +370,42 @@ impl Spool {
         if self.read_only {
             return Ok(());
         }
-        let mut shared = self.lock();
-        let index = Index {
-            confirmed: confirmed.max(shared.index.confirmed),
-            appended: shared.next,
-            key: self.key,
+        // No lock is held while the disk works (the index is forced to
+        // disk twice, a segment's pages are dropped): the intake takes it
+        // for every write, and held here it stalled reading for as long.
+        let index = {
+            let shared = self.lock();
+            Index {
+                confirmed: confirmed.max(shared.index.confirmed),
+                appended: shared.next,
+                key: self.key,
+            }
         };
-        if index == shared.index {
+        if index == self.lock().index {
             return Ok(());
         }
         write_index(&self.dir, &index)?;
-        shared.index = index;
-        let mut freed = false;
-        loop {
-            let whole = match (shared.segments.front(), shared.segments.get(1)) {
-                (Some(_), Some(next)) => next.first <= index.confirmed,
-                (Some(only), None) => {
-                    shared.current != Some(only.first)
-                        && shared.next <= index.confirmed
-                        && self.intake_ended()
+        let mut done = Vec::new();
+        {
+            let mut shared = self.lock();
+            shared.index = index;
+            loop {
+                let whole = match (shared.segments.front(), shared.segments.get(1)) {
+                    (Some(_), Some(next)) => next.first <= index.confirmed,
+                    (Some(only), None) => {
+                        shared.current != Some(only.first)
+                            && shared.next <= index.confirmed
+                            && self.intake_ended()
+                    }
+                    (None, _) => false,
+                };
+                if !whole {
+                    break;
                 }
-                (None, _) => false,
-            };
-            if !whole {
-                break;
+                done.push(shared.segments.pop_front().expect("checked"));
             }
-            let segment = shared.segments.pop_front().expect("checked");
+        }
+        for segment in &done {
             let path = self.dir.join(name(segment.first));
             let result = match segment.damaged {
                 true => move_aside(&self.dir, &path),
@@ -409,10 +419,10 @@ impl Spool {
                     messages::io_reason(&err)
                 );
             }
-            shared.size -= segment.size;
-            freed = true;
         }
-        if freed {
+        if !done.is_empty() {
+            // Counted free only once the files are gone.
+            self.lock().size -= done.iter().map(|s| s.size).sum::<u64>();
             self.room.notify_all();
         }
         Ok(())
