@@ -132,7 +132,9 @@ impl Intake<'_> {
         // Counted a read at a time: an atomic add per line, on a counter
         // the reader thread also writes, cost more than the rest here.
         self.read += 1;
-        if self.error.is_some() || self.shutdown.is_stopping() {
+        // A shutdown does not stop this: what was read is spooled, which
+        // needs no network, for the next run to send.
+        if self.error.is_some() {
             self.lost += 1;
             return;
         }
@@ -240,15 +242,16 @@ impl<'a> Writer<'a> {
 
     /// Appends a line; false if the spool has no room for it.
     fn append(&mut self, line: &[u8], plain: bool, time: i64) -> io::Result<bool> {
+        // First, since a new segment takes room too.
+        if self.file.is_none() || self.size + self.buf.len() as u64 >= self.spool.segment_target {
+            self.roll()?;
+        }
         let need = (HEADER + line.len()) as u64;
         if need > self.room {
             self.count_room();
             if need > self.room {
                 return Ok(false);
             }
-        }
-        if self.file.is_none() || self.size + self.buf.len() as u64 >= self.spool.segment_target {
-            self.roll()?;
         }
         record::write(&mut self.buf, self.next, time, line, plain);
         self.next += 1;
