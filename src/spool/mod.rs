@@ -328,6 +328,7 @@ impl Spool {
     }
 
     fn ring(&self) {
+        // Full (WouldBlock) means rung already and not yet heard: enough.
         let _ = (&self.bell.0).write(&[1]);
     }
 
@@ -555,6 +556,7 @@ impl Spool {
     }
 
     pub fn recycle(&self, buffer: Vec<u8>) {
+        // Enough buffers are waiting already: this one is freed.
         let _ = self.spare.0.try_send(buffer);
     }
 
