@@ -382,10 +382,11 @@ impl Spool {
                 key: self.key,
             }
         };
-        if index == self.lock().index {
-            return Ok(());
+        // Segments may be done with an index unchanged: the last one, once
+        // the intake ends.
+        if index != self.lock().index {
+            write_index(&self.dir, &index)?;
         }
-        write_index(&self.dir, &index)?;
         let mut done = Vec::new();
         {
             let mut shared = self.lock();
@@ -696,6 +697,34 @@ mod tests {
         ] {
             assert_eq!(parse_name(other), None, "{other}");
         }
+    }
+
+    #[test]
+    fn the_last_segment_goes_once_the_intake_ends_even_with_the_index_unchanged() {
+        let scratch = crate::input::scratch::Scratch::new("spool-last");
+        let mut bytes = record::MAGIC.to_vec();
+        for seq in 0..3 {
+            record::write(&mut bytes, seq, 0, b"x", true);
+        }
+        scratch.write(&name(0), bytes);
+        let settings = Settings {
+            dir: scratch.path().to_path_buf(),
+            sync: Sync::Always,
+            max_size: 1 << 20,
+        };
+        let spool = Spool::open(&settings, false, 100).unwrap();
+        assert_eq!((spool.start, spool.resumed, spool.next()), (0, 3, 3));
+        let segment = scratch.path().join(name(0));
+        spool.confirm(2).unwrap();
+        spool.confirm(3).unwrap();
+        assert!(segment.exists(), "the intake may still append to the spool");
+        assert_eq!(spool.gauge().0, 0);
+        spool.end_intake();
+        spool.confirm(3).unwrap();
+        assert!(!segment.exists());
+        assert_eq!(spool.gauge(), (0, 0));
+        let index = read_index(scratch.path()).unwrap().unwrap();
+        assert_eq!((index.confirmed, index.appended), (3, 3));
     }
 
     #[test]
