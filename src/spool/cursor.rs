@@ -586,6 +586,27 @@ mod tests {
     }
 
     #[test]
+    fn the_segment_being_appended_to_is_read_no_further_than_written_out() {
+        let scratch = Scratch::new("cursor-current");
+        // A third record being written: only its first bytes are there.
+        let bytes = segment(0, 3);
+        scratch.write(&name(0), &bytes[..bytes.len() - 3]);
+        index(&scratch, 0, 0);
+        let spool = open(&scratch, false);
+        {
+            let mut shared = spool.lock();
+            shared.current = Some(0);
+            shared.written = offset(0, 2) as u64;
+        }
+        let stats = Stats::new(1, 1).spooling(spool.resumed);
+        let mut cursor = Cursor::new(&spool, &stats, 100);
+        assert!(matches!(cursor.next().unwrap(), Next::Line(r) if r.seq == 0));
+        assert!(matches!(cursor.next().unwrap(), Next::Line(r) if r.seq == 1));
+        assert!(matches!(cursor.next().unwrap(), Next::Wait));
+        assert_eq!(spool.corrupt(), 0, "a record being written is no damage");
+    }
+
+    #[test]
     fn blocks_handed_over_are_read_from_memory_in_their_place() {
         let scratch = Scratch::new("cursor-hot");
         // The file holds lines 0..4; the block handed over for the place

@@ -699,6 +699,197 @@ mod tests {
         }
     }
 
+    use crate::input::scratch::Scratch;
+
+    fn settings(scratch: &Scratch) -> Settings {
+        Settings {
+            dir: scratch.path().to_path_buf(),
+            sync: Sync::Always,
+            max_size: 1 << 20,
+        }
+    }
+
+    /// A segment holding lines `from..to`.
+    fn segment(from: u64, to: u64) -> Vec<u8> {
+        let mut bytes = record::MAGIC.to_vec();
+        for seq in from..to {
+            record::write(&mut bytes, seq, 0, b"x", true);
+        }
+        bytes
+    }
+
+    fn index(scratch: &Scratch, confirmed: u64, appended: u64) {
+        scratch.write(
+            "index",
+            format!("{{\"confirmed\":{confirmed},\"appended\":{appended},\"key\":\"ab\"}}"),
+        );
+    }
+
+    /// The segments in the spool, and those moved aside.
+    fn on_disk(scratch: &Scratch) -> (Vec<u64>, Vec<u64>) {
+        let firsts = |dir: &Path| -> Vec<u64> {
+            let mut firsts: Vec<u64> = fs::read_dir(dir)
+                .map(|entries| {
+                    entries
+                        .filter_map(|e| e.unwrap().file_name().to_str().and_then(parse_name))
+                        .collect()
+                })
+                .unwrap_or_default();
+            firsts.sort();
+            firsts
+        };
+        (
+            firsts(scratch.path()),
+            firsts(&scratch.path().join("damaged")),
+        )
+    }
+
+    #[test]
+    fn segments_are_an_eighth_of_the_spool_within_4_kib_and_8_mib() {
+        let scratch = Scratch::new("spool-target");
+        let target = |max_size| {
+            let settings = Settings {
+                max_size,
+                ..settings(&scratch)
+            };
+            Spool::open(&settings, false, 100).unwrap().segment_target
+        };
+        assert_eq!(target(256 << 10), 32 << 10);
+        assert_eq!(target(16 << 10), 4 << 10);
+        assert_eq!(target(1 << 30), 8 << 20);
+    }
+
+    #[test]
+    fn an_index_not_there_is_none_and_one_that_cannot_be_read_says_why() {
+        let scratch = Scratch::new("spool-index-read");
+        assert_eq!(read_index(scratch.path()), Ok(None));
+        fs::create_dir(scratch.path().join("index")).unwrap();
+        let err = read_index(scratch.path()).unwrap_err();
+        assert!(err.contains("directory"), "{err}");
+    }
+
+    #[test]
+    fn what_a_crash_left_is_tidied_at_open() {
+        let scratch = Scratch::new("spool-tidy");
+        scratch.write(&name(0), segment(0, 3));
+        scratch.write(&name(3), segment(3, 6));
+        scratch.write(&name(6), segment(6, 8));
+        // Started just before the crash: only its magic.
+        scratch.write(&name(8), record::MAGIC);
+        index(&scratch, 4, 7);
+        let spool = Spool::open(&settings(&scratch), false, 100).unwrap();
+        assert_eq!((spool.start, spool.resumed, spool.next()), (4, 4, 8));
+        assert_eq!(spool.key, 0xab);
+        assert_eq!(on_disk(&scratch), (vec![3, 6], vec![]));
+        let index = read_index(scratch.path()).unwrap().unwrap();
+        assert_eq!((index.confirmed, index.appended), (4, 8));
+        assert_eq!(
+            spool.gauge().1,
+            (segment(3, 6).len() + segment(6, 8).len()) as u64
+        );
+    }
+
+    #[test]
+    fn a_newest_segment_with_no_sound_line_is_moved_aside() {
+        let scratch = Scratch::new("spool-garbage");
+        scratch.write(&name(0), segment(0, 3));
+        let mut garbage = record::MAGIC.to_vec();
+        garbage.extend_from_slice(&[0xee; 40]);
+        scratch.write(&name(3), garbage);
+        index(&scratch, 0, 3);
+        let spool = Spool::open(&settings(&scratch), false, 100).unwrap();
+        assert_eq!((spool.start, spool.next()), (0, 3));
+        assert_eq!(on_disk(&scratch), (vec![0], vec![3]));
+    }
+
+    #[test]
+    fn a_spool_wholly_confirmed_is_emptied_at_open() {
+        let scratch = Scratch::new("spool-confirmed");
+        scratch.write(&name(0), segment(0, 3));
+        index(&scratch, 3, 3);
+        let spool = Spool::open(&settings(&scratch), false, 100).unwrap();
+        assert_eq!((spool.start, spool.resumed), (3, 0));
+        assert_eq!(on_disk(&scratch), (vec![], vec![]));
+    }
+
+    #[test]
+    fn numbering_goes_on_past_every_line_the_index_or_a_segment_knows() {
+        // Past the index's count, when the segments hold more.
+        let scratch = Scratch::new("spool-next-segments");
+        scratch.write(&name(0), segment(0, 5));
+        index(&scratch, 0, 2);
+        assert_eq!(
+            Spool::open(&settings(&scratch), false, 100).unwrap().next(),
+            5
+        );
+        // Past the segments, when the index counted more (a cut tail).
+        let scratch = Scratch::new("spool-next-index");
+        scratch.write(&name(0), segment(0, 5));
+        index(&scratch, 0, 9);
+        let spool = Spool::open(&settings(&scratch), false, 100).unwrap();
+        assert_eq!((spool.next(), spool.resumed), (9, 9));
+    }
+
+    #[test]
+    fn without_an_index_every_line_held_is_sent_again() {
+        let scratch = Scratch::new("spool-no-index");
+        scratch.write(&name(5), segment(5, 8));
+        let spool = Spool::open(&settings(&scratch), false, 100).unwrap();
+        assert_eq!((spool.start, spool.resumed, spool.next()), (5, 3, 8));
+        let scratch = Scratch::new("spool-bad-index");
+        scratch.write(&name(5), segment(5, 8));
+        scratch.write("index", "{");
+        let spool = Spool::open(&settings(&scratch), false, 100).unwrap();
+        assert_eq!((spool.start, spool.resumed, spool.next()), (5, 3, 8));
+        // Written again, whole.
+        assert_eq!(read_index(scratch.path()).unwrap().unwrap().confirmed, 5);
+    }
+
+    #[test]
+    fn one_process_per_spool_and_a_dry_run_changes_nothing() {
+        let scratch = Scratch::new("spool-lock");
+        scratch.write(&name(0), segment(0, 3));
+        scratch.write(&name(3), record::MAGIC);
+        index(&scratch, 1, 3);
+        scratch.write("lock", "");
+        let before = fs::read(scratch.path().join("index")).unwrap();
+        // Read only: nothing tidied, nothing written, nothing locked out.
+        let looking = Spool::open(&settings(&scratch), true, 100).unwrap();
+        assert_eq!((looking.start, looking.next()), (1, 3));
+        looking.confirm(3).unwrap();
+        assert_eq!(on_disk(&scratch), (vec![0, 3], vec![]));
+        assert_eq!(fs::read(scratch.path().join("index")).unwrap(), before);
+        let refused = Spool::open(&settings(&scratch), false, 100).err().unwrap();
+        assert!(matches!(refused, Error::Locked { .. }), "{refused:?}");
+        drop(looking);
+        let spool = Spool::open(&settings(&scratch), false, 100).unwrap();
+        let refused = Spool::open(&settings(&scratch), true, 100).err().unwrap();
+        assert_eq!(
+            refused.to_string(),
+            format!(
+                "--spool {}: another wsship is using this spool",
+                scratch.path().display()
+            )
+        );
+        drop(spool);
+        // A spool that is not there is not made by a dry run.
+        let missing = Settings {
+            dir: scratch.path().join("nowhere"),
+            ..settings(&scratch)
+        };
+        let err = Spool::open(&missing, true, 100).err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "--spool {}: cannot use it: No such file or directory",
+                missing.dir.display()
+            )
+        );
+        assert!(!missing.dir.exists());
+        assert!(Spool::open(&missing, false, 100).is_ok());
+        assert!(missing.dir.join("index").exists());
+    }
+
     #[test]
     fn the_last_segment_goes_once_the_intake_ends_even_with_the_index_unchanged() {
         let scratch = crate::input::scratch::Scratch::new("spool-last");
@@ -716,6 +907,12 @@ mod tests {
         assert_eq!((spool.start, spool.resumed, spool.next()), (0, 3, 3));
         let segment = scratch.path().join(name(0));
         spool.confirm(2).unwrap();
+        let index = read_index(scratch.path()).unwrap().unwrap();
+        assert_eq!(
+            (index.confirmed, index.appended),
+            (2, 3),
+            "written as it moves"
+        );
         spool.confirm(3).unwrap();
         assert!(segment.exists(), "the intake may still append to the spool");
         assert_eq!(spool.gauge().0, 0);
