@@ -603,6 +603,11 @@ mod tests {
         assert!(matches!(cursor.next().unwrap(), Next::Line(r) if r.seq == 0));
         assert!(matches!(cursor.next().unwrap(), Next::Line(r) if r.seq == 1));
         assert!(matches!(cursor.next().unwrap(), Next::Wait));
+        // The rest written out: the third line comes whole.
+        scratch.write(&name(0), &bytes);
+        spool.lock().written = bytes.len() as u64;
+        assert!(matches!(cursor.next().unwrap(), Next::Line(r) if r.seq == 2));
+        assert!(matches!(cursor.next().unwrap(), Next::Wait));
         assert_eq!(spool.corrupt(), 0, "a record being written is no damage");
     }
 
