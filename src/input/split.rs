@@ -207,6 +207,21 @@ mod tests {
     }
 
     #[test]
+    fn a_splitter_moved_on_counts_from_where_it_was_moved() {
+        let mut splitter = LineSplitter::new(100, 3);
+        splitter.advance(10);
+        assert_eq!(splitter.consumed(), 10);
+        let mut pieces = Vec::new();
+        splitter.feed(b"ab\n", |piece, end| {
+            if let Piece::Line { start, .. } = piece {
+                pieces.push((start, end));
+            }
+        });
+        assert_eq!(pieces, [(10, 13)]);
+        assert_eq!(splitter.consumed(), 13);
+    }
+
+    #[test]
     fn lines_crlf_empty_and_last_without_newline() {
         assert_eq!(split(100, &[b"a\r\n\nb\r\n\r\nc"]), ["a", "b", "c"]);
     }
