@@ -88,6 +88,7 @@ impl Reader<'_> {
         let now = Instant::now();
         let mut bytes = 0;
         let mut time = i64::MIN;
+        let mut read = SystemTime::UNIX_EPOCH;
         let took = loop {
             let record = match cursor.next() {
                 Ok(Next::Line(record)) => record,
@@ -95,9 +96,10 @@ impl Reader<'_> {
                 Ok(Next::End) => break Ok(Took::End),
                 Err(err) => break Err(err),
             };
-            let read = SystemTime::UNIX_EPOCH + Duration::from_nanos(record.time.max(0) as u64);
+            // The lines of one read share its time: converted once.
             if record.time != time {
                 time = record.time;
+                read = SystemTime::UNIX_EPOCH + Duration::from_nanos(time.max(0) as u64);
                 encoder.set_time(read);
             }
             let line = record.line;
