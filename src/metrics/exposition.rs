@@ -74,8 +74,7 @@ pub fn render(snapshot: &Snapshot) -> String {
         ),
     ];
     for (name, help, value) in counters {
-        family(&mut out, name, "counter", help);
-        let _ = writeln!(out, "{name} {value}");
+        single(&mut out, name, "counter", help, value);
     }
     family(
         &mut out,
@@ -195,8 +194,7 @@ pub fn render(snapshot: &Snapshot) -> String {
         ),
     ];
     for (name, help, value) in gauges {
-        family(&mut out, name, "gauge", help);
-        let _ = writeln!(out, "{name} {value}");
+        single(&mut out, name, "gauge", help, value);
     }
     if let Some(spool) = &snapshot.spool {
         let spooled: [(&str, &str, &str, u64); 4] = [
@@ -226,8 +224,7 @@ pub fn render(snapshot: &Snapshot) -> String {
             ),
         ];
         for (name, kind, help, value) in spooled {
-            family(&mut out, name, kind, help);
-            let _ = writeln!(out, "{name} {value}");
+            single(&mut out, name, kind, help, value);
         }
     }
     family(
@@ -247,6 +244,12 @@ pub fn render(snapshot: &Snapshot) -> String {
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// A family of one sample without labels.
+fn single(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
+    family(out, name, kind, help);
+    let _ = writeln!(out, "{name} {value}");
 }
 
 /// A label value as the format writes it: `\`, `"` and newlines escaped.
